@@ -1,0 +1,59 @@
+"""Typed errors raised by the Serac core.
+
+Every error names the problem and, where one exists, the fix. The Processing
+layer turns any :class:`SeracError` into a ``QgsProcessingException`` with the
+same text, so the wording here is what the user reads.
+"""
+
+
+class SeracError(Exception):
+    """Base class of every error the core raises on purpose."""
+
+    def __init__(self, problem, fix=None):
+        self.problem = problem
+        self.fix = fix
+        super().__init__(problem if not fix else f"{problem} Fix: {fix}")
+
+
+class InputError(SeracError):
+    """An input is unusable as given (wrong value, unit, band count, ...)."""
+
+
+class CRSError(InputError):
+    """A coordinate reference system is missing or unsuitable."""
+
+
+class NoOverlapError(InputError):
+    """Two inputs do not overlap on the ground."""
+
+
+class AllNoDataError(InputError):
+    """An input (or the part of it that matters) holds no valid pixel."""
+
+
+class BandCountError(InputError):
+    """A raster has a different number of bands than required."""
+
+
+class ModelError(SeracError):
+    """A model file is corrupt, unsafe, or does not match its input."""
+
+
+class DependencyMissing(SeracError):
+    """An optional Python package needed for this operation is not installed."""
+
+    def __init__(self, package, purpose, pip_name=None):
+        self.package = package
+        self.pip_name = pip_name or package
+        super().__init__(
+            f"The Python package '{package}' is needed {purpose} but is not installed.",
+            f"install it into QGIS's Python (Plugins > Serac > Check dependencies, "
+            f"or 'python -m pip install {self.pip_name}').",
+        )
+
+
+class Cancelled(SeracError):
+    """The user cancelled the run; nothing was written."""
+
+    def __init__(self):
+        super().__init__("The run was cancelled; no output was written.")
