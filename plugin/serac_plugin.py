@@ -1,0 +1,92 @@
+"""The Serac QGIS plugin: Processing provider, "Serac" menu and toolbar."""
+
+import os
+
+from qgis.core import QgsApplication
+from qgis.PyQt.QtGui import QIcon
+from qgis.PyQt.QtWidgets import QAction, QMenu
+
+from ..processing_provider.provider import PROVIDER_ID, SeracProvider
+
+PLUGIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ICON = os.path.join(PLUGIN_DIR, "resources", "icons", "serac.svg")
+
+
+class SeracPlugin:
+    def __init__(self, iface):
+        self.iface = iface
+        self.provider = None
+        self.menu = None
+        self.toolbar = None
+        self.actions = []
+
+    # Processing ------------------------------------------------------------------
+    def initProcessing(self):  # noqa: N802 (QGIS calls this name, also for qgis_process)
+        if self.provider is None:
+            self.provider = SeracProvider()
+            QgsApplication.processingRegistry().addProvider(self.provider)
+
+    # GUI -------------------------------------------------------------------------
+    def initGui(self):  # noqa: N802
+        self.initProcessing()
+        main_window = self.iface.mainWindow()
+        self.menu = QMenu("Serac", main_window)
+        self.menu.setObjectName("seracMenu")
+        self.toolbar = self.iface.addToolBar("Serac")
+        self.toolbar.setObjectName("seracToolbar")
+        for alg in sorted(self.provider.algorithms(), key=lambda a: (a.group(), a.displayName())):
+            action = self._add_action(alg.displayName(), alg.icon(), self._opener(alg.id()), menu_group=alg.group())
+            if alg.groupId() != "utilities":
+                self.toolbar.addAction(action)
+        self.menu.addSeparator()
+        self._add_action("Check dependencies…", QIcon(ICON), self.show_dependencies)
+        menubar = main_window.menuBar()
+        help_menu = self.iface.helpMenu() if hasattr(self.iface, "helpMenu") else None
+        if isinstance(help_menu, QMenu):
+            menubar.insertMenu(help_menu.menuAction(), self.menu)
+        else:
+            menubar.addMenu(self.menu)
+
+    def _add_action(self, text, icon, callback, menu_group=None):
+        action = QAction(icon, text, self.iface.mainWindow())
+        action.triggered.connect(callback)
+        target = self.menu
+        if menu_group:
+            target = next((m.menu() for m in self.menu.actions() if m.menu() and m.text() == menu_group), None)
+            if target is None:
+                target = self.menu.addMenu(menu_group)
+        target.addAction(action)
+        self.actions.append(action)
+        return action
+
+    @staticmethod
+    def _opener(algorithm_id):
+        def open_dialog():
+            import processing
+
+            processing.execAlgorithmDialog(algorithm_id, {})
+
+        return open_dialog
+
+    def show_dependencies(self):
+        from .dependency_dialog import DependencyDialog
+
+        DependencyDialog(self.iface.mainWindow()).exec()
+
+    def unload(self):
+        for action in self.actions:
+            self.iface.removeToolBarIcon(action)
+        self.actions = []
+        if self.toolbar is not None:
+            self.toolbar.deleteLater()
+            self.toolbar = None
+        if self.menu is not None:
+            self.menu.menuAction().setVisible(False)
+            self.menu.deleteLater()
+            self.menu = None
+        if self.provider is not None:
+            QgsApplication.processingRegistry().removeProvider(self.provider)
+            self.provider = None
+
+
+__all__ = ["SeracPlugin", "PROVIDER_ID"]

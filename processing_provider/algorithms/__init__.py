@@ -1,0 +1,1 @@
+"""One module per Serac algorithm; the provider discovers them (see provider.py)."""

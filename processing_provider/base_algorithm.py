@@ -1,0 +1,155 @@
+"""The base class of every Serac Processing algorithm.
+
+A Serac algorithm is thin: it declares parameters, turns them into core inputs
+(:mod:`serac.processing_provider.qgis_bridge`), calls the core, and returns
+outputs that Processing loads with a QML style. The base class gives every
+algorithm the same identity (id, group, icon, help), dependency checks that do
+not break loading, feedback-driven progress and cancellation, and one way to
+declare and style outputs.
+
+Subclasses set the class attributes and implement :meth:`define_parameters`
+and :meth:`run_algorithm`. Core modules are imported inside :meth:`run_algorithm` (not at module
+level) so that the provider always loads, even when a Python dependency such as
+rasterio is missing; :meth:`canExecute` then tells the user what to install.
+"""
+
+import importlib.util
+import os
+
+from qgis.core import (
+    QgsProcessingAlgorithm,
+    QgsProcessingException,
+    QgsProcessingOutputNumber,
+    QgsProcessingOutputString,
+    QgsProcessingParameterFeatureSink,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterRasterDestination,
+)
+from qgis.PyQt.QtCore import QCoreApplication
+from qgis.PyQt.QtGui import QIcon
+
+from . import styles
+
+ICON_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "resources", "icons")
+
+#: (import name, pip name) of the packages the core needs, per feature.
+CORE_REQUIREMENTS = (("numpy", "numpy"), ("scipy", "scipy"), ("rasterio", "rasterio"))
+
+
+class SeracAlgorithm(QgsProcessingAlgorithm):
+    """Common behaviour of Serac algorithms. Subclasses fill in the class attributes."""
+
+    #: Algorithm id within the provider (``serac:<ALG_ID>``), lower_snake_case.
+    ALG_ID = None
+    DISPLAY_NAME = ""
+    GROUP_ID = ""
+    GROUP = ""
+    #: One paragraph shown beside the dialog; give units and what the outputs hold.
+    SHORT_HELP = ""
+    TAGS = ()
+    ICON = "serac.svg"
+    #: Extra (import name, pip name) requirements beyond CORE_REQUIREMENTS.
+    REQUIRES = ()
+
+    # -- identity ---------------------------------------------------------------
+    def tr(self, text):
+        return QCoreApplication.translate("Serac", text)
+
+    def name(self):
+        return self.ALG_ID
+
+    def displayName(self):  # noqa: N802
+        return self.tr(self.DISPLAY_NAME)
+
+    def group(self):
+        return self.tr(self.GROUP)
+
+    def groupId(self):  # noqa: N802
+        return self.GROUP_ID
+
+    def tags(self):
+        return [self.tr(t) for t in self.TAGS] + ["serac", "glacier"]
+
+    def shortHelpString(self):  # noqa: N802
+        return self.tr(self.SHORT_HELP)
+
+    def icon(self):
+        return QIcon(os.path.join(ICON_DIR, self.ICON))
+
+    def createInstance(self):  # noqa: N802
+        return type(self)()
+
+    # -- dependencies -----------------------------------------------------------
+    @classmethod
+    def missing_requirements(cls):
+        """pip names of the required packages that cannot be imported."""
+        return [pip for module, pip in CORE_REQUIREMENTS + tuple(cls.REQUIRES)
+                if importlib.util.find_spec(module) is None]
+
+    def canExecute(self):  # noqa: N802
+        missing = self.missing_requirements()
+        if missing:
+            return False, self.tr(
+                "Serac needs these Python packages, which are not installed: {}. Install them from "
+                "Plugins > Serac > Check dependencies, or run 'python -m pip install {}' in QGIS's "
+                "Python.").format(", ".join(missing), " ".join(missing))
+        return True, ""
+
+    # -- parameters and run -------------------------------------------------------
+    def initAlgorithm(self, config=None):  # noqa: N802
+        self.define_parameters()
+
+    def define_parameters(self):
+        """Add the parameters and outputs (override)."""
+        raise NotImplementedError
+
+    def run_algorithm(self, parameters, context, feedback):
+        """Do the work and return the results dict (override)."""
+        raise NotImplementedError
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        ok, message = self.canExecute()
+        if not ok:
+            raise QgsProcessingException(message)
+        from ..core.errors import SeracError  # after the dependency check
+
+        try:
+            return self.run_algorithm(parameters, context, feedback)
+        except SeracError as exc:
+            raise QgsProcessingException(str(exc)) from exc
+        except MemoryError as exc:
+            raise QgsProcessingException(
+                "Serac ran out of memory. Fix: use a smaller block/tile size, a coarser grid, or crop the "
+                "inputs to the area of interest.") from exc
+
+    # -- output declaration helpers -------------------------------------------------
+    def add_raster_output(self, key, description, optional=False):
+        param = QgsProcessingParameterRasterDestination(key, self.tr(description), optional=optional)
+        self.addParameter(param)
+        return param
+
+    def add_vector_output(self, key, description, source_type, optional=False):
+        param = QgsProcessingParameterFeatureSink(key, self.tr(description), source_type, optional=optional)
+        if optional:
+            param.setCreateByDefault(True)
+        self.addParameter(param)
+        return param
+
+    def add_file_output(self, key, description, file_filter, optional=True):
+        param = QgsProcessingParameterFileDestination(key, self.tr(description), file_filter, optional=optional)
+        self.addParameter(param)
+        return param
+
+    def add_number_outputs(self, **descriptions):
+        """Declare numeric outputs, e.g. ``add_number_outputs(SHIFT_X='Shift east (m)')``."""
+        for key, description in descriptions.items():
+            self.addOutput(QgsProcessingOutputNumber(key, self.tr(description)))
+
+    def add_string_outputs(self, **descriptions):
+        for key, description in descriptions.items():
+            self.addOutput(QgsProcessingOutputString(key, self.tr(description)))
+
+    @staticmethod
+    def style_output(context, output_ref, style_name, layer_name=None):
+        """Style an output with ``resources/styles/<style_name>.qml`` when Processing loads it."""
+        return styles.style_on_completion(context, output_ref, style_name, layer_name)

@@ -1,0 +1,63 @@
+"""The Serac Processing provider (id ``serac``).
+
+Algorithms are discovered, not listed: every :class:`SeracAlgorithm` subclass
+with an ``ALG_ID`` in a module of ``processing_provider/algorithms`` is
+registered. A module that fails to import is reported in the QGIS message log
+and skipped, so one broken module never hides the others.
+"""
+
+import importlib
+import inspect
+import os
+import pkgutil
+
+from qgis.core import Qgis, QgsMessageLog, QgsProcessingProvider
+from qgis.PyQt.QtGui import QIcon
+
+from . import algorithms
+from .base_algorithm import ICON_DIR, SeracAlgorithm
+
+PROVIDER_ID = "serac"
+
+
+def _plugin_version():
+    path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "metadata.txt")
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if line.startswith("version="):
+                return line.split("=", 1)[1].strip()
+    return "unknown"
+
+
+def discover_algorithm_classes():
+    """All concrete SeracAlgorithm subclasses in ``processing_provider.algorithms``, sorted by id."""
+    found = {}
+    for info in pkgutil.iter_modules(algorithms.__path__):
+        name = f"{algorithms.__name__}.{info.name}"
+        try:
+            module = importlib.import_module(name)
+        except Exception as exc:  # report and go on: one broken module must not hide the rest
+            QgsMessageLog.logMessage(f"Could not load algorithm module {name}: {exc}", "Serac", Qgis.Critical)
+            continue
+        for _, obj in inspect.getmembers(module, inspect.isclass):
+            if issubclass(obj, SeracAlgorithm) and obj is not SeracAlgorithm and obj.ALG_ID:
+                found[obj.ALG_ID] = obj
+    return [found[k] for k in sorted(found)]
+
+
+class SeracProvider(QgsProcessingProvider):
+    def id(self):
+        return PROVIDER_ID
+
+    def name(self):
+        return "Serac"
+
+    def longName(self):  # noqa: N802
+        return f"Serac {_plugin_version()} (glacier remote sensing)"
+
+    def icon(self):
+        return QIcon(os.path.join(ICON_DIR, "serac.svg"))
+
+    def loadAlgorithms(self):  # noqa: N802
+        for cls in discover_algorithm_classes():
+            self.addAlgorithm(cls())

@@ -1,0 +1,58 @@
+"""Regenerate the generic QML styles in resources/styles with the QGIS API.
+
+Run with the project's venv: ``.venv/bin/python scripts/make_styles.py``.
+Writing styles through QGIS (rather than by hand) keeps them valid for every
+QGIS version from 3.22 on. Algorithm-specific styles may be hand-tuned files.
+"""
+
+import os
+import sys
+import tempfile
+
+import numpy as np
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+from qgis.core import (  # noqa: E402
+    QgsApplication,
+    QgsPalettedRasterRenderer,
+    QgsRasterLayer,
+)
+from qgis.PyQt.QtGui import QColor  # noqa: E402
+
+STYLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "resources", "styles")
+
+
+def _dummy_raster(folder, values):
+    from osgeo import gdal, osr
+
+    path = os.path.join(folder, "dummy.tif")
+    ds = gdal.GetDriverByName("GTiff").Create(path, 4, 4, 1, gdal.GDT_Byte)
+    ds.SetGeoTransform((0, 1, 0, 4, 0, -1))
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(32633)
+    ds.SetProjection(srs.ExportToWkt())
+    ds.GetRasterBand(1).WriteArray(np.resize(np.array(values, dtype=np.uint8), (4, 4)))
+    ds = None
+    return path
+
+
+def glacier_mask(folder):
+    layer = QgsRasterLayer(_dummy_raster(folder, [0, 1]), "mask")
+    classes = [QgsPalettedRasterRenderer.Class(0, QColor(0, 0, 0, 0), "outside glaciers"),
+               QgsPalettedRasterRenderer.Class(1, QColor(86, 180, 233, 170), "glacier")]
+    layer.setRenderer(QgsPalettedRasterRenderer(layer.dataProvider(), 1, classes))
+    layer.saveNamedStyle(os.path.join(STYLES, "glacier_mask.qml"))
+
+
+def main():
+    app = QgsApplication([], False)
+    app.initQgis()
+    os.makedirs(STYLES, exist_ok=True)
+    with tempfile.TemporaryDirectory() as folder:
+        glacier_mask(folder)
+    app.exitQgis()
+    print("styles written to", STYLES, file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
