@@ -1,0 +1,52 @@
+"""The demo's steps: which algorithm runs on which bundled sample data, and how to show it.
+
+Each step gives the Processing parameters (paths inside resources/sample_data,
+outputs inside the demo folder) and the layers to draw on its map: outputs by
+result key with the Serac style to apply, plus context layers from the sample data.
+"""
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Layer:
+    """A layer on a demo map: ``source`` is a result key (output) or a path relative to sample data."""
+
+    source: str
+    style: str = None  # resources/styles/<style>.qml
+    is_output: bool = True
+    name: str = None
+
+
+@dataclass
+class Step:
+    name: str
+    alg: str
+    title: str
+    description: str
+    inputs: dict  # parameter -> path relative to resources/sample_data, or a literal value
+    outputs: dict  # parameter -> output file name inside the demo folder
+    layers: list = field(default_factory=list)  # bottom to top
+
+    def parameters(self, sample_dir, out_dir):
+        params = {}
+        for key, value in self.inputs.items():
+            params[key] = str(sample_dir / value) if isinstance(value, str) and "/" in value else value
+        for key, filename in self.outputs.items():
+            params[key] = str(out_dir / filename)
+        return params
+
+
+STEPS = [
+    Step(
+        name="glacier_mask",
+        alg="rasterize_outlines",
+        title="Glacier mask from RGI outlines (Everest, Landsat 7 grid)",
+        description="RGI 6.0 outlines burnt onto the 30 m Landsat 7 ETM+ band 4 grid of the Everest area.",
+        inputs={"INPUT": "everest_landsat/LE71400412000304SGS00_B4.tif",
+                "OUTLINES": "everest_landsat/15_rgi60_glacier_outlines.gpkg"},
+        outputs={"OUTPUT": "glacier_mask/everest_glacier_mask.tif"},
+        layers=[Layer("everest_landsat/LE71400412000304SGS00_B4.tif", is_output=False, name="Landsat 7 B4"),
+                Layer("OUTPUT", "glacier_mask", name="Glacier mask")],
+    ),
+]
