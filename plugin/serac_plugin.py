@@ -4,9 +4,11 @@ import os
 
 from qgis.core import QgsApplication
 from qgis.PyQt.QtGui import QIcon
-from qgis.PyQt.QtWidgets import QAction, QMenu
+from qgis.PyQt.QtCore import Qt
+from qgis.PyQt.QtWidgets import QMenu
 
 from ..processing_provider.provider import PROVIDER_ID, SeracProvider
+from .qt_compat import QAction
 
 PLUGIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ICON = os.path.join(PLUGIN_DIR, "resources", "icons", "serac.svg")
@@ -19,12 +21,17 @@ class SeracPlugin:
         self.menu = None
         self.toolbar = None
         self.actions = []
+        self.review_dock = None
 
     # Processing ------------------------------------------------------------------
     def initProcessing(self):  # noqa: N802 (QGIS calls this name, also for qgis_process)
         if self.provider is None:
+            registry = QgsApplication.processingRegistry()
+            stale = registry.providerById(PROVIDER_ID)  # e.g. left by a plugin reload
+            if stale is not None:
+                registry.removeProvider(stale)
             self.provider = SeracProvider()
-            QgsApplication.processingRegistry().addProvider(self.provider)
+            registry.addProvider(self.provider)
 
     # GUI -------------------------------------------------------------------------
     def initGui(self):  # noqa: N802
@@ -39,6 +46,8 @@ class SeracPlugin:
             if alg.groupId() != "utilities":
                 self.toolbar.addAction(action)
         self.menu.addSeparator()
+        review = self._add_action("Outline review", QIcon(ICON), self.toggle_review_dock)
+        self.toolbar.addAction(review)
         self._add_action("Check dependencies…", QIcon(ICON), self.show_dependencies)
         menubar = main_window.menuBar()
         help_menu = self.iface.helpMenu() if hasattr(self.iface, "helpMenu") else None
@@ -68,12 +77,33 @@ class SeracPlugin:
 
         return open_dialog
 
+    def toggle_review_dock(self):
+        """Show the "Outline review" dock (created on first use), or hide it if visible."""
+        if self.review_dock is None:
+            from .review.dock import ReviewDock
+
+            self.review_dock = ReviewDock(self.iface)
+            self.iface.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.review_dock)
+            self.review_dock.show()
+            return self.review_dock
+        if self.review_dock.isHidden():
+            self.review_dock.show()
+            self.review_dock.raise_()
+        else:
+            self.review_dock.hide()
+        return self.review_dock
+
     def show_dependencies(self):
         from .dependency_dialog import DependencyDialog
 
         DependencyDialog(self.iface.mainWindow()).exec()
 
     def unload(self):
+        if self.review_dock is not None:
+            self.review_dock.close()  # saves pending review edits
+            self.iface.removeDockWidget(self.review_dock)
+            self.review_dock.deleteLater()
+            self.review_dock = None
         for action in self.actions:
             self.iface.removeToolBarIcon(action)
         self.actions = []

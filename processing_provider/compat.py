@@ -5,7 +5,14 @@ drops the old aliases; QGIS 3.22 only has the old ones. Each name below is the
 scoped enum when it exists, else the 3.22 value, so algorithms use one spelling.
 """
 
-from qgis.core import Qgis, QgsProcessing, QgsProcessingParameterNumber, QgsWkbTypes
+from qgis.core import (
+    Qgis,
+    QgsFeatureRequest,
+    QgsProcessing,
+    QgsProcessingParameterNumber,
+    QgsVectorFileWriter,
+    QgsWkbTypes,
+)
 
 
 def _pick(scoped_owner, member, legacy):
@@ -35,6 +42,12 @@ WKB_MULTIPOLYGON = _pick("WkbType", "MultiPolygon", getattr(QgsWkbTypes, "MultiP
 WKB_POLYGON = _pick("WkbType", "Polygon", getattr(QgsWkbTypes, "Polygon", None))
 WKB_MULTILINESTRING = _pick("WkbType", "MultiLineString", getattr(QgsWkbTypes, "MultiLineString", None))
 WKB_LINESTRING = _pick("WkbType", "LineString", getattr(QgsWkbTypes, "LineString", None))
+
+# Feature requests
+REQUEST_NO_GEOMETRY = _pick("FeatureRequestFlag", "NoGeometry", getattr(QgsFeatureRequest, "NoGeometry", None))
+
+# Vector file writer result
+WRITER_NO_ERROR = getattr(getattr(QgsVectorFileWriter, "WriterError", QgsVectorFileWriter), "NoError")
 
 
 def field_type(name):

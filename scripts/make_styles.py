@@ -44,12 +44,41 @@ def glacier_mask(folder):
     layer.saveNamedStyle(os.path.join(STYLES, "glacier_mask.qml"))
 
 
+REVIEW_COLOURS = {"unreviewed": ("#9e9e9e", "Unreviewed"), "accepted": ("#2e7d32", "Accepted"),
+                  "rejected": ("#c62828", "Rejected"), "needs_edit": ("#ef6c00", "Needs edit")}
+
+
+def review_status_styles():
+    """Categorized styles on review_status for polygon and line layers."""
+    from qgis.core import (QgsCategorizedSymbolRenderer, QgsFillSymbol, QgsLineSymbol, QgsRendererCategory,
+                           QgsVectorLayer)
+
+    for geometry, name in (("Polygon", "review_status_polygons"), ("LineString", "review_status_lines")):
+        layer = QgsVectorLayer(f"{geometry}?crs=EPSG:32633&field=review_status:string", "review", "memory")
+        categories = []
+        for value, (colour, label) in REVIEW_COLOURS.items():
+            if geometry == "Polygon":
+                r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+                alpha = 26 if value == "rejected" else 51
+                symbol = QgsFillSymbol.createSimple({
+                    "color": f"{r},{g},{b},{alpha}", "outline_color": colour,
+                    "outline_width": "0.8" if value != "unreviewed" else "0.5",
+                    "outline_style": "dash" if value in ("unreviewed", "rejected") else "solid"})
+            else:
+                symbol = QgsLineSymbol.createSimple({"line_color": colour, "line_width": "0.9",
+                                                     "line_style": "dash" if value == "rejected" else "solid"})
+            categories.append(QgsRendererCategory(value, symbol, label))
+        layer.setRenderer(QgsCategorizedSymbolRenderer("review_status", categories))
+        layer.saveNamedStyle(os.path.join(STYLES, name + ".qml"))
+
+
 def main():
     app = QgsApplication([], False)
     app.initQgis()
     os.makedirs(STYLES, exist_ok=True)
     with tempfile.TemporaryDirectory() as folder:
         glacier_mask(folder)
+    review_status_styles()
     app.exitQgis()
     print("styles written to", STYLES, file=sys.stderr)
 

@@ -11,9 +11,16 @@ import pytest
 from tests.conftest import PLUGIN_PATH, ROOT
 
 
-@pytest.fixture(scope="session")
+_PROVIDERS = []  # strong references, as a plugin keeps self.provider (else Python may collect it)
+
+
+@pytest.fixture
 def serac_provider(qgis_app, qgis_processing):
-    """The Serac provider registered in the running QgsApplication (as QGIS does at start-up)."""
+    """The Serac provider registered in the running QgsApplication (as QGIS does at start-up).
+
+    Function-scoped: a test that loads and unloads the plugin removes the provider, and the
+    next test that needs it gets a fresh one.
+    """
     from qgis.core import QgsApplication
 
     from serac.processing_provider.provider import SeracProvider
@@ -23,6 +30,7 @@ def serac_provider(qgis_app, qgis_processing):
     if provider is None:
         provider = SeracProvider()
         assert registry.addProvider(provider)
+        _PROVIDERS.append(provider)
     return provider
 
 
