@@ -291,12 +291,16 @@ class ReviewDock(QDockWidget):
         canvas.refresh()
         self.highlight = QgsHighlight(canvas, feature.geometry(), layer)
         self.highlight.setColor(QColor(255, 215, 0))
+        self.highlight.setFillColor(QColor(255, 215, 0, 35))  # keep the image visible underneath
         self.highlight.setWidth(3)
         self.highlight.show()
 
     def _clear_highlight(self):
         if self.highlight is not None:
             self.highlight.hide()
+            scene = self.highlight.scene()
+            if scene is not None:
+                scene.removeItem(self.highlight)
             self.highlight = None
 
     def closeEvent(self, event):  # noqa: N802 (Qt API)

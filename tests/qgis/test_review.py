@@ -192,6 +192,10 @@ def test_dock_steps_decides_and_saves_on_close(outlines_layer, qgis_iface, qgis_
     assert "Feature 1 of 4" in dock.position_label.text()
     dock.comment.setText("clean outline")
     dock.accept_button.click()
+    from qgis.gui import QgsHighlight
+
+    highlights = [i for i in qgis_canvas.scene().items() if isinstance(i, QgsHighlight)]
+    assert len(highlights) == 1  # only the current feature is highlighted
     assert session.index == 1 and dock.progress.value() == 1
     # a geometry edit in progress when the dock closes is saved, not lost
     second = session.current_id()
