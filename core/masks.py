@@ -2,8 +2,6 @@
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from .progress import as_progress
 from .raster_io import RasterWriter, iter_blocks, rasterize_geometries, require_crs
 

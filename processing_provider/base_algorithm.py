@@ -29,6 +29,7 @@ from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
 from . import styles
+from .compat import PARAM_ADVANCED
 
 ICON_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "resources", "icons")
 
@@ -150,6 +151,15 @@ class SeracAlgorithm(QgsProcessingAlgorithm):
             self.addOutput(QgsProcessingOutputString(key, self.tr(description)))
 
     @staticmethod
-    def style_output(context, output_ref, style_name, layer_name=None):
-        """Style an output with ``resources/styles/<style_name>.qml`` when Processing loads it."""
-        return styles.style_on_completion(context, output_ref, style_name, layer_name)
+    def style_output(context, output_ref, style_name, layer_name=None, value_range=None):
+        """Style an output with ``resources/styles/<style_name>.qml`` when Processing loads it.
+
+        ``value_range`` (min, max) stretches the style to this run's values (e.g. 2-98 %).
+        """
+        return styles.style_on_completion(context, output_ref, style_name, layer_name, value_range)
+
+    @staticmethod
+    def set_advanced(*parameters):
+        """Show these parameter definitions under "Advanced parameters" in the dialog."""
+        for param in parameters:
+            param.setFlags(param.flags() | PARAM_ADVANCED)

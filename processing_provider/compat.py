@@ -9,6 +9,7 @@ from qgis.core import (
     Qgis,
     QgsFeatureRequest,
     QgsProcessing,
+    QgsProcessingParameterDefinition,
     QgsProcessingParameterNumber,
     QgsVectorFileWriter,
     QgsWkbTypes,
@@ -42,6 +43,9 @@ WKB_MULTIPOLYGON = _pick("WkbType", "MultiPolygon", getattr(QgsWkbTypes, "MultiP
 WKB_POLYGON = _pick("WkbType", "Polygon", getattr(QgsWkbTypes, "Polygon", None))
 WKB_MULTILINESTRING = _pick("WkbType", "MultiLineString", getattr(QgsWkbTypes, "MultiLineString", None))
 WKB_LINESTRING = _pick("WkbType", "LineString", getattr(QgsWkbTypes, "LineString", None))
+
+# Parameter flags
+PARAM_ADVANCED = _pick("ProcessingParameterFlag", "Advanced", getattr(QgsProcessingParameterDefinition, "FlagAdvanced", None))
 
 # Feature requests
 REQUEST_NO_GEOMETRY = _pick("FeatureRequestFlag", "NoGeometry", getattr(QgsFeatureRequest, "NoGeometry", None))

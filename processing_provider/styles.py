@@ -6,6 +6,7 @@ outlive the algorithm run, so :class:`StylePostProcessor` keeps every instance
 it creates in a class-level list (QGIS holds only a raw pointer).
 """
 
+import math
 import os
 
 from qgis.core import QgsProcessingLayerPostProcessorInterface
@@ -24,18 +25,24 @@ def style_path(name):
 
 
 class StylePostProcessor(QgsProcessingLayerPostProcessorInterface):
-    """Applies a QML style (and optionally a layer name) to an output layer once it is loaded."""
+    """Applies a QML style (and optionally a layer name and value range) to an output layer once loaded.
+
+    ``value_range`` (min, max), in the raster's units, replaces the style's stretch: the
+    contrast enhancement of a grey/multiband renderer, or the colour ramp's limits of a
+    pseudocolour renderer (its colour stops are kept, spread over the new range).
+    """
 
     _instances = []  # keep Python objects alive while QGIS holds pointers to them
 
-    def __init__(self, qml_path, layer_name=None):
+    def __init__(self, qml_path, layer_name=None, value_range=None):
         super().__init__()
         self.qml_path = qml_path
         self.layer_name = layer_name
+        self.value_range = tuple(value_range) if value_range is not None else None
 
     @classmethod
-    def create(cls, qml_path, layer_name=None):
-        processor = cls(qml_path, layer_name)
+    def create(cls, qml_path, layer_name=None, value_range=None):
+        processor = cls(qml_path, layer_name, value_range)
         cls._instances.append(processor)
         return processor
 
@@ -47,11 +54,42 @@ class StylePostProcessor(QgsProcessingLayerPostProcessorInterface):
             feedback.pushWarning(f"Could not apply style {os.path.basename(self.qml_path)}: {message}")
         if self.layer_name:
             layer.setName(self.layer_name)
+        if self.value_range is not None:
+            apply_value_range(layer, *self.value_range)
         layer.triggerRepaint()
 
 
-def style_on_completion(context, output_ref, style_name, layer_name=None):
+def apply_value_range(layer, minimum, maximum):
+    """Stretch a raster layer's renderer to [minimum, maximum] (raster units). Returns True if applied."""
+    if not (math.isfinite(minimum) and math.isfinite(maximum)) or maximum <= minimum:
+        return False
+    renderer = layer.renderer()
+    enhancement = getattr(renderer, "contrastEnhancement", lambda: None)()
+    if enhancement is not None:
+        enhancement.setMinimumValue(minimum)
+        enhancement.setMaximumValue(maximum)
+        return True
+    shader = getattr(renderer, "shader", lambda: None)()
+    if shader is None:
+        return False
+    ramp = shader.rasterShaderFunction()
+    old_min, old_max = ramp.minimumValue(), ramp.maximumValue()
+    items = ramp.colorRampItemList()
+    if items and old_max > old_min:
+        for item in items:  # keep each stop's relative position in the range
+            item.value = minimum + (item.value - old_min) * (maximum - minimum) / (old_max - old_min)
+        ramp.setColorRampItemList(items)
+    ramp.setMinimumValue(minimum)
+    ramp.setMaximumValue(maximum)
+    renderer.setClassificationMin(minimum)
+    renderer.setClassificationMax(maximum)
+    return True
+
+
+def style_on_completion(context, output_ref, style_name, layer_name=None, value_range=None):
     """Ask Processing to style ``output_ref`` (a path or sink id) when it loads it.
+
+    ``value_range`` (min, max) overrides the style's stretch (see :class:`StylePostProcessor`).
 
     Does nothing when the output is not going to be loaded (e.g. from ``qgis_process``).
     Returns True if a post-processor was attached.
@@ -59,7 +97,7 @@ def style_on_completion(context, output_ref, style_name, layer_name=None):
     if not output_ref or not context.willLoadLayerOnCompletion(output_ref):
         return False
     details = context.layerToLoadOnCompletionDetails(output_ref)
-    details.setPostProcessor(StylePostProcessor.create(style_path(style_name), layer_name))
+    details.setPostProcessor(StylePostProcessor.create(style_path(style_name), layer_name, value_range))
     if layer_name:
         details.name = layer_name
     return True

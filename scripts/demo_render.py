@@ -17,6 +17,8 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QSize
 from qgis.PyQt.QtGui import QColor
 
+from serac.processing_provider.styles import apply_value_range  # noqa: E402  (after QgsApplication)
+
 STYLE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "resources", "styles")
 SAMPLE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "resources", "sample_data")
 
@@ -30,6 +32,15 @@ def _load(path, name):
     if not layer.isValid():
         raise RuntimeError(f"Could not load {path}")
     return layer
+
+
+def _percentiles(path, percentiles):
+    import numpy as np
+
+    from serac.core.raster_io import read_raster
+
+    values = read_raster(path, bands=1).band(1)
+    return [float(v) for v in np.nanpercentile(values, percentiles)]
 
 
 def render(layers, png_path, width=1200):
@@ -72,6 +83,8 @@ def render_step_maps(out_dir, done):
             layer = _load(source, spec.name or spec.source)
             if spec.style:
                 layer.loadNamedStyle(os.path.join(STYLE_DIR, spec.style + ".qml"))
+            if spec.percentile_stretch:
+                apply_value_range(layer, *_percentiles(source, spec.percentile_stretch))
             project.addMapLayer(layer, False)
             group.insertLayer(0, layer)
             map_layers.insert(0, layer)

@@ -16,6 +16,7 @@ class Layer:
     style: str = None  # resources/styles/<style>.qml
     is_output: bool = True
     name: str = None
+    percentile_stretch: tuple = None  # e.g. (2, 98): stretch the style to these percentiles of band 1
 
 
 @dataclass
@@ -48,5 +49,17 @@ STEPS = [
         outputs={"OUTPUT": "glacier_mask/everest_glacier_mask.tif"},
         layers=[Layer("everest_landsat/LE71400412000304SGS00_B4.tif", is_output=False, name="Landsat 7 B4"),
                 Layer("OUTPUT", "glacier_mask", name="Glacier mask")],
+    ),
+    Step(
+        name="sar_normalization",
+        alg="sar_normalization",
+        title="SAR incidence-angle normalization (Sentinel-1 VV, cosine law to 35 degrees)",
+        description="Real Sentinel-1A VV backscatter (dB) normalized to a 35 degree reference angle with the cosine "
+                    "law (n = 2). The incidence angle here is a synthetic 30-45 degree ramp on the image grid, as "
+                    "the sample scene ships without its angle raster.",
+        inputs={"INPUT": "sar/S1A__IW___A_20150309T173017_VV_grd_mli_geo_norm_db.tif",
+                "ANGLE": "sar/incidence_angle_synthetic_30_45deg.tif", "METHOD": 0, "THETA_REF": 35},
+        outputs={"OUTPUT": "sar/s1_vv_normalized_35deg.tif"},
+        layers=[Layer("OUTPUT", "sar_backscatter_db", name="Normalized backscatter (dB)", percentile_stretch=(2, 98))],
     ),
 ]

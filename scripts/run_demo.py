@@ -90,6 +90,7 @@ def build_project_and_maps(out_dir, done):
     app = QgsApplication([], False)
     app.initQgis()
     try:
+        sys.path.insert(0, str(out_dir / ".qgis" / "pluginpath"))  # import the checkout as 'serac'
         from demo_render import render_step_maps
 
         return render_step_maps(out_dir, done)
