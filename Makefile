@@ -60,7 +60,7 @@ uninstall:
 zip:
 	mkdir -p dist
 	git archive --format=zip --prefix=serac/ -o dist/serac-$(VERSION).zip HEAD \
-	  ':!tests' ':!benchmarks' ':!.ci' ':!scripts' ':!docs'
+	  ':!tests' ':!benchmarks' ':!.ci' ':!scripts' ':!docs' ':!pytest.ini' ':!.gitignore'
 	@echo "Built dist/serac-$(VERSION).zip"
 
 clean:

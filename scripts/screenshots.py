@@ -1,11 +1,14 @@
-"""Screenshot of the "Outline review" dock in a real QGIS window (on a private Xvfb display).
+"""Screenshots of Serac in a real QGIS window (on a private Xvfb display) for the user guide.
 
-Usage: ``.venv/bin/python scripts/screenshot_review.py docs/images/review_dock.png``
+Usage: ``.venv/bin/python scripts/screenshots.py docs/images``
 
 Starts Xvfb and the real ``qgis`` binary on it with Serac enabled in a
-throw-away profile, loads the Everest Landsat band and its RGI outlines (copied,
-with review fields added), opens the dock, records a few decisions, grabs the
-main window and quits.
+throw-away profile, then
+* grabs the dialog of every Serac Processing algorithm (``dialog_<alg id>.png``);
+* loads the Everest Landsat band and its RGI outlines (copied, with review fields
+  added), opens the "Outline review" dock, records a few decisions and grabs the
+  main window (``review_dock.png``);
+and quits.
 """
 
 import os
@@ -26,7 +29,8 @@ from qgis.core import QgsProject, QgsRasterLayer, QgsVectorLayer
 from qgis.PyQt.QtCore import QTimer
 from qgis.utils import iface, plugins
 
-out = os.environ["SERAC_SHOT"]
+out_dir = os.environ["SERAC_SHOT_DIR"]
+out = os.path.join(out_dir, "review_dock.png")
 work = os.environ["SERAC_WORK"]
 gpkg = os.path.join(work, "everest_outlines_review.gpkg")
 shutil.copy(os.environ["SERAC_OUTLINES"], gpkg)
@@ -70,18 +74,40 @@ def step3():
     QgsProject.instance().clear()  # nothing to save: exit without a prompt
     QTimer.singleShot(300, iface.actionExit().trigger)
 
-QTimer.singleShot(3000, guarded(step1))
+import processing
+from qgis.core import QgsApplication
+
+DIALOGS = [a.id() for a in QgsApplication.processingRegistry().providerById("serac").algorithms()]
+
+def dialogs():
+    if not DIALOGS:
+        QTimer.singleShot(500, guarded(step1))
+        return
+    alg_id = DIALOGS.pop(0)
+    dialog = processing.createAlgorithmDialog(alg_id, {})
+    dialog.resize(900, 700)
+    dialog.show()
+    def grab():
+        dialog.grab().save(os.path.join(out_dir, "dialog_" + alg_id.split(":")[1] + ".png"), "PNG")
+        dialog.close()
+        QTimer.singleShot(200, guarded(dialogs))
+    QTimer.singleShot(1200, guarded(grab))
+
+QTimer.singleShot(3000, guarded(dialogs))
 def watchdog():
     QgsProject.instance().clear()
     iface.actionExit().trigger()
 
-QTimer.singleShot(90000, watchdog)
+QTimer.singleShot(150000, watchdog)
 '''
 
 
-def main(out_png):
-    out_png = Path(out_png).resolve()
-    out_png.parent.mkdir(parents=True, exist_ok=True)
+def main(out_dir):
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out_png = out_dir / "review_dock.png"
+    if out_png.exists():
+        out_png.unlink()
     with tempfile.TemporaryDirectory() as work:
         work = Path(work)
         pluginpath = work / "plugins"
@@ -91,7 +117,7 @@ def main(out_png):
         code.write_text(INSIDE_QGIS)
         env = dict(os.environ, HOME=str(work / "home"), QGIS_PLUGINPATH=str(pluginpath),
                    PYTHONPATH=os.pathsep.join([str(pluginpath)] + site.getsitepackages()),
-                   SERAC_SHOT=str(out_png), SERAC_WORK=str(work), SERAC_B4=str(SAMPLE / "LE71400412000304SGS00_B4.tif"),
+                   SERAC_SHOT_DIR=str(out_dir), SERAC_WORK=str(work), SERAC_B4=str(SAMPLE / "LE71400412000304SGS00_B4.tif"),
                    SERAC_OUTLINES=str(SAMPLE / "15_rgi60_glacier_outlines.gpkg"))
         env.pop("QT_QPA_PLATFORM", None)
         qgis_process = shutil.which("qgis_process.bin") or shutil.which("qgis_process")
@@ -110,8 +136,8 @@ def main(out_png):
         if not out_png.exists() or error.exists():
             details = error.read_text() if error.exists() else ""
             sys.exit(f"No screenshot was written.\n{details}\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
-    print(f"Screenshot written to {out_png}")
+    print(f"Screenshots written to {out_dir}")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "docs/images/review_dock.png")
+    main(sys.argv[1] if len(sys.argv) > 1 else "docs/images")
