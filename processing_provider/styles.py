@@ -76,8 +76,10 @@ def apply_value_range(layer, minimum, maximum):
     old_min, old_max = ramp.minimumValue(), ramp.maximumValue()
     items = ramp.colorRampItemList()
     if items and old_max > old_min:
-        for item in items:  # keep each stop's relative position in the range
+        signed = minimum < 0 < maximum
+        for item in items:  # keep each stop's relative position in the range; legend follows the values
             item.value = minimum + (item.value - old_min) * (maximum - minimum) / (old_max - old_min)
+            item.label = f"{item.value:+.4g}" if signed else f"{item.value:.4g}"
         ramp.setColorRampItemList(items)
     ramp.setMinimumValue(minimum)
     ramp.setMaximumValue(maximum)

@@ -83,6 +83,8 @@ def render_step_maps(out_dir, done):
             layer = _load(source, spec.name or spec.source)
             if spec.style:
                 layer.loadNamedStyle(os.path.join(STYLE_DIR, spec.style + ".qml"))
+            if spec.value_range:
+                apply_value_range(layer, *spec.value_range)
             if spec.percentile_stretch:
                 apply_value_range(layer, *_percentiles(source, spec.percentile_stretch))
             project.addMapLayer(layer, False)

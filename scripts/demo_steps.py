@@ -17,6 +17,7 @@ class Layer:
     is_output: bool = True
     name: str = None
     percentile_stretch: tuple = None  # e.g. (2, 98): stretch the style to these percentiles of band 1
+    value_range: tuple = None  # fixed (min, max) stretch, in the raster's units
 
 
 @dataclass
@@ -61,5 +62,21 @@ STEPS = [
                 "ANGLE": "sar/incidence_angle_synthetic_30_45deg.tif", "METHOD": 0, "THETA_REF": 35},
         outputs={"OUTPUT": "sar/s1_vv_normalized_35deg.tif"},
         layers=[Layer("OUTPUT", "sar_backscatter_db", name="Normalized backscatter (dB)", percentile_stretch=(2, 98))],
+    ),
+    Step(
+        name="dem_coregistration",
+        alg="dem_coregistration",
+        title="DEM co-registration and elevation change (Longyearbyen, Svalbard)",
+        description="The 1990 NPI DEM (20 m) aligned with Nuth & Kääb (2011) onto the xDEM LZD-aligned copy of it, "
+                    "glaciers (1990 outlines) masked as unstable terrain, then an order-1 deramp (the LZD transform "
+                    "also tilts the DEM). Both DEMs are the same survey, so dh (aligned - reference) should be "
+                    "near 0 m everywhere after alignment; glacier pixels are empty in the reference.",
+        inputs={"REFERENCE": "dem/longyearbyen_reference_lzd_aligned.tif", "DEM": "dem/longyearbyen_dem_1990.tif",
+                "OUTLINES": "dem/longyearbyen_glacier_outlines_1990.gpkg", "DERAMP_ORDER": 1},
+        outputs={"OUTPUT": "dem/longyearbyen_1990_aligned.tif", "DH": "dem/longyearbyen_dh.tif",
+                 "REPORT": "dem/longyearbyen_coregistration_report.html"},
+        layers=[Layer("DH", "dem_dh", name="dh after alignment (m)", value_range=(-2, 2)),
+                Layer("dem/longyearbyen_glacier_outlines_1990.gpkg", "glacier_outlines", is_output=False,
+                      name="Glacier outlines 1990")],
     ),
 ]

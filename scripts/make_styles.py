@@ -72,6 +72,16 @@ def review_status_styles():
         layer.saveNamedStyle(os.path.join(STYLES, name + ".qml"))
 
 
+def glacier_outlines_style():
+    """Context outlines: no fill, a blue edge."""
+    from qgis.core import QgsFillSymbol, QgsSingleSymbolRenderer, QgsVectorLayer
+
+    layer = QgsVectorLayer("Polygon?crs=EPSG:32633", "outlines", "memory")
+    symbol = QgsFillSymbol.createSimple({"color": "0,0,0,0", "outline_color": "#1565c0", "outline_width": "0.5"})
+    layer.setRenderer(QgsSingleSymbolRenderer(symbol))
+    layer.saveNamedStyle(os.path.join(STYLES, "glacier_outlines.qml"))
+
+
 def main():
     app = QgsApplication([], False)
     app.initQgis()
@@ -79,6 +89,7 @@ def main():
     with tempfile.TemporaryDirectory() as folder:
         glacier_mask(folder)
     review_status_styles()
+    glacier_outlines_style()
     app.exitQgis()
     print("styles written to", STYLES, file=sys.stderr)
 

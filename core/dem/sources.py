@@ -1,0 +1,76 @@
+"""DEM inputs (a file path or an in-memory :class:`~serac.core.raster_io.Raster`) read onto a grid.
+
+A file is read window by window with :func:`~serac.core.raster_io.read_on_grid`, which
+reprojects and resamples on the fly, so its CRS, resolution and extent may differ
+from the grid's. An in-memory raster must already be on the grid.
+"""
+
+import os
+
+import numpy as np
+import rasterio
+from rasterio.windows import Window
+
+from ..errors import InputError
+from ..raster_io import Raster, read_grid, read_on_grid, require_overlap
+
+_METRE = {"m", "metre", "meter", "metres", "meters"}
+_FOOT = {"ft", "foot", "feet", "us survey foot", "ftus", "us-ft", "foot_us"}
+
+
+def normalize_unit(unit):
+    """'m', 'ft', another lower-case unit name, or None when undeclared."""
+    if not unit:
+        return None
+    u = str(unit).strip().lower()
+    if u in _METRE:
+        return "m"
+    if u in _FOOT:
+        return "ft"
+    return u or None
+
+
+class DemSource:
+    """A single-band DEM to be read onto grids, from a path or an in-memory Raster."""
+
+    def __init__(self, source, name="DEM", band=1):
+        self.name = name
+        self.band = band
+        if isinstance(source, Raster):
+            self.path = None
+            self.raster = source
+            self.grid = source.grid
+            self.unit = None
+        else:
+            self.path = os.fspath(source)
+            self.raster = None
+            self.grid = read_grid(self.path)
+            with rasterio.open(self.path) as ds:
+                if not 1 <= band <= ds.count:
+                    raise InputError(f"{name} '{os.path.basename(self.path)}' has {ds.count} band(s); "
+                                     f"band {band} was asked for.", "choose an existing band.")
+                self.unit = normalize_unit(ds.units[band - 1])
+
+    @classmethod
+    def of(cls, source, name):
+        return source if isinstance(source, DemSource) else cls(source, name)
+
+    @property
+    def label(self):
+        return os.path.basename(self.path) if self.path else f"in-memory {self.name}"
+
+    def require_overlap(self, grid):
+        require_overlap(self.grid, grid, f"{self.name} ({self.label}) and the reference grid")
+
+    def read(self, grid, window=None, resampling="bilinear"):
+        """Elevations (float32, NaN = nodata) on ``window`` of ``grid`` (default: whole grid)."""
+        if self.raster is not None:
+            if not self.raster.grid.matches(grid):
+                raise InputError(f"The in-memory {self.name} is not on the working grid.",
+                                 "pass a file path (it is reprojected on the fly) or resample it first.")
+            data = self.raster.band(self.band)
+            if window is not None:
+                w = window if isinstance(window, Window) else Window(*window)
+                data = data[int(w.row_off):int(w.row_off + w.height), int(w.col_off):int(w.col_off + w.width)]
+            return np.asarray(data, dtype=np.float32)
+        return read_on_grid(self.path, grid, bands=self.band, window=window, resampling=resampling).band(1)
