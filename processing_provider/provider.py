@@ -2,7 +2,7 @@
 
 Algorithms are discovered, not listed: every :class:`SeracAlgorithm` subclass
 with an ``ALG_ID`` in a module of ``processing_provider/algorithms`` is
-registered. A module that fails to import is reported in the QGIS message log
+registered, and so is every example model in ``resources/models``. A module that fails to import is reported in the QGIS message log
 and skipped, so one broken module never hides the others.
 """
 
@@ -11,13 +11,14 @@ import inspect
 import os
 import pkgutil
 
-from qgis.core import Qgis, QgsMessageLog, QgsProcessingProvider
+from qgis.core import Qgis, QgsMessageLog, QgsProcessingModelAlgorithm, QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
 from . import algorithms
 from .base_algorithm import ICON_DIR, SeracAlgorithm
 
 PROVIDER_ID = "serac"
+MODEL_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "resources", "models")
 
 
 def _plugin_version():
@@ -27,6 +28,20 @@ def _plugin_version():
             if line.startswith("version="):
                 return line.split("=", 1)[1].strip()
     return "unknown"
+
+
+def load_example_models():
+    """The example workflows (``resources/models/*.model3``) as model algorithms."""
+    models = []
+    for name in sorted(os.listdir(MODEL_DIR)) if os.path.isdir(MODEL_DIR) else []:
+        if not name.endswith(".model3"):
+            continue
+        model = QgsProcessingModelAlgorithm()
+        if model.fromFile(os.path.join(MODEL_DIR, name)):
+            models.append(model)
+        else:
+            QgsMessageLog.logMessage(f"Could not read example model {name}", "Serac", Qgis.Critical)
+    return models
 
 
 def discover_algorithm_classes():
@@ -61,3 +76,5 @@ class SeracProvider(QgsProcessingProvider):
     def loadAlgorithms(self):  # noqa: N802
         for cls in discover_algorithm_classes():
             self.addAlgorithm(cls())
+        for model in load_example_models():
+            self.addAlgorithm(model)
