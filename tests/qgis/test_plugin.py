@@ -51,12 +51,15 @@ def test_class_factory_init_gui_and_unload(qgis_iface, qgis_app):
 
 
 def test_provider_registers_discovered_algorithms(serac_provider):
-    from serac.processing_provider.provider import discover_algorithm_classes
+    from serac.processing_provider.base_algorithm import SeracAlgorithm
+    from serac.processing_provider.provider import discover_algorithm_classes, load_example_models
 
     ids = {a.name() for a in serac_provider.algorithms()}
     assert "rasterize_outlines" in ids
-    assert ids == {c.ALG_ID for c in discover_algorithm_classes()}
+    assert ids == {c.ALG_ID for c in discover_algorithm_classes()} | {m.name() for m in load_example_models()}
     for alg in serac_provider.algorithms():
+        if not isinstance(alg, SeracAlgorithm):
+            continue
         assert alg.displayName() and alg.group() and alg.shortHelpString(), alg.id()
         assert alg.canExecute()[0], alg.canExecute()[1]
 
