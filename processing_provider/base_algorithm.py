@@ -151,12 +151,13 @@ class SeracAlgorithm(QgsProcessingAlgorithm):
             self.addOutput(QgsProcessingOutputString(key, self.tr(description)))
 
     @staticmethod
-    def style_output(context, output_ref, style_name, layer_name=None, value_range=None):
+    def style_output(context, output_ref, style_name, layer_name=None, value_range=None, band=None):
         """Style an output with ``resources/styles/<style_name>.qml`` when Processing loads it.
 
-        ``value_range`` (min, max) stretches the style to this run's values (e.g. 2-98 %).
+        ``value_range`` (min, max) stretches the style to this run's values (e.g. 2-98 %);
+        ``band`` shows a single-band style on that band of a multi-band output.
         """
-        return styles.style_on_completion(context, output_ref, style_name, layer_name, value_range)
+        return styles.style_on_completion(context, output_ref, style_name, layer_name, value_range, band)
 
     @staticmethod
     def set_advanced(*parameters):

@@ -30,19 +30,21 @@ class StylePostProcessor(QgsProcessingLayerPostProcessorInterface):
     ``value_range`` (min, max), in the raster's units, replaces the style's stretch: the
     contrast enhancement of a grey/multiband renderer, or the colour ramp's limits of a
     pseudocolour renderer (its colour stops are kept, spread over the new range).
+    ``band`` (1-based) shows a single-band style on that band of a multi-band output.
     """
 
     _instances = []  # keep Python objects alive while QGIS holds pointers to them
 
-    def __init__(self, qml_path, layer_name=None, value_range=None):
+    def __init__(self, qml_path, layer_name=None, value_range=None, band=None):
         super().__init__()
         self.qml_path = qml_path
         self.layer_name = layer_name
         self.value_range = tuple(value_range) if value_range is not None else None
+        self.band = band
 
     @classmethod
-    def create(cls, qml_path, layer_name=None, value_range=None):
-        processor = cls(qml_path, layer_name, value_range)
+    def create(cls, qml_path, layer_name=None, value_range=None, band=None):
+        processor = cls(qml_path, layer_name, value_range, band)
         cls._instances.append(processor)
         return processor
 
@@ -54,6 +56,8 @@ class StylePostProcessor(QgsProcessingLayerPostProcessorInterface):
             feedback.pushWarning(f"Could not apply style {os.path.basename(self.qml_path)}: {message}")
         if self.layer_name:
             layer.setName(self.layer_name)
+        if self.band is not None and hasattr(layer.renderer(), "setBand"):
+            layer.renderer().setBand(int(self.band))
         if self.value_range is not None:
             apply_value_range(layer, *self.value_range)
         layer.triggerRepaint()
@@ -88,10 +92,11 @@ def apply_value_range(layer, minimum, maximum):
     return True
 
 
-def style_on_completion(context, output_ref, style_name, layer_name=None, value_range=None):
+def style_on_completion(context, output_ref, style_name, layer_name=None, value_range=None, band=None):
     """Ask Processing to style ``output_ref`` (a path or sink id) when it loads it.
 
-    ``value_range`` (min, max) overrides the style's stretch (see :class:`StylePostProcessor`).
+    ``value_range`` (min, max) overrides the style's stretch and ``band`` picks the band a
+    single-band style is shown on (see :class:`StylePostProcessor`).
 
     Does nothing when the output is not going to be loaded (e.g. from ``qgis_process``).
     Returns True if a post-processor was attached.
@@ -99,7 +104,7 @@ def style_on_completion(context, output_ref, style_name, layer_name=None, value_
     if not output_ref or not context.willLoadLayerOnCompletion(output_ref):
         return False
     details = context.layerToLoadOnCompletionDetails(output_ref)
-    details.setPostProcessor(StylePostProcessor.create(style_path(style_name), layer_name, value_range))
+    details.setPostProcessor(StylePostProcessor.create(style_path(style_name), layer_name, value_range, band))
     if layer_name:
         details.name = layer_name
     return True

@@ -1,0 +1,268 @@
+#!/usr/bin/env python
+"""Benchmark the velocity time-series inversion: throughput, peak memory and accuracy.
+
+Usage: ``.venv/bin/python benchmarks/bench_timeseries.py [--quick]`` -> benchmarks/results/timeseries.json
+
+Every case runs in its own subprocess (so its peak RSS is its own). Pair stacks are
+built from the real GLAFT Kaskawulsh vx/vy field (m/day -> m/yr, mirrored to the
+grid size asked for) scaled by a known seasonal cycle; 40 pairs, two years of
+acquisitions every 8 days, baselines 16-365 days, 3 m displacement noise, two
+blunder pairs; time grid of 30-day steps (24 steps).
+
+* ``core_fixed_<N>``: :meth:`PairInversion.solve` on N x N pixels in memory, lambda = 1,
+  Tukey reweighting (pixels/s of the solve only; building the pairs is not timed).
+* ``core_auto_<N>``: the same with lambda chosen per pixel by GCV (the default).
+* ``end_to_end_<N>``: :func:`invert_stack` from 40 pair GeoTIFFs (one file with vx, vy per
+  pair, written beforehand by another process) to the time-series and diagnostics GeoTIFFs,
+  default settings (per-pixel GCV).
+* ``accuracy_kaskawulsh`` / ``accuracy_columbia``: RMSE against the known truth of the
+  inversion (fixed lambda 1, per-pixel GCV, per-pixel GCV without robust reweighting) and of
+  the naive per-step mean of the overlapping pairs, on the crops used by the tests (Kaskawulsh 160 x 100 px, 40 pairs;
+  ITS_LIVE Columbia 120 x 110 px, 36 pairs, 6-365 day baselines).
+
+Full run: N = 1000 for core_fixed, 500 for core_auto and end_to_end; ``--quick``: N = 200.
+"""
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "velocity"
+PLUGIN_PATH = ROOT / "build" / "pluginpath"
+if not (PLUGIN_PATH / "serac").exists():
+    PLUGIN_PATH.mkdir(parents=True, exist_ok=True)
+    (PLUGIN_PATH / "serac").symlink_to(ROOT, target_is_directory=True)
+sys.path.insert(0, str(PLUGIN_PATH))
+
+KASKAWULSH = DATA / "glaft_kaskawulsh" / "20180304-20180405_velo-raw_{}.tif"
+COLUMBIA = DATA / "itslive_columbia" / "crop_ALA_G0120_0000_{}.tif"
+BLOCK = 256
+
+
+def rss_mb():
+    """Peak resident memory of this process (MB): VmHWM on Linux, else ru_maxrss."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def kaskawulsh_field(size=None, window=None):
+    """GLAFT Kaskawulsh vx, vy (2, rows, cols) in m/yr, mirrored to size x size when asked; and its grid."""
+    import numpy as np
+
+    from serac.core import raster_io as rio
+
+    vx = rio.read_raster(str(KASKAWULSH).format("vx"), window=window)
+    vy = rio.read_raster(str(KASKAWULSH).format("vy"), window=window)
+    field = np.stack([vx.band(1), vy.band(1)]).astype(np.float64) * 365.25
+    grid = vx.grid
+    if size is not None:
+        rows, cols = field.shape[1:]
+        field = np.pad(field, ((0, 0), (0, max(0, size - rows)), (0, max(0, size - cols))), mode="reflect")
+        field = field[:, :size, :size]
+        grid = rio.RasterGrid(grid.crs, grid.transform, size, size)
+    return field, grid
+
+
+def scenario(field, seed=0):
+    from serac.core.timeseries import synthetic as syn
+
+    return syn.field_scenario(field, n_pairs=40, revisit_days=8, min_baseline=16, max_baseline=365,
+                              signal=syn.SeasonalSignal(amplitude=0.4, peak_doy=190), sigma_disp=3.0,
+                              outlier_pairs=2, outlier_size=300.0, outlier_fraction=0.5, seed=seed)
+
+
+def core_case(size, regularisation):
+    """Solve time of N x N pixels in memory, block by block (the pairs are built outside the timer)."""
+    import numpy as np
+
+    from serac.core.raster_io import iter_blocks
+    from serac.core.timeseries import InversionSettings, PairInversion, TimeGrid
+    from serac.core.timeseries import synthetic as syn
+
+    field, _ = kaskawulsh_field(size)
+    base = rss_mb()
+    first = scenario(field[:, :2, :2])  # the pair dates and signal (the same for every block)
+    tgrid = TimeGrid.for_pairs(first.date1, first.date2, 30)
+    inversion = PairInversion(first.date1, first.date2, tgrid,
+                              InversionSettings(regularisation=regularisation, backend="numpy"))
+    solve_s, solved, sq_err, n_err = 0.0, 0, 0.0, 0
+    for k, (window, _) in enumerate(iter_blocks((size, size), BLOCK)):
+        r0, c0, h, w = window.row_off, window.col_off, window.height, window.width
+        block = field[:, r0:r0 + h, c0:c0 + w]
+        stack, _ = syn.pair_stack(block, first.signal, first.date1, first.date2, sigma_disp=3.0, outlier_pairs=2,
+                                  outlier_size=300.0, outlier_fraction=0.5, rng=np.random.default_rng(k))
+        obs = stack.reshape(stack.shape[0], 2, -1).transpose(2, 0, 1)
+        t0 = time.perf_counter()
+        sol = inversion.solve(obs)
+        solve_s += time.perf_counter() - t0
+        solved += int(sol.solved.sum())
+        truth = first.signal.grid_means(tgrid)[:, None, None] * block.reshape(1, 2, -1)
+        err = sol.velocity - truth.transpose(2, 0, 1)
+        sq_err += float(np.nansum(err**2))
+        n_err += int(np.isfinite(err).sum())
+    return {"pixels": size * size, "pixels_solved": solved, "pairs": 40, "steps": tgrid.n_steps,
+            "regularisation": regularisation, "solve_s": solve_s, "pixels_per_s": size * size / solve_s,
+            "rmse_m_per_yr": (sq_err / n_err) ** 0.5, "rss_baseline_mb": base, "peak_rss_mb": rss_mb()}
+
+
+def build_pairs(size, folder):
+    """Write the 40 pair GeoTIFFs of an N x N stack into ``folder`` (run in its own process); returns timing."""
+    from serac.core.timeseries import synthetic as syn
+
+    field, grid = kaskawulsh_field(size)
+    sc = scenario(field)
+    t0 = time.perf_counter()
+    syn.write_pair_files(folder, sc.stack, sc.date1, sc.date2, grid, units="m/yr")
+    return {"write_pairs_s": time.perf_counter() - t0, "peak_rss_mb": rss_mb()}
+
+
+def end_to_end_case(size, folder):
+    from serac.core.timeseries import InversionSettings, invert_stack
+
+    paths = sorted(str(p) for p in Path(folder).glob("2*.tif"))
+    base = rss_mb()
+    t0 = time.perf_counter()
+    result = invert_stack(paths, Path(folder) / "ts.tif", step_days=30, settings=InversionSettings(backend="numpy"),
+                          diagnostics_path=Path(folder) / "diag.tif")
+    total = time.perf_counter() - t0
+    return {"pixels": size * size, "pairs": len(paths), "steps": result.time_grid.n_steps,
+            "regularisation": "auto (per-pixel GCV)", "invert_stack_s": total,
+            "pixels_per_s": size * size / total, "median_lambda": result.median_regularisation,
+            "median_residual_rms_m_per_yr": result.median_residual_rms, "rss_baseline_mb": base,
+            "peak_rss_mb": rss_mb()}
+
+
+def accuracy_case(which):
+    import numpy as np
+
+    from serac.core import raster_io as rio
+    from serac.core.timeseries import InversionSettings, PairInversion, TimeGrid
+    from serac.core.timeseries import synthetic as syn
+
+    if which == "kaskawulsh":
+        field, _ = kaskawulsh_field(window=(320, 280, 160, 100))
+        sc = syn.field_scenario(field, n_pairs=40, revisit_days=8, drop_fraction=0.3, min_baseline=16,
+                                signal=syn.SeasonalSignal(amplitude=0.4, peak_doy=190), sigma_disp=3.0,
+                                outlier_pairs=4, outlier_size=300.0, outlier_fraction=0.5, gap_fraction=0.15, seed=7)
+    else:
+        window = (150, 150, 120, 110)
+        field = np.stack([rio.read_raster(str(COLUMBIA).format(c), window=window).band(1)
+                          for c in ("vx", "vy")]).astype(np.float64)
+        sc = syn.field_scenario(field, n_pairs=36, revisit_days=6, min_baseline=6,
+                                signal=syn.SeasonalSignal(amplitude=0.25, peak_doy=150, trend=0.05), sigma_disp=6.0,
+                                outlier_pairs=3, outlier_size=1500.0, outlier_fraction=0.6, seed=3)
+    tgrid = TimeGrid.for_pairs(sc.date1, sc.date2, 30)
+    m = sc.stack.shape[0]
+    obs = sc.stack.reshape(m, 2, -1).transpose(2, 0, 1)
+    truth = sc.truth(tgrid).reshape(tgrid.n_steps, 2, -1).transpose(2, 0, 1)
+    speed = np.hypot(*field).ravel()
+    fast = speed > np.nanpercentile(speed, 75)
+    out = {"pixels": int(obs.shape[0]), "pairs": m, "steps": tgrid.n_steps,
+           "fast_pixels": "speed above the 75th percentile "
+                          f"({np.nanpercentile(speed, 75):.0f} m/yr)"}
+
+    def score(velocity):
+        err = velocity - truth
+        return {"rmse_m_per_yr": float(np.sqrt(np.nanmean(err**2))),
+                "rmse_fast_m_per_yr": float(np.sqrt(np.nanmean(err[fast] ** 2)))}
+
+    naive = syn.naive_series(sc.stack, sc.date1, sc.date2, tgrid).reshape(tgrid.n_steps, 2, -1).transpose(2, 0, 1)
+    out["naive_mean_of_overlapping_pairs"] = score(naive)
+    for label, lam, robust in (("fixed_lambda_1", 1.0, "tukey"), ("auto_gcv", "auto", "tukey"),
+                               ("auto_gcv_not_robust", "auto", "none")):
+        t0 = time.perf_counter()
+        sol = PairInversion(sc.date1, sc.date2, tgrid, InversionSettings(
+            regularisation=lam, robust=robust, backend="numpy")).solve(obs)
+        out[label] = dict(score(sol.velocity), solve_s=time.perf_counter() - t0)
+    out["peak_rss_mb"] = rss_mb()
+    return out
+
+
+def child(args):
+    if args.case.startswith("core_fixed_"):
+        out = core_case(int(args.case.rsplit("_", 1)[1]), 1.0)
+    elif args.case.startswith("core_auto_"):
+        out = core_case(int(args.case.rsplit("_", 1)[1]), "auto")
+    elif args.case.startswith("build_"):
+        out = build_pairs(int(args.case.rsplit("_", 1)[1]), args.folder)
+    elif args.case.startswith("end_to_end_"):
+        out = end_to_end_case(int(args.case.rsplit("_", 1)[1]), args.folder)
+    else:
+        out = accuracy_case(args.case.split("_", 1)[1])
+    print(json.dumps(out))
+
+
+def spawn(name, folder=None):
+    t0 = time.perf_counter()
+    cmd = [sys.executable, __file__, "--child", name] + (["--folder", folder] if folder else [])
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"case {name} failed:\n{proc.stderr}")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result = {"case": name, **result, "wall_s": time.perf_counter() - t0}
+    rate = result.get("pixels_per_s")
+    print(f"{name}: " + (f"{rate:,.0f} px/s, " if rate else "") + f"peak RSS {result['peak_rss_mb']:.0f} MB, "
+          f"{result['wall_s']:.1f} s", file=sys.stderr)
+    return result
+
+
+def machine():
+    import numpy
+    import rasterio
+    import scipy
+
+    return {"platform": platform.platform(), "cpu_count": os.cpu_count(), "python": platform.python_version(),
+            "numpy": numpy.__version__, "scipy": scipy.__version__, "rasterio": rasterio.__version__,
+            "gdal": rasterio.__gdal_version__, "date": time.strftime("%Y-%m-%d %H:%M:%S")}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="200 x 200 px cases only")
+    parser.add_argument("--output", default=str(ROOT / "benchmarks" / "results" / "timeseries.json"))
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--folder", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        args.case = args.child
+        return child(args)
+    if not DATA.is_dir():
+        raise SystemExit(f"{DATA} not found")
+    t_start = time.perf_counter()
+    big, mid = (200, 200) if args.quick else (1000, 500)
+    names = [f"core_fixed_{big}", f"core_auto_{mid}", f"end_to_end_{mid}", "accuracy_kaskawulsh",
+             "accuracy_columbia"]
+    cases = []
+    for name in names:
+        if name.startswith("end_to_end_"):
+            with tempfile.TemporaryDirectory() as folder:  # pairs written by another process: clean peak RSS
+                built = spawn(name.replace("end_to_end_", "build_"), folder)
+                cases.append(dict(spawn(name, folder), write_pairs_s=built["write_pairs_s"]))
+        else:
+            cases.append(spawn(name))
+    out = {"topic": "timeseries", "quick": args.quick, "machine": machine(), "cases": cases,
+           "notes": "Pairs built from the real GLAFT Kaskawulsh / ITS_LIVE Columbia fields scaled by a known "
+                    "seasonal cycle (see the docstring). Timings on a shared machine are noisy.",
+           "total_s": time.perf_counter() - t_start}
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text(json.dumps(out, indent=1))
+    print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+"""Per-pixel least-squares inversion of velocity pairs (synthetic truth)."""
+
+import numpy as np
+import pytest
+
+from serac.core.backend import has_module
+from serac.core.errors import InputError
+from serac.core.timeseries import synthetic as syn
+from serac.core.timeseries.design import TimeGrid
+from serac.core.timeseries.inversion import (GCV_CANDIDATES, InversionSettings, PairInversion, invert_point,
+                                             pair_weights)
+from tests.conftest import requires_gpu
+
+FIELD = np.array([800.0, -300.0])  # vx, vy of every pixel before the seasonal factor, m/yr
+SIGNAL = syn.SeasonalSignal(amplitude=0.3, peak_doy=200)
+
+
+def scenario(n_pairs=60, pixels=400, sigma_disp=5.0, outliers=0, outlier_size=1500.0, seed=1, step=30, scale=None):
+    """Pairs over two years (5-365 day baselines) of a seasonal velocity; returns obs (P, m, 2), truth (n, 2), ...
+
+    ``scale`` (pixels,) multiplies the velocity of each pixel (not the noise); the truth is then (P, n, 2).
+    """
+    rng = np.random.default_rng(seed)
+    dates = syn.acquisition_dates("2018-01-01", "2019-12-31", 6, rng, jitter_days=2)
+    d1, d2 = syn.random_pairs(dates, n_pairs, 5, 365, rng)
+    scale_px = np.ones(pixels) if scale is None else np.asarray(scale, float)
+    field = FIELD[:, None, None] * scale_px[None, None, :]
+    stack, bad = syn.pair_stack(field, SIGNAL, d1, d2, sigma_disp=sigma_disp, outlier_pairs=0, rng=rng)
+    if outliers:  # blunders on long pairs, where they stand out of the noise
+        long_pairs = np.flatnonzero((d2 - d1).astype(int) > 60)
+        bad = rng.choice(long_pairs, outliers, replace=False)
+        stack[bad] += outlier_size
+    grid = TimeGrid.for_pairs(d1, d2, step)
+    truth = SIGNAL.grid_means(grid)[:, None] * FIELD
+    if scale is not None:
+        truth = np.asarray(scale, float)[:, None, None] * truth[None]
+    obs = stack[:, :, 0, :].transpose(2, 0, 1)
+    return obs, truth, d1, d2, grid, bad
+
+
+def rmse(velocity, truth):
+    return float(np.sqrt(np.nanmean((velocity - truth) ** 2)))
+
+
+def test_noise_free_pairs_give_the_truth_exactly():
+    obs, _, d1, d2, _, _ = scenario(pixels=3, sigma_disp=0.0)
+    grid = TimeGrid.for_pairs(d1, d2, None)  # the acquisition dates
+    # add the consecutive pairs so that every interval is determined
+    c1, c2 = grid.starts, grid.ends
+    all1, all2 = np.concatenate([d1, c1]), np.concatenate([d2, c2])
+    stack, _ = syn.pair_stack(FIELD[:, None, None] * np.ones((2, 1, 3)), SIGNAL, all1, all2)
+    inv = PairInversion(all1, all2, grid, InversionSettings(regularisation=0.0, robust="none", backend="numpy"))
+    sol = inv.solve(stack[:, :, 0, :].transpose(2, 0, 1))
+    truth = SIGNAL.grid_means(grid)[:, None] * FIELD
+    np.testing.assert_allclose(sol.velocity, np.broadcast_to(truth, sol.velocity.shape), rtol=1e-8, atol=1e-6)
+    np.testing.assert_allclose(sol.residual_rms, 0.0, atol=1e-6)
+
+
+def test_inversion_recovers_the_series_and_beats_the_naive_average():
+    obs, truth, d1, d2, grid, _ = scenario(sigma_disp=5.0, outliers=3)
+    sol = PairInversion(d1, d2, grid, InversionSettings(regularisation=0.3, backend="numpy")).solve(obs)
+    naive = syn.naive_series(obs.transpose(1, 0, 2), d1, d2, grid).transpose(1, 0, 2)
+    err, err_naive = rmse(sol.velocity, truth), rmse(naive, truth)
+    # seasonal swing of vx is +-240 m/yr; 5-day pairs carry ~365 m/yr of noise
+    assert err < 40.0
+    assert err < 0.4 * err_naive
+    assert not np.isnan(sol.velocity).any()
+
+
+def test_baseline_weighting_beats_uniform_weights_when_errors_scale_with_one_over_baseline():
+    obs, truth, d1, d2, grid, _ = scenario(sigma_disp=5.0)
+    errs = {}
+    for weighting in ("baseline", "uniform"):
+        st = InversionSettings(regularisation=0.3, robust="none", weighting=weighting, backend="numpy")
+        errs[weighting] = rmse(PairInversion(d1, d2, grid, st).solve(obs).velocity, truth)
+    assert errs["baseline"] < 0.5 * errs["uniform"]
+
+
+def test_robust_iterations_reject_outlier_pairs():
+    obs, truth, d1, d2, grid, bad = scenario(sigma_disp=2.0, outliers=4)
+    plain = PairInversion(d1, d2, grid, InversionSettings(regularisation=0.3, robust="none", backend="numpy"))
+    tukey = PairInversion(d1, d2, grid, InversionSettings(regularisation=0.3, robust="tukey", backend="numpy"))
+    huber = PairInversion(d1, d2, grid, InversionSettings(regularisation=0.3, robust="huber", backend="numpy"))
+    s_plain, s_tukey, s_huber = plain.solve(obs), tukey.solve(obs), huber.solve(obs)
+    assert rmse(s_tukey.velocity, truth) < 0.5 * rmse(s_plain.velocity, truth)
+    assert rmse(s_huber.velocity, truth) < rmse(s_plain.velocity, truth)
+    assert np.all(s_tukey.weights[:, bad] < 0.05)
+    good = np.setdiff1d(np.arange(len(d1)), bad)
+    assert np.median(s_tukey.weights[:, good]) > 0.8
+
+
+def test_missing_pairs_are_dropped_per_pixel():
+    obs, _, d1, d2, grid, _ = scenario(pixels=4, sigma_disp=3.0)
+    st = InversionSettings(regularisation=0.3, robust="none", backend="numpy", min_pairs=3)
+    obs = obs.copy()
+    drop = np.arange(0, 60, 3)
+    obs[1, drop, :] = np.nan  # pixel 1 misses a third of the pairs
+    obs[2, 5, 0] = np.nan  # a pair missing in one component only is dropped as a whole
+    obs[3, 2:, :] = np.nan  # pixel 3 keeps 2 pairs: too few
+    sol = PairInversion(d1, d2, grid, st).solve(obs)
+    keep = np.setdiff1d(np.arange(60), drop)
+    # the same as inverting only the pairs the pixel has (on the same grid, with the same weights)
+    sub = PairInversion(d1[keep], d2[keep], grid, st)
+    sub.base_weights = PairInversion(d1, d2, grid, st).base_weights[keep]
+    ref = sub.solve(obs[1:2, keep])
+    np.testing.assert_allclose(sol.velocity[1], ref.velocity[0], rtol=1e-9, equal_nan=True)
+    assert sol.pairs_used.tolist() == [60, 40, 59, 2]
+    assert np.isnan(sol.residuals[2, 5]).all() and sol.weights[2, 5] == 0
+    assert np.isnan(sol.velocity[3]).all() and not sol.solved[3]
+
+
+def test_steps_without_any_pair_are_nan_unless_gaps_are_filled():
+    d1 = np.array(["2018-01-01", "2018-01-01", "2018-01-11", "2018-03-02", "2018-03-12"], dtype="datetime64[D]")
+    d2 = np.array(["2018-01-11", "2018-01-21", "2018-01-21", "2018-03-22", "2018-03-22"], dtype="datetime64[D]")
+    grid = TimeGrid.regular("2018-01-01", "2018-03-22", 10)  # steps in February have no pair
+    values = np.array([[100.0], [110.0], [120.0], [200.0], [210.0]])
+    gap = (grid.starts >= np.datetime64("2018-01-21")) & (grid.ends <= np.datetime64("2018-03-02"))
+    for fill in (False, True):
+        st = InversionSettings(regularisation=1.0, order=1, robust="none", fill_gaps=fill, backend="numpy")
+        series = invert_point(values, d1, d2, time_grid=grid, settings=st, components=("speed",))
+        assert np.isnan(series.velocity[gap]).all() != fill
+        assert np.isfinite(series.velocity[~gap]).all()
+        if fill:  # first-derivative smoothing bridges the gap monotonically
+            bridge = series.velocity[gap, 0]
+            assert np.all(np.diff(bridge) >= -1e-6) and 110 < bridge.min() and bridge.max() < 210
+
+
+def test_automatic_regularisation_adapts_to_each_pixel():
+    """Per-pixel GCV: slow pixels (signal below the noise) get smoother series than fast ones."""
+    slow = np.arange(200) >= 100
+    scale = np.where(slow, 0.05, 1.0)  # 40 m/yr instead of 800 m/yr: a seasonal swing of +-12 m/yr, same noise
+    obs, truth, d1, d2, grid, _ = scenario(n_pairs=100, sigma_disp=10.0, step=15, pixels=200, scale=scale)
+    errs = []
+    for lam in GCV_CANDIDATES:
+        st = InversionSettings(regularisation=lam, robust="none", backend="numpy")
+        errs.append(rmse(PairInversion(d1, d2, grid, st).solve(obs).velocity, truth))
+    auto = PairInversion(d1, d2, grid, InversionSettings(regularisation="auto", robust="none", backend="numpy"))
+    sol = auto.solve(obs)
+    assert rmse(sol.velocity, truth) < min(errs)  # better than the best single lambda
+    assert errs[0] > 2 * min(errs) and errs[-1] > 2 * min(errs)  # the choice matters in this case
+    assert np.median(sol.regularisation[slow]) >= 10 * np.median(sol.regularisation[~slow])
+    assert set(np.unique(sol.regularisation)) <= set(GCV_CANDIDATES)
+
+
+def test_pair_errors_set_the_weights():
+    w, method = pair_weights([10, 20, 40], errors=[10.0, 20.0, 40.0])
+    assert method == "error"
+    np.testing.assert_allclose(w, [4.0, 1.0, 0.25])
+    w, method = pair_weights([10, 20, 40], errors=[10.0, None, 40.0])
+    assert method == "baseline"
+    np.testing.assert_allclose(w, [0.25, 1.0, 4.0])
+    with pytest.raises(InputError):
+        pair_weights([10, 20], errors=[1.0, np.nan], weighting="error")
+    # a pair known to be bad (large error) barely moves the result
+    d1 = np.array(["2018-01-01", "2018-01-01", "2018-01-11", "2018-01-01"], dtype="datetime64[D]")
+    d2 = np.array(["2018-01-11", "2018-01-21", "2018-01-21", "2018-01-21"], dtype="datetime64[D]")
+    values = np.array([100.0, 100.0, 100.0, 5000.0])
+    st = InversionSettings(regularisation=0.0, robust="none", backend="numpy")
+    series = invert_point(values, d1, d2, step_days=10, settings=st, errors=[5.0, 5.0, 5.0, 1e5])
+    np.testing.assert_allclose(series.velocity[:, 0], 100.0, atol=1.0)
+
+
+def test_point_series_records_and_settings_validation():
+    obs, truth, d1, d2, grid, _ = scenario(pixels=1, sigma_disp=2.0)
+    series = invert_point(obs[0], d1, d2, step_days=30, settings=InversionSettings(backend="numpy"))
+    assert series.velocity.shape == (grid.n_steps, 2) and series.components == ("vx", "vy")
+    rec = series.records()
+    assert rec[0]["start"] == "2018-01-01" and {"vx", "vy", "speed", "residual_rms"} <= set(rec[0])
+    np.testing.assert_allclose(series.speed, np.hypot(series.velocity[:, 0], series.velocity[:, 1]))
+    assert series.extra["regularisation"] > 0
+    for bad in (dict(regularisation=-1), dict(regularisation="lots"), dict(order=3), dict(robust="x"),
+                dict(weighting="x"), dict(min_pairs=0), dict(gcv_candidates=(0.0, 1.0))):
+        with pytest.raises(InputError):
+            InversionSettings(**bad)
+
+
+@pytest.mark.skipif(not has_module("torch"), reason="torch not installed")
+def test_torch_cpu_backend_matches_numpy():
+    obs, _, d1, d2, grid, _ = scenario(pixels=50, sigma_disp=5.0, outliers=2)
+    obs[3, :40] = np.nan
+    for lam in (0.3, "auto"):
+        ref = PairInversion(d1, d2, grid, InversionSettings(regularisation=lam, backend="numpy")).solve(obs)
+        got = PairInversion(d1, d2, grid, InversionSettings(regularisation=lam, backend="torch-cpu")).solve(obs)
+        np.testing.assert_allclose(got.velocity, ref.velocity, rtol=1e-7, atol=1e-6, equal_nan=True)
+        np.testing.assert_allclose(got.weights, ref.weights, atol=1e-7)
+        np.testing.assert_array_equal(got.regularisation, ref.regularisation)
+
+
+@requires_gpu
+def test_torch_cuda_backend_matches_numpy():
+    obs, _, d1, d2, grid, _ = scenario(pixels=50, sigma_disp=5.0, outliers=2)
+    for lam in (0.3, "auto"):
+        ref = PairInversion(d1, d2, grid, InversionSettings(regularisation=lam, backend="numpy")).solve(obs)
+        inv = PairInversion(d1, d2, grid, InversionSettings(regularisation=lam, backend="torch-cuda"))
+        assert inv.backend.device == "cuda"
+        np.testing.assert_allclose(inv.solve(obs).velocity, ref.velocity, rtol=1e-7, atol=1e-6)
