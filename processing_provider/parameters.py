@@ -3,10 +3,11 @@
 from qgis.core import (
     QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterNumber,
     QgsProcessingParameterRasterLayer,
 )
 
-from .compat import SOURCE_POLYGON
+from .compat import NUMBER_DOUBLE, NUMBER_INTEGER, PARAM_ADVANCED, SOURCE_POLYGON
 
 #: Backend choices shown to the user, in the order of serac.core.backend.BACKENDS.
 BACKEND_OPTIONS = ["auto", "numpy", "torch-cpu", "torch-cuda", "onnxruntime"]
@@ -34,13 +35,33 @@ def add_raster(algorithm, key, description, optional=False):
     return param
 
 
-def add_enum(algorithm, key, description, options, default=0):
-    """Enum parameter; ``options`` is a list of (value, label); read back with :func:`enum_value`."""
+def _add(algorithm, param, advanced):
+    if advanced:
+        param.setFlags(param.flags() | PARAM_ADVANCED)
+    algorithm.addParameter(param)
+    return param
+
+
+def add_number(algorithm, key, description, default, minimum, maximum, integer=False, advanced=False):
+    """Number parameter (integer or double) with its range; ``advanced`` hides it under Advanced parameters."""
+    param = QgsProcessingParameterNumber(key, algorithm.tr(description), NUMBER_INTEGER if integer else NUMBER_DOUBLE,
+                                         default, False, minimum, maximum)
+    return _add(algorithm, param, advanced)
+
+
+def add_enum(algorithm, key, description, options, default=0, advanced=False):
+    """Enum parameter; ``options`` is a list of (value, label); read back with :func:`choice`."""
     param = QgsProcessingParameterEnum(key, algorithm.tr(description), options=[algorithm.tr(l) for _, l in options],
                                        defaultValue=default)
-    algorithm.addParameter(param)
+    _add(algorithm, param, advanced)
     return [v for v, _ in options]
 
 
 def enum_value(algorithm, parameters, context, key, values):
+    """The value (from the list ``values``) the user picked in enum parameter ``key``."""
     return values[algorithm.parameterAsEnum(parameters, key, context)]
+
+
+def choice(algorithm, parameters, context, key, options):
+    """Like :func:`enum_value` for an option list of (value, label) pairs, as given to :func:`add_enum`."""
+    return enum_value(algorithm, parameters, context, key, [v for v, _ in options])

@@ -10,12 +10,11 @@ import math
 
 from qgis.core import (
     QgsProcessingParameterBoolean,
-    QgsProcessingParameterNumber,
 )
 
 from .. import parameters as params
 from ..base_algorithm import SeracAlgorithm
-from ..compat import NUMBER_DOUBLE, NUMBER_INTEGER, PARAM_ADVANCED
+from ..compat import PARAM_ADVANCED
 from ..qgis_bridge import raster_path, source_geometries
 
 METHODS = [("nuth_kaab", "Nuth & Kääb (2011): horizontal + vertical shift"), ("vertical", "Vertical shift only")]
@@ -84,12 +83,13 @@ class DemCoregistrationAlgorithm(SeracAlgorithm):
                           optional=True)
         params.add_enum(self, self.METHOD, "Method", METHODS, 0)
         params.add_enum(self, self.DERAMP_ORDER, "Polynomial deramp after the shift", DERAMP, 0)
-        self._number(self.MAX_ITERATIONS, "Maximum iterations", 10, 1, 100, integer=True)
-        self._number(self.TOLERANCE, "Tolerance: stop when the horizontal step is below (m)", 0.01, 1e-4, 100.0)
-        self._number(self.SLOPE_MIN, "Minimum slope used by Nuth & Kääb (deg)", 5.0, 0.0, 89.0)
-        self._number(self.SLOPE_MAX, "Maximum slope used by Nuth & Kääb (deg)", 70.0, 1.0, 90.0)
-        self._number(self.SUBSAMPLE, "Subsample: stable pixels used by the fit", 500000, 1000, 100_000_000,
-                     integer=True, advanced=True)
+        params.add_number(self, self.MAX_ITERATIONS, "Maximum iterations", 10, 1, 100, integer=True)
+        params.add_number(self, self.TOLERANCE, "Tolerance: stop when the horizontal step is below (m)",
+                          0.01, 1e-4, 100.0)
+        params.add_number(self, self.SLOPE_MIN, "Minimum slope used by Nuth & Kääb (deg)", 5.0, 0.0, 89.0)
+        params.add_number(self, self.SLOPE_MAX, "Maximum slope used by Nuth & Kääb (deg)", 70.0, 1.0, 90.0)
+        params.add_number(self, self.SUBSAMPLE, "Subsample: stable pixels used by the fit", 500000, 1000, 100_000_000,
+                          integer=True, advanced=True)
         param = QgsProcessingParameterBoolean(
             self.SHIFT_GEOTRANSFORM, self.tr("Move the geotransform instead of resampling (aligned DEM keeps its "
                                              "own grid)"), defaultValue=False)
@@ -102,13 +102,6 @@ class DemCoregistrationAlgorithm(SeracAlgorithm):
                              optional=True).setCreateByDefault(True)
         self.add_number_outputs(**self.NUMBERS)
         self.add_string_outputs(RESULT_JSON="Co-registration result (JSON)")
-
-    def _number(self, key, description, default, minimum, maximum, integer=False, advanced=False):
-        param = QgsProcessingParameterNumber(key, self.tr(description), NUMBER_INTEGER if integer else NUMBER_DOUBLE,
-                                             default, False, minimum, maximum)
-        if advanced:
-            param.setFlags(param.flags() | PARAM_ADVANCED)
-        self.addParameter(param)
 
     def run_algorithm(self, parameters, context, feedback):
         from ...core.dem import coregister

@@ -11,13 +11,12 @@ from qgis.core import (
     QgsProcessingParameterBand,
     QgsProcessingParameterFile,
     QgsProcessingParameterMultipleLayers,
-    QgsProcessingParameterNumber,
     QgsProcessingUtils,
 )
 
 from .. import parameters as params
 from ..base_algorithm import SeracAlgorithm
-from ..compat import NUMBER_DOUBLE, NUMBER_INTEGER, PARAM_ADVANCED, SOURCE_RASTER
+from ..compat import PARAM_ADVANCED, SOURCE_RASTER
 from ..qgis_bridge import raster_path
 
 
@@ -97,9 +96,9 @@ class SarNormalizationAlgorithm(SeracAlgorithm):
         params.add_raster(self, self.DEM, "DEM (m; angle from annotation over terrain, elevation term of "
                                           "the asc/desc beta model)", optional=True)
         params.add_enum(self, self.METHOD, "Method", METHODS, 0)
-        self._number(self.THETA_REF, "Reference incidence angle (deg)", 35.0, 0.1, 89.9)
-        self._number(self.COSINE_N, "Cosine-law exponent n (2 = Lambertian)", 2.0, 0.01, 10.0)
-        self._number(self.BETA, "Beta (dB/deg) for the linear method", -0.2, -5.0, 5.0)
+        params.add_number(self, self.THETA_REF, "Reference incidence angle (deg)", 35.0, 0.1, 89.9)
+        params.add_number(self, self.COSINE_N, "Cosine-law exponent n (2 = Lambertian)", 2.0, 0.01, 10.0)
+        params.add_number(self, self.BETA, "Beta (dB/deg) for the linear method", -0.2, -5.0, 5.0)
         params.add_raster(self, self.BETA_RASTER, "Beta raster (dB/deg) for the linear method (overrides the "
                                                   "number)", optional=True)
         params.add_raster(self, self.PAIR_OTHER, "Asc/desc method: the other acquisition (opposite pass)",
@@ -109,7 +108,8 @@ class SarNormalizationAlgorithm(SeracAlgorithm):
         self.addParameter(QgsProcessingParameterFile(
             self.PAIR_OTHER_ANNOTATION, self.tr("Asc/desc method: …or annotation XML of the other"), optional=True,
             fileFilter="Sentinel-1 annotation (*.xml *.XML);;Geolocation grid CSV (*.csv)"))
-        self._number(self.WINDOW, "Asc/desc method: window size (px)", 16, 4, 512, integer=True, advanced=True)
+        params.add_number(self, self.WINDOW, "Asc/desc method: window size (px)",
+                          16, 4, 512, integer=True, advanced=True)
         params.add_enum(self, self.ESTIMATOR, "Asc/desc method: window estimator", ESTIMATORS, 0)
         self.parameterDefinition(self.ESTIMATOR).setFlags(
             self.parameterDefinition(self.ESTIMATOR).flags() | PARAM_ADVANCED)
@@ -125,13 +125,6 @@ class SarNormalizationAlgorithm(SeracAlgorithm):
             self.add_raster_output(key, label, optional=True).setCreateByDefault(False)
         self.add_number_outputs(**self.NUMBERS)
         self.add_string_outputs(INPUT_UNIT="Backscatter unit used (and why)", REPORT="Fit numbers (JSON)")
-
-    def _number(self, key, description, default, minimum, maximum, integer=False, advanced=False):
-        param = QgsProcessingParameterNumber(key, self.tr(description), NUMBER_INTEGER if integer else NUMBER_DOUBLE,
-                                             default, False, minimum, maximum)
-        if advanced:
-            param.setFlags(param.flags() | PARAM_ADVANCED)
-        self.addParameter(param)
 
     # -- run -----------------------------------------------------------------------------------------
     def _optional_raster(self, parameters, key, context, what):

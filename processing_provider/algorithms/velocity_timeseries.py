@@ -12,14 +12,13 @@ from qgis.core import (
     QgsProcessingException,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterMultipleLayers,
-    QgsProcessingParameterNumber,
     QgsProcessingParameterPoint,
     QgsProcessingParameterString,
 )
 
 from .. import parameters as params
 from ..base_algorithm import SeracAlgorithm
-from ..compat import NUMBER_DOUBLE, NUMBER_INTEGER, SOURCE_RASTER
+from ..compat import SOURCE_RASTER
 from ..qgis_bridge import qgis_crs
 
 UNITS = [("auto", "From the metadata (m/yr when none)"), ("m/yr", "m/yr"), ("m/day", "m/day")]
@@ -92,16 +91,18 @@ class VelocityTimeSeriesAlgorithm(SeracAlgorithm):
             self.DATES, self.tr("Pair dates, one 'YYYY-MM-DD,YYYY-MM-DD' per input in order, separated by ';' "
                                 "(empty: from the tags or file names)"), optional=True))
         params.add_enum(self, self.UNITS, "Velocity units of the inputs", UNITS, 0)
-        self._number(self.STEP_DAYS, "Time step (days; 0: between acquisition dates)", 30, 0, 3650, integer=True)
+        params.add_number(self, self.STEP_DAYS, "Time step (days; 0: between acquisition dates)",
+                          30, 0, 3650, integer=True)
         for key, what in ((self.START_DATE, "Start"), (self.END_DATE, "End")):
             self.addParameter(QgsProcessingParameterString(
                 key, self.tr(f"{what} of the time series (YYYY-MM-DD; empty: from the pairs)"), optional=True))
         params.add_enum(self, self.LAMBDA_MODE, "Regularisation (smoothing)", LAMBDA_MODES, 0)
-        self._number(self.LAMBDA, "Fixed regularisation lambda (dimensionless)", 1.0, 0.0, 1e9)
+        params.add_number(self, self.LAMBDA, "Fixed regularisation lambda (dimensionless)", 1.0, 0.0, 1e9)
         params.add_enum(self, self.ORDER, "Smoothness of", ORDERS, 0)
         params.add_enum(self, self.ROBUST, "Outlier pairs", ROBUST, 0)
         params.add_enum(self, self.WEIGHTING, "Pair weights", WEIGHTINGS, 0)
-        self._number(self.MIN_PAIRS, "Minimum valid pairs per pixel", 3, 1, 10000, integer=True, advanced=True)
+        params.add_number(self, self.MIN_PAIRS, "Minimum valid pairs per pixel",
+                          3, 1, 10000, integer=True, advanced=True)
         fill = QgsProcessingParameterBoolean(self.FILL_GAPS, self.tr(
             "Fill steps no pair covers by interpolation (else no data)"), defaultValue=False)
         self.set_advanced(fill)
@@ -117,16 +118,6 @@ class VelocityTimeSeriesAlgorithm(SeracAlgorithm):
         self.add_file_output(self.POINT_CSV, "Time series at the point (CSV)", "CSV files (*.csv)")
         self.add_number_outputs(**self.NUMBERS)
         self.add_string_outputs(SUMMARY_JSON="Time-series summary (JSON)")
-
-    def _number(self, key, description, default, minimum, maximum, integer=False, advanced=False):
-        param = QgsProcessingParameterNumber(key, self.tr(description), NUMBER_INTEGER if integer else NUMBER_DOUBLE,
-                                             default, False, minimum, maximum)
-        if advanced:
-            self.set_advanced(param)
-        self.addParameter(param)
-
-    def _enum(self, parameters, context, key, options):
-        return params.enum_value(self, parameters, context, key, [v for v, _ in options])
 
     # -- inputs -------------------------------------------------------------------------------------------------
     def _pairs(self, parameters, context):
@@ -178,12 +169,12 @@ class VelocityTimeSeriesAlgorithm(SeracAlgorithm):
     def _settings(self, parameters, context):
         from ...core.timeseries import InversionSettings
 
-        mode = self._enum(parameters, context, self.LAMBDA_MODE, LAMBDA_MODES)
+        mode = params.choice(self, parameters, context, self.LAMBDA_MODE, LAMBDA_MODES)
         return InversionSettings(
             regularisation="auto" if mode == "auto" else self.parameterAsDouble(parameters, self.LAMBDA, context),
-            order=self._enum(parameters, context, self.ORDER, ORDERS),
-            robust=self._enum(parameters, context, self.ROBUST, ROBUST),
-            weighting=self._enum(parameters, context, self.WEIGHTING, WEIGHTINGS),
+            order=params.choice(self, parameters, context, self.ORDER, ORDERS),
+            robust=params.choice(self, parameters, context, self.ROBUST, ROBUST),
+            weighting=params.choice(self, parameters, context, self.WEIGHTING, WEIGHTINGS),
             min_pairs=self.parameterAsInt(parameters, self.MIN_PAIRS, context),
             fill_gaps=self.parameterAsBoolean(parameters, self.FILL_GAPS, context),
             backend=params.enum_value(self, parameters, context, self.BACKEND, BACKENDS))
@@ -194,7 +185,7 @@ class VelocityTimeSeriesAlgorithm(SeracAlgorithm):
         from ...core.timeseries import PairStack, invert_stack, open_pairs, point_series
         from ...core.timeseries.stack import display_range
 
-        units = self._enum(parameters, context, self.UNITS, UNITS)
+        units = params.choice(self, parameters, context, self.UNITS, UNITS)
         stack = PairStack(open_pairs(self._pairs(parameters, context), units=None if units == "auto" else units))
         settings = self._settings(parameters, context)
         time_grid = self._time_grid(parameters, context, stack)

@@ -1,0 +1,245 @@
+"""Throughput and memory of the velocity engine (grid points per second, peak RSS).
+
+Cases (each run in its own subprocess so peak RSS is clean):
+
+* ``throughput-<backend>`` — chip 32 px, search ±16 px (64 px windows), grid 12 px,
+  Wallis prefilter, ``dft`` sub-pixel refinement, chip fallback off; an in-memory pair
+  made of the real Everest Landsat band tiled (mirrored) to 2400 x 2400 px (40 000
+  points; ``--quick``: 1200 x 1200) and moved by a known sub-pixel shift. Backends:
+  numpy (2 threads), torch CPU, and torch CUDA when a GPU is present.
+* ``throughput-numpy-nofilter`` — the same without prefilter (correlation cost alone).
+* ``sentinel2-numpy`` — a Sentinel-2-sized pair (10980 x 10980 px uint8 GeoTIFFs on disk;
+  ``--quick``: 2196 x 2196) through the whole file pipeline (windowed reading,
+  correlation, median test, GeoTIFF writing) at a 12 px grid: 837 225 points. The pair is
+  written by the parent; the child's peak RSS shows that the scene never sits in memory
+  whole (two float32 copies would be 920 MiB).
+
+Each case also records its CPU time (all threads) per point, a figure less sensitive than
+the wall time to other programs sharing the machine.
+
+Run:  .venv/bin/python benchmarks/bench_velocity.py [--quick]
+Writes benchmarks/results/velocity.json (or ``--out``).
+"""
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "build" / "pluginpath"))
+EVEREST = ROOT.parent / "shared" / "data" / "optical" / "everest_landsat" / "LE71400412000304SGS00_B4.tif"
+SAMPLE = ROOT / "resources" / "sample_data" / "everest_landsat" / "LE71400412000304SGS00_B4.tif"
+SHIFT = (0.37, -1.71)  # (dy, dx) px
+
+
+def _serac():
+    link = ROOT / "build" / "pluginpath" / "serac"
+    if not link.exists():
+        link.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(ROOT, link)
+
+
+def periodic_tiles():
+    """The Everest band mirrored into a periodic 1310 x 1600 tile, and the same tile shifted by SHIFT."""
+    from serac.core.raster_io import read_raster
+    from serac.core.velocity.synthetic import fourier_shift
+
+    img = read_raster(EVEREST if EVEREST.exists() else SAMPLE).band(1).astype(np.float64)
+    tile = np.block([[img, img[:, ::-1]], [img[::-1], img[::-1, ::-1]]])
+    return tile, fourier_shift(tile, *SHIFT)
+
+
+def tiled(tile, rows, cols, row0=0, col0=0):
+    """A (rows, cols) window starting at (row0, col0) of the infinite periodic tiling of ``tile``."""
+    r = (np.arange(row0, row0 + rows) % tile.shape[0])[:, None]
+    c = (np.arange(col0, col0 + cols) % tile.shape[1])[None, :]
+    return tile[r, c]
+
+
+def peak_rss_mb():
+    """Peak resident memory of this process (MiB): VmHWM, which starts afresh at exec (ru_maxrss
+    would carry over the parent's peak on Linux); ru_maxrss where /proc is absent."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+# -- cases (run inside the child process) ----------------------------------------------------
+def case_throughput(backend, size, prefilter):
+    from serac.core.velocity.engine import ArraySource, CorrelationParams, OffsetTracker
+
+    ref_tile, sec_tile = periodic_tiles()
+    ref = tiled(ref_tile, size, size).astype(np.float32)
+    sec = tiled(sec_tile, size, size).astype(np.float32)
+    del ref_tile, sec_tile
+    params = CorrelationParams(chip=32, search=16, spacing=12, prefilter=prefilter, max_chip=32)
+    tracker = OffsetTracker(params, backend=backend)
+    warm = ArraySource(ref[:400, :400]), ArraySource(sec[:400, :400])
+    tracker.track(*warm)  # warm-up: FFT plans, torch kernels
+    if tracker.ops.device != "cpu" and str(tracker.ops.device) != "cpu":
+        tracker.ops.torch.cuda.synchronize()
+        tracker.ops.torch.cuda.reset_peak_memory_stats()
+    rss_before = peak_rss_mb()
+    t0, c0 = time.perf_counter(), time.process_time()
+    field = tracker.track(ArraySource(ref), ArraySource(sec))
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    ok = field.valid
+    out = {"backend": tracker.backend.label, "image_px": [size, size], "points": int(field.status.size),
+           "seconds": seconds, "points_per_second": field.status.size / seconds, "cpu_seconds": cpu,
+           "cpu_microseconds_per_point": cpu / field.status.size * 1e6, "valid_fraction": float(ok.mean()),
+           "median_error_px": [float(np.median(field.dy[ok]) - SHIFT[0]), float(np.median(field.dx[ok]) - SHIFT[1])],
+           "prefilter": prefilter, "batch": tracker.batch_size(32), "threads": tracker.threads,
+           "peak_rss_mb_before_run": rss_before}
+    if out["backend"].startswith("torch (cuda"):
+        out["gpu_peak_memory_mb"] = tracker.ops.torch.cuda.max_memory_allocated() / 2**20
+        out["gpu"] = tracker.ops.torch.cuda.get_device_name(0)
+    return out
+
+
+def make_sentinel2_pair(size, workdir):
+    """Write the Sentinel-2-sized uint8 pair (10 m, EPSG:32645, 10 days apart) strip by strip; return paths."""
+    import rasterio
+    from affine import Affine
+
+    ref_tile, sec_tile = periodic_tiles()
+    paths = []
+    for name, tile in (("S2_ref_20200101.tif", ref_tile), ("S2_sec_20200111.tif", sec_tile)):
+        path = Path(workdir) / name
+        profile = dict(driver="GTiff", width=size, height=size, count=1, dtype="uint8", crs="EPSG:32645",
+                       transform=Affine(10.0, 0, 400000.0, 0, -10.0, 3100000.0), tiled=True, blockxsize=512,
+                       blockysize=512)
+        with rasterio.open(path, "w", **profile) as ds:
+            for r0 in range(0, size, 1024):
+                rows = min(1024, size - r0)
+                block = np.clip(np.rint(tiled(tile, rows, size, r0, 0)), 0, 255).astype("uint8")
+                ds.write(block, 1, window=rasterio.windows.Window(0, r0, size, rows))
+        paths.append(path)
+    return paths
+
+
+def case_sentinel2(size, workdir):
+    """The whole file pipeline on the pair written by :func:`make_sentinel2_pair` (in the parent)."""
+    from serac.core.velocity import CorrelationParams, glacier_velocity
+
+    paths = [Path(workdir) / "S2_ref_20200101.tif", Path(workdir) / "S2_sec_20200111.tif"]
+    rss_before = peak_rss_mb()
+    params = CorrelationParams(chip=32, search=16, spacing=12, max_chip=32)
+    t0, c0 = time.perf_counter(), time.process_time()
+    res = glacier_velocity(paths[0], paths[1], Path(workdir) / "velocity.tif", params=params, backend="numpy")
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    ok = res.valid
+    px_per_year = 10.0 / (10 / 365.25)
+    return {"backend": res.summary["backend"], "image_px": [size, size], "points": int(res.status.size),
+            "seconds": seconds, "points_per_second": res.status.size / seconds, "cpu_seconds": cpu,
+            "cpu_microseconds_per_point": cpu / res.status.size * 1e6, "valid_fraction": res.summary["valid_fraction"],
+            "median_error_px": [float(-np.median(res.vy[ok]) / px_per_year - SHIFT[0]),
+                                float(np.median(res.vx[ok]) / px_per_year - SHIFT[1])],
+            "input_size_mb": sum(p.stat().st_size for p in paths) / 2**20,
+            "whole_pair_float32_mb": 2 * size * size * 4 / 2**20, "peak_rss_mb_before_run": rss_before}
+
+
+def sentinel2_size(quick):
+    return 2196 if quick else 10980
+
+
+def run_case(name, quick, workdir=None):
+    """Child process entry: run one case and print its JSON (with peak RSS) on stdout."""
+    _serac()
+    size = 1200 if quick else 2400
+    if name.startswith("throughput-"):
+        backend = name[len("throughput-"):].replace("-nofilter", "")
+        result = case_throughput(backend, size, "none" if name.endswith("-nofilter") else "wallis")
+    elif name == "sentinel2-numpy":
+        result = case_sentinel2(sentinel2_size(quick), workdir)
+    else:
+        raise SystemExit(f"unknown case {name}")
+    result["case"] = name
+    result["peak_rss_mb"] = peak_rss_mb()
+    print(json.dumps(result))
+
+
+def machine():
+    import scipy
+
+    info = {"platform": platform.platform(), "python": platform.python_version(), "cpu_count": os.cpu_count(),
+            "numpy": np.__version__, "scipy": scipy.__version__, "date": dt.datetime.now().isoformat(timespec="seconds")}
+    try:
+        import torch
+
+        info["torch"] = torch.__version__
+        info["torch_threads"] = torch.get_num_threads()
+        info["cuda"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    except ImportError:
+        info["torch"] = None
+    try:
+        with open("/proc/cpuinfo") as f:
+            info["cpu_model"] = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")),
+                                     None)
+    except OSError:
+        pass
+    return info
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="small images (well under a minute)")
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "velocity.json"))
+    ap.add_argument("--case", help=argparse.SUPPRESS)
+    ap.add_argument("--workdir", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.case:
+        return run_case(args.case, args.quick, args.workdir)
+    _serac()
+    from serac.core.backend import cuda_available
+
+    cases = ["throughput-numpy", "throughput-numpy-nofilter", "throughput-torch-cpu"]
+    if cuda_available():
+        cases.append("throughput-torch-cuda")
+    cases.append("sentinel2-numpy")
+    results = []
+    workdir = tempfile.TemporaryDirectory(prefix="serac-bench-")
+    for case in cases:
+        cmd = [sys.executable, __file__, "--case", case] + (["--quick"] if args.quick else [])
+        if case.startswith("sentinel2"):
+            t0 = time.perf_counter()
+            make_sentinel2_pair(sentinel2_size(args.quick), workdir.name)
+            print(f"wrote the {sentinel2_size(args.quick)} px pair in {time.perf_counter() - t0:.0f} s",
+                  file=sys.stderr)
+            cmd += ["--workdir", workdir.name]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            print(f"{case} FAILED:\n{proc.stderr[-3000:]}", file=sys.stderr)
+            results.append({"case": case, "error": proc.stderr[-3000:]})
+            continue
+        r = json.loads(proc.stdout.strip().splitlines()[-1])
+        results.append(r)
+        print(f"{case}: {r['points']} points in {r['seconds']:.2f} s = {r['points_per_second']:.0f} points/s "
+              f"({r['cpu_microseconds_per_point']:.0f} CPU-us per point), peak RSS {r['peak_rss_mb']:.0f} MB",
+              file=sys.stderr)
+    workdir.cleanup()
+    out = {"benchmark": "velocity", "quick": args.quick, "machine": machine(),
+           "settings": {"chip_px": 32, "search_px": 16, "window_px": 64, "spacing_px": 12, "subpixel": "dft",
+                        "chip_fallback": False},
+           "results": results}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(out, indent=1))
+    print(f"wrote {args.out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

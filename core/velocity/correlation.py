@@ -1,0 +1,170 @@
+"""Batched zero-normalized cross-correlation (ZNCC) of reference chips in search windows.
+
+For N points at once, each reference chip ``T`` (c x c px) is compared with every
+c x c sub-window of its search window ``S`` (s x s px, s = c + 2 r). The ZNCC at
+integer offset u (0 <= u <= s - c along each axis) is
+
+    ncc(u) = sum_x T'(x) S(x + u) / sqrt(sum_x T'(x)^2 * var_c(S, u))
+
+with ``T' = T - mean(T)`` and ``var_c(S, u) = sum_x S(x+u)^2 - (sum_x S(x+u))^2 / c^2``
+the (un-normalized) variance of S under the chip. Because sum T' = 0 the numerator
+needs no mean of S: it is one real FFT correlation per point (rfft2 of the zero-
+padded chip and of the window, product, inverse; no wrap-around since s = c + 2r).
+The window variance comes from summed-area tables (Lewis 1995, "Fast normalized
+cross-correlation"), either per window here or once per image tile by the engine
+(:func:`box_variance` on the whole tile, then gathered).
+
+Multi-channel inputs (N, C, ...) — e.g. the complex orientation images of
+orientation correlation split into real/imaginary channels — are correlated as
+one vector image: numerators and variances are summed over channels.
+
+All heavy work runs on an array backend (:mod:`.backends`), numpy or torch.
+Offsets are in px; ``row``/``col`` of a :class:`Peaks` are positions in the
+correlation surface (0 .. s - c), i.e. the chip's top-left inside the window.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from .subpixel import refine_peaks
+
+#: Variances below this (in squared input units, summed over a chip) count as flat (no texture).
+FLAT_VARIANCE = 1e-6
+
+
+@dataclass
+class Peaks:
+    """Correlation peaks of N points (numpy arrays).
+
+    ``row``/``col``: sub-pixel peak position in the surface (px, 0 .. s-c);
+    ``ncc``: ZNCC at the peak (-1..1); ``ratio``: peak-to-second-peak ratio
+    (>= 1; the second peak is the highest other local maximum, capped at 100);
+    ``on_edge``: the integer peak lies on the border of the search range (no
+    true maximum inside it); ``flat``: chip or window without texture.
+    """
+
+    row: np.ndarray
+    col: np.ndarray
+    ncc: np.ndarray
+    ratio: np.ndarray
+    on_edge: np.ndarray
+    flat: np.ndarray
+
+    def __len__(self):
+        return len(self.row)
+
+
+def box_sum(image, size):
+    """Sum of every ``size`` x ``size`` box of ``image`` (..., H, W), in float64.
+
+    Returns (..., H-size+1, W-size+1); element [i, j] is the box whose top-left is (i, j).
+    (Running sums of :func:`scipy.ndimage.uniform_filter`, accumulated in double precision.)
+    """
+    a = np.asarray(image, dtype=np.float64)
+    lead = a.ndim - 2
+    mean = ndimage.uniform_filter(a, size=(1,) * lead + (size, size), mode="constant")
+    h, w = a.shape[-2] - size + 1, a.shape[-1] - size + 1
+    off = size // 2
+    return mean[..., off:off + h, off:off + w] * float(size * size)
+
+
+def box_variance(image, size):
+    """Un-normalized variance ``sum x^2 - (sum x)^2 / n`` of every ``size`` x ``size`` box.
+
+    ``image`` is (..., H, W) (numpy); returns (..., H-size+1, W-size+1) float32 where
+    element [i, j] is for the box whose top-left is (i, j). Summed-area tables in
+    float64 keep the difference of large sums exact enough.
+    """
+    x = np.asarray(image, dtype=np.float64)
+    s1 = box_sum(x, size)
+    var = box_sum(x * x, size) - s1 * s1 / float(size * size)
+    return np.maximum(var, 0.0).astype(np.float32)
+
+
+def ncc_surfaces(ops, chips, windows, window_var):
+    """ZNCC surfaces of a batch.
+
+    ``chips`` (N, C, c, c), ``windows`` (N, C, s, s), ``window_var`` (N, m, m) with
+    m = s - c + 1 (variance under the chip, summed over channels), all backend float32.
+    Returns ``(ncc (N, m, m), spectrum (N, s, s//2+1) complex, chip_energy (N,))``;
+    ``spectrum`` is conj(FFT(T')) * FFT(S) summed over channels, whose inverse FFT is
+    the ZNCC numerator (kept for the sub-pixel refinement).
+    """
+    m = windows.shape[-1] - chips.shape[-1] + 1
+    t = chips - ops.mean(chips, (-2, -1), keepdims=True)
+    energy = ops.sum(t * t, (1, 2, 3))
+    spectrum = ops.cross_spectrum(t, windows)
+    numerator = ops.correlation(spectrum, m)
+    denominator = ops.sqrt(ops.maximum(window_var, FLAT_VARIANCE) * ops.maximum(energy, FLAT_VARIANCE)[:, None, None])
+    return numerator / denominator, spectrum, energy
+
+
+def _neighbourhood(ops, flat, row, col, m):
+    """3 x 3 values of the (N, m*m) flattened surfaces around integer (row, col) kept 1 px inside."""
+    r = ops.clip(row, 1, m - 2)
+    c = ops.clip(col, 1, m - 2)
+    offsets = ops.index(np.array([-1, 0, 1]))
+    idx = ((r[:, None, None] + offsets[None, :, None]) * m + c[:, None, None] + offsets[None, None, :])
+    n = idx.shape[0]
+    return ops.take_along(flat, idx.reshape(n, 9), 1).reshape(n, 3, 3), r, c
+
+
+def find_peaks(ops, ncc, exclusion=2):
+    """Integer peak, its value, the peak ratio and the edge flag of (N, m, m) surfaces.
+
+    The second peak is the largest local maximum (value >= its 8 neighbours) farther than
+    ``exclusion`` px from the main peak along either axis. Returns backend arrays
+    ``(row, col, value, ratio, on_edge)``.
+    """
+    n, m = ncc.shape[0], ncc.shape[-1]
+    flat = ncc.reshape(n, m * m)
+    k = ops.argmax(flat, 1)
+    row, col = k // m, k % m
+    value = ops.take_along(flat, k[:, None], 1)[:, 0]
+    on_edge = (row == 0) | (row == m - 1) | (col == 0) | (col == m - 1)
+    grid = ops.index(np.arange(m))
+    far = ((ops.abs(grid[None, :, None] - row[:, None, None]) > exclusion)
+           | (ops.abs(grid[None, None, :] - col[:, None, None]) > exclusion))
+    second = ops.amax(ops.where(ops.local_maxima(ncc) & far, ncc, -1.0).reshape(n, -1), 1)
+    ratio = ops.where(value > 0, value / ops.maximum(second, ops.abs(value) / 100.0 + 1e-6), 0.0)
+    return row, col, value, ratio, on_edge
+
+
+def correlate(ops, chips, windows, window_var=None, subpixel="dft", exclusion=2):
+    """Match N chips in their search windows; return :class:`Peaks` (numpy).
+
+    ``chips`` (N, c, c) or (N, C, c, c) and ``windows`` (N, s, s) or (N, C, s, s), numpy
+    or backend arrays, with s - c even or odd (any s > c + 1). ``window_var`` (N, m, m)
+    is computed here if not given (:func:`box_variance`). ``subpixel`` is one of
+    :data:`serac.core.velocity.subpixel.METHODS`.
+    """
+    chips_np = chips if not isinstance(chips, np.ndarray) or chips.ndim == 4 else chips[:, None]
+    windows_np = windows if not isinstance(windows, np.ndarray) or windows.ndim == 4 else windows[:, None]
+    if window_var is None:
+        wv = box_variance(ops.to_numpy(windows_np), chips_np.shape[-1])
+        window_var = wv.sum(axis=1)
+    t = ops.asarray(chips_np)
+    w = ops.asarray(windows_np)
+    if t.ndim == 3:
+        t, w = t[:, None], w[:, None]
+    return match_batch(ops, t, w, ops.asarray(window_var), subpixel=subpixel, exclusion=exclusion)
+
+
+def match_batch(ops, chips, windows, window_var, subpixel="dft", exclusion=2):
+    """:func:`correlate` on backend arrays (N, C, c, c), (N, C, s, s), (N, m, m) -> :class:`Peaks`."""
+    ncc, spectrum, energy = ncc_surfaces(ops, chips, windows, window_var)
+    m = ncc.shape[-1]
+    row, col, value, ratio, on_edge = find_peaks(ops, ncc, exclusion)
+    flat_surface = ncc.reshape(ncc.shape[0], m * m)
+    hood, r0, c0 = _neighbourhood(ops, flat_surface, row, col, m)
+    var_hood, _, _ = _neighbourhood(ops, window_var.reshape(window_var.shape[0], m * m), row, col, m)
+    fine_row, fine_col, fine_value = refine_peaks(ops, subpixel, hood, r0, c0, spectrum=spectrum,
+                                                  var_hood=var_hood, energy=energy, size=windows.shape[-1])
+    flat = (energy <= FLAT_VARIANCE) | (ops.amax(window_var.reshape(window_var.shape[0], -1), 1) <= FLAT_VARIANCE)
+    if fine_value is not None:
+        value = ops.maximum(value, fine_value)
+    to = ops.to_numpy
+    return Peaks(to(fine_row).astype(np.float64), to(fine_col).astype(np.float64), to(value).astype(np.float32),
+                 to(ratio).astype(np.float32), to(on_edge).astype(bool), to(flat).astype(bool))
