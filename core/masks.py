@@ -2,8 +2,10 @@
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from .progress import as_progress
-from .raster_io import RasterWriter, iter_blocks, rasterize_geometries, require_crs
+from .raster_io import RasterWriter, iter_blocks, rasterize_geometries, read_grid, read_raster, require_crs
 
 
 @dataclass
@@ -38,15 +40,52 @@ def write_glacier_mask(path, geometries, grid, all_touched=False, block=2048, fe
     must be in a projected CRS for them to be meaningful.
     """
     require_crs(grid, "The reference raster")
+    with RasterWriter(path, grid, count=1, dtype="uint8", nodata=None, band_names=["glacier_mask"],
+                      tags={"SERAC_PRODUCT": "glacier_mask", "VALUES": "1=glacier, 0=outside"}) as writer:
+        glacier_px = _write_blocks(writer, grid, block, feedback,
+                                   lambda window, mask: mask, geometries, all_touched)
+    return _summary(grid, glacier_px)
+
+
+def mask_raster(path, out_path, geometries, keep="inside", all_touched=False, block=2048, feedback=None):
+    """Copy a raster (all bands, float32) keeping its values only ``keep`` = 'inside' or 'outside'
+    the outlines (GeoJSON dicts in the raster's CRS); everything else becomes nodata (NaN).
+
+    Works window by window, so rasters larger than memory are fine; band names and
+    metadata are kept. Rasterization is done by Serac (invalid or overlapping outlines,
+    common in RGI, are fine). Returns the :class:`MaskSummary` of the outlines on its grid.
+    """
+    if keep not in ("inside", "outside"):
+        raise ValueError(f"keep must be 'inside' or 'outside', not {keep!r}")
+    grid = read_grid(path)
+    require_crs(grid, "The raster to mask")
+    first = read_raster(path, window=(0, 0, 1, 1))
+    tags = dict(first.tags, SERAC_MASKED=f"kept {keep} the glacier outlines")
+
+    def masked(window, mask):
+        data = read_raster(path, window=window).data
+        data[:, (mask == 1) != (keep == "inside")] = np.nan
+        return data
+
+    with RasterWriter(out_path, grid, count=first.count, dtype="float32", band_names=first.band_names,
+                      tags=tags) as writer:
+        glacier_px = _write_blocks(writer, grid, block, feedback, masked, geometries, all_touched)
+    return _summary(grid, glacier_px)
+
+
+def _write_blocks(writer, grid, block, feedback, make, geometries, all_touched):
+    """Rasterize the outlines block by block, write ``make(window, mask)`` there; returns the glacier pixels."""
     progress = as_progress(feedback)
     glacier_px = 0
     blocks = list(iter_blocks(grid.shape, block))
-    with RasterWriter(path, grid, count=1, dtype="uint8", nodata=None, band_names=["glacier_mask"],
-                      tags={"SERAC_PRODUCT": "glacier_mask", "VALUES": "1=glacier, 0=outside"}) as writer:
-        for i, (inner, _) in enumerate(blocks):
-            mask = glacier_mask(geometries, grid.window_grid(inner), all_touched)
-            glacier_px += int(mask.sum())
-            writer.write(mask, inner)
-            progress.update((i + 1) / len(blocks))
+    for i, (inner, _) in enumerate(blocks):
+        mask = glacier_mask(geometries, grid.window_grid(inner), all_touched)
+        glacier_px += int(mask.sum())
+        writer.write(make(inner, mask), inner)
+        progress.update((i + 1) / len(blocks))
+    return glacier_px
+
+
+def _summary(grid, glacier_px):
     px_area_km2 = grid.res[0] * grid.res[1] / 1e6
     return MaskSummary(glacier_px, grid.width * grid.height, glacier_px * px_area_km2)

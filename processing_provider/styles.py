@@ -51,16 +51,28 @@ class StylePostProcessor(QgsProcessingLayerPostProcessorInterface):
     def postProcessLayer(self, layer, context, feedback):  # noqa: N802 (QGIS API)
         if layer is None or not layer.isValid():
             return
-        message, ok = layer.loadNamedStyle(self.qml_path)
-        if not ok:
-            feedback.pushWarning(f"Could not apply style {os.path.basename(self.qml_path)}: {message}")
-        if self.layer_name:
-            layer.setName(self.layer_name)
-        if self.band is not None and hasattr(layer.renderer(), "setBand"):
-            layer.renderer().setBand(int(self.band))
-        if self.value_range is not None:
-            apply_value_range(layer, *self.value_range)
-        layer.triggerRepaint()
+        message = apply_style(layer, self.qml_path, self.layer_name, self.value_range, self.band)
+        if message:
+            feedback.pushWarning(message)
+
+
+def apply_style(layer, style, layer_name=None, value_range=None, band=None):
+    """Style ``layer`` with a QML file (a path, or a name in resources/styles), then pick the band a
+    single-band renderer shows and stretch it to ``value_range`` (min, max in raster units).
+
+    The one styling step shared by Processing outputs and the demo project. Returns an error
+    message, or None when the style loaded.
+    """
+    qml = style if os.path.isabs(str(style)) else style_path(style)
+    message, ok = layer.loadNamedStyle(qml)
+    if layer_name:
+        layer.setName(layer_name)
+    if band is not None and hasattr(layer.renderer(), "setBand"):
+        layer.renderer().setBand(int(band))
+    if value_range is not None:
+        apply_value_range(layer, *value_range)
+    layer.triggerRepaint()
+    return None if ok else f"Could not apply style {os.path.basename(qml)}: {message}"
 
 
 def apply_value_range(layer, minimum, maximum):

@@ -17,9 +17,8 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QSize
 from qgis.PyQt.QtGui import QColor
 
-from serac.processing_provider.styles import apply_value_range  # noqa: E402  (after QgsApplication)
+from serac.processing_provider.styles import apply_style  # noqa: E402  (after QgsApplication)
 
-STYLE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "resources", "styles")
 SAMPLE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "resources", "sample_data")
 
 
@@ -34,12 +33,22 @@ def _load(path, name):
     return layer
 
 
-def _percentiles(path, percentiles):
+def _band(path, spec):
+    """The 1-based band a layer spec shows (None: the style's own); a callable gets the band names."""
+    if callable(spec.band):
+        import rasterio
+
+        with rasterio.open(path) as src:
+            return spec.band([d or "" for d in src.descriptions])
+    return spec.band
+
+
+def _percentiles(path, percentiles, band=None):
     import numpy as np
 
     from serac.core.raster_io import read_raster
 
-    values = read_raster(path, bands=1).band(1)
+    values = read_raster(path, bands=band or 1).band(1)
     return [float(v) for v in np.nanpercentile(values, percentiles)]
 
 
@@ -50,13 +59,18 @@ def render(layers, png_path, width=1200):
     settings.setDestinationCrs(layers[-1].crs())
     extent = QgsRectangle()
     extent.setMinimal()
-    for layer in layers:
+    rasters = [layer for layer in layers if isinstance(layer, QgsRasterLayer)]
+    for layer in rasters or layers:  # frame the rasters; context outlines may reach far beyond them
         from qgis.core import QgsCoordinateTransform
 
         tr = QgsCoordinateTransform(layer.crs(), settings.destinationCrs(), QgsProject.instance())
         extent.combineExtentWith(tr.transformBoundingBox(layer.extent()))
     settings.setExtent(extent)
-    height = max(200, int(width * extent.height() / max(extent.width(), 1e-9)))
+    aspect = extent.height() / max(extent.width(), 1e-9)
+    if aspect > 1:  # portrait: the longer side gets ``width`` pixels
+        width, height = max(200, int(width / aspect)), width
+    else:
+        height = max(200, int(width * aspect))
     settings.setOutputSize(QSize(width, height))
     settings.setBackgroundColor(QColor(255, 255, 255))
     job = QgsMapRendererParallelJob(settings)
@@ -81,15 +95,18 @@ def render_step_maps(out_dir, done):
             if not source or not os.path.exists(str(source)):
                 continue
             layer = _load(source, spec.name or spec.source)
-            if spec.style:
-                layer.loadNamedStyle(os.path.join(STYLE_DIR, spec.style + ".qml"))
-            if spec.value_range:
-                apply_value_range(layer, *spec.value_range)
+            band = _band(source, spec) if isinstance(layer, QgsRasterLayer) else None
+            value_range = spec.value_range
             if spec.percentile_stretch:
-                apply_value_range(layer, *_percentiles(source, spec.percentile_stretch))
+                value_range = _percentiles(source, spec.percentile_stretch, band)
+            if spec.style:
+                apply_style(layer, spec.style, spec.name, value_range, band)
             project.addMapLayer(layer, False)
             group.insertLayer(0, layer)
-            map_layers.insert(0, layer)
+            if spec.on_map:
+                map_layers.insert(0, layer)
+            else:
+                group.findLayer(layer.id()).setItemVisibilityChecked(False)
         if map_layers:
             png = out_dir / "maps" / f"{step.name}.png"
             maps[step.name] = [render(map_layers, png)]

@@ -30,7 +30,7 @@ MODELS = os.path.join(ROOT, "resources", "models")
 GROUP = "Example workflows"
 
 # zonal statistics (native:zonalstatisticsfb) STATISTICS enum indexes
-COUNT, MEAN, MEDIAN, STDEV = 0, 2, 3, 4
+COUNT, MEAN, MEDIAN, STDEV, MAX = 0, 2, 3, 4, 6
 
 
 class ModelBuilder:
@@ -59,8 +59,13 @@ class ModelBuilder:
                                              maximum if maximum is not None else 1e300)
         return self._input(param)
 
-    def file_input(self, name, description, extension):
-        return self._input(QgsProcessingParameterFile(name, description, extension=extension))
+    def file_input(self, name, description, extension, optional=False):
+        return self._input(QgsProcessingParameterFile(name, description, extension=extension, optional=optional))
+
+    def string_input(self, name, description, optional=True):
+        from qgis.core import QgsProcessingParameterString
+
+        return self._input(QgsProcessingParameterString(name, description, optional=optional))
 
     def _input(self, definition):
         component = QgsProcessingModelParameter(definition.name())
@@ -109,12 +114,12 @@ def child_output(child_id, output):
     return ("child", child_id, output)
 
 
-def per_glacier_stats(builder, outlines, raster_ref, band, prefix, statistics, child_id, row):
+def per_glacier_stats(builder, outlines, raster_ref, band, prefix, statistics, child_id, row, outputs=None):
     """Zonal statistics of a raster band inside each outline (native:zonalstatisticsfb)."""
     return builder.child(child_id, "native:zonalstatisticsfb", "Statistics per glacier",
                          {"INPUT": outlines, "INPUT_RASTER": raster_ref, "RASTER_BAND": band,
                           "COLUMN_PREFIX": prefix, "STATISTICS": statistics, "OUTPUT": "TEMPORARY_OUTPUT"},
-                         row=row)
+                         outputs=outputs, row=row)
 
 
 def dem_change_model():
@@ -143,7 +148,59 @@ def dem_change_model():
     return b.save()
 
 
-MODEL_BUILDERS = [dem_change_model]
+def sar_outlines_review_model():
+    b = ModelBuilder(
+        "serac_sar_outlines_for_review", "SAR glacier outlines for review",
+        "Brings Sentinel-1 backscatter to a reference incidence angle (cosine law, n = 2; dB in, dB out), then "
+        "maps glacier extent on it with a deep-learning model that takes one SAR band in dB and has a glacier "
+        "class (e.g. models/calving_zones_synthetic_v1.onnx shipped with Serac, trained on SIMULATED scenes only: "
+        "read its model card), and writes the outlines as polygons with review fields "
+        "(review_status = 'unreviewed'). Next step: open Serac > Outline review on the output layer, accept, "
+        "reject or edit each outline, and export the accepted set (usable to fine-tune the model).")
+    sigma0 = b.raster_input("backscatter", "Backscatter (sigma0; dB or linear power)")
+    angle = b.raster_input("incidence_angle", "Incidence angle (deg)")
+    model = b.file_input("model", "SAR glacier model (ONNX with Serac metadata)", "onnx")
+    theta = b.number_input("reference_angle", "Reference incidence angle (deg)", 35.0, 0.1, 89.9)
+    norm = b.child("normalize", "serac:sar_normalization", "Normalize backscatter to the reference angle",
+                   {"INPUT": sigma0, "ANGLE": angle, "METHOD": 0, "THETA_REF": theta, "OUTPUT": "TEMPORARY_OUTPUT"},
+                   outputs={"normalized": ("OUTPUT", "Normalized backscatter (dB)")}, row=0)
+    b.child("outlines", "serac:segmentation_glacier_outlines", "Glacier outlines (deep learning)",
+            {"INPUT": child_output(norm, "OUTPUT"), "MODEL": model, "OUTPUT_PROBABILITY": "TEMPORARY_OUTPUT",
+             "OUTPUT_OUTLINES": "TEMPORARY_OUTPUT"},
+            outputs={"probability": ("OUTPUT_PROBABILITY", "Glacier probability"),
+                     "outlines_for_review": ("OUTPUT_OUTLINES", "Glacier outlines to review")}, row=1)
+    return b.save()
+
+
+def velocity_per_glacier_model():
+    b = ModelBuilder(
+        "serac_velocity_per_glacier", "Velocity per glacier",
+        "Glacier surface velocity from an image pair by normalized cross-correlation (everything outside the "
+        "outlines is stable ground: its median offset is removed and its NMAD is the error), the velocity "
+        "raster masked to the glacier outlines, then for every outline the count of valid points and the "
+        "mean, median and maximum speed (m/yr, band 3 of the velocity raster). Dates: YYYY-MM-DD, or empty to "
+        "read them from the file names or metadata.")
+    ref = b.raster_input("reference_image", "Reference image (earlier)")
+    sec = b.raster_input("secondary_image", "Secondary image (later)")
+    outlines = b.polygon_input("glacier_outlines", "Glacier outlines")
+    date1 = b.string_input("reference_date", "Reference date (YYYY-MM-DD; empty: from the file name)")
+    date2 = b.string_input("secondary_date", "Secondary date (YYYY-MM-DD; empty: from the file name)")
+    chip = b.number_input("chip_px", "Chip size (px)", 32, 8, 1024, integer=True)
+    search = b.number_input("search_px", "Search range ± (px)", 16, 2, 1024, integer=True)
+    velocity = b.child("velocity", "serac:glacier_velocity", "Glacier velocity (image correlation)",
+                       {"REFERENCE": ref, "SECONDARY": sec, "OUTLINES": outlines, "REFERENCE_DATE": date1,
+                        "SECONDARY_DATE": date2, "CHIP": chip, "SEARCH": search, "OUTPUT": "TEMPORARY_OUTPUT"},
+                       outputs={"velocity": ("OUTPUT", "Velocity (vx, vy, speed m/yr, quality)")}, row=0)
+    b.child("mask", "serac:mask_raster", "Velocity inside the glacier outlines",
+            {"INPUT": child_output(velocity, "OUTPUT"), "OUTLINES": outlines, "KEEP": 0, "OUTPUT": "TEMPORARY_OUTPUT"},
+            outputs={"glacier_velocity": ("OUTPUT", "Velocity on the glaciers (m/yr)")}, row=1)
+    per_glacier_stats(b, outlines, child_output(velocity, "OUTPUT"), 3, "speed_", [COUNT, MEAN, MEDIAN, MAX],
+                      "speed_per_glacier", row=2,
+                      outputs={"glacier_speed": ("OUTPUT", "Glaciers with mean, median and maximum speed (m/yr)")})
+    return b.save()
+
+
+MODEL_BUILDERS = [dem_change_model, sar_outlines_review_model, velocity_per_glacier_model]
 
 
 def main():

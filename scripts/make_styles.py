@@ -44,8 +44,6 @@ def glacier_mask(folder):
     layer.saveNamedStyle(os.path.join(STYLES, "glacier_mask.qml"))
 
 
-REVIEW_COLOURS = {"unreviewed": ("#9e9e9e", "Unreviewed"), "accepted": ("#2e7d32", "Accepted"),
-                  "rejected": ("#c62828", "Rejected"), "needs_edit": ("#ef6c00", "Needs edit")}
 
 
 def review_status_styles():
@@ -53,16 +51,20 @@ def review_status_styles():
     from qgis.core import (QgsCategorizedSymbolRenderer, QgsFillSymbol, QgsLineSymbol, QgsRendererCategory,
                            QgsVectorLayer)
 
+    sys.path.insert(0, os.path.join(os.path.dirname(STYLES), "..", "build", "pluginpath"))  # the checkout as 'serac'
+    from serac.plugin.review import fields
+
     for geometry, name in (("Polygon", "review_status_polygons"), ("LineString", "review_status_lines")):
         layer = QgsVectorLayer(f"{geometry}?crs=EPSG:32633&field=review_status:string", "review", "memory")
         categories = []
-        for value, (colour, label) in REVIEW_COLOURS.items():
+        for value in fields.STATUSES:
+            colour, label = fields.STATUS_COLOURS[value], fields.STATUS_LABELS[value]
             if geometry == "Polygon":
                 r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
                 alpha = 26 if value == "rejected" else 51
                 symbol = QgsFillSymbol.createSimple({
                     "color": f"{r},{g},{b},{alpha}", "outline_color": colour,
-                    "outline_width": "0.8" if value != "unreviewed" else "0.5",
+                    "outline_width": "0.8",
                     "outline_style": "dash" if value in ("unreviewed", "rejected") else "solid"})
             else:
                 symbol = QgsLineSymbol.createSimple({"line_color": colour, "line_width": "0.9",
@@ -82,6 +84,19 @@ def glacier_outlines_style():
     layer.saveNamedStyle(os.path.join(STYLES, "glacier_outlines.qml"))
 
 
+def reference_styles():
+    """Reference layers an evaluation compares against: black, no fill (polygons and lines)."""
+    from qgis.core import QgsFillSymbol, QgsLineSymbol, QgsSingleSymbolRenderer, QgsVectorLayer
+
+    for geometry, name, symbol in (
+            ("Polygon", "reference_outlines",
+             QgsFillSymbol.createSimple({"color": "0,0,0,0", "outline_color": "#000000", "outline_width": "0.6"})),
+            ("LineString", "reference_lines", QgsLineSymbol.createSimple({"line_color": "#000000", "line_width": "1.2"}))):
+        layer = QgsVectorLayer(f"{geometry}?crs=EPSG:32633", "reference", "memory")
+        layer.setRenderer(QgsSingleSymbolRenderer(symbol))
+        layer.saveNamedStyle(os.path.join(STYLES, name + ".qml"))
+
+
 def main():
     app = QgsApplication([], False)
     app.initQgis()
@@ -90,6 +105,7 @@ def main():
         glacier_mask(folder)
     review_status_styles()
     glacier_outlines_style()
+    reference_styles()
     app.exitQgis()
     print("styles written to", STYLES, file=sys.stderr)
 

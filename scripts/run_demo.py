@@ -58,7 +58,9 @@ class QgisProcess:
         return proc
 
     def run(self, alg_id, params):
-        args = ["--json", "run", alg_id, "--"] + [f"{k}={v}" for k, v in params.items()]
+        args = ["--json", "run", alg_id, "--"]
+        for key, value in params.items():  # a list (multiple layers) is given as repeated KEY=value
+            args += [f"{key}={v}" for v in value] if isinstance(value, list) else [f"{key}={value}"]
         proc = self(*args)
         return json.loads(proc.stdout[proc.stdout.index("{"):])["results"]
 
@@ -72,7 +74,7 @@ def run_steps(out_dir, only=None):
         if f"serac:{step.alg}" not in qp.algorithms:
             print(f"- skipped {step.name}: serac:{step.alg} is not available", file=sys.stderr)
             continue
-        params = step.parameters(SAMPLE, out_dir)
+        params = step.parameters(SAMPLE, out_dir, {d["step"].name: d["results"] for d in done})
         t0 = time.perf_counter()
         print(f"- running {step.name} (serac:{step.alg}) ...", file=sys.stderr, flush=True)
         results = qp.run(f"serac:{step.alg}", params)

@@ -88,7 +88,7 @@ def dialogs():
     dialog.resize(900, 700)
     dialog.show()
     def grab():
-        dialog.grab().save(os.path.join(out_dir, "dialog_" + alg_id.split(":")[1] + ".png"), "PNG")
+        dialog.grab().save(os.path.join(out_dir, "dialog_" + alg_id.split(":")[1].lower().replace(" ", "_") + ".png"), "PNG")
         dialog.close()
         QTimer.singleShot(200, guarded(dialogs))
     QTimer.singleShot(1200, guarded(grab))

@@ -239,7 +239,7 @@ def markdown(res):
           f"in {s['work_grid']}.", "",
           "| | x | y | z (m) |", "|---|---|---|---|",
           f"| shift found (px of the reference) | {s['shift_x_px']:+.4f} | {s['shift_y_px']:+.4f} | |",
-          f"| expected (px) | +3 | -5 | |",
+          "| expected (px) | +3 | -5 | |",
           f"| shift found (m, UTM 37N) | {s['shift_x_m']:+.2f} | {s['shift_y_m']:+.2f} | {s['shift_z_m']:+.3f} |",
           "| ORIGIN.md expectation (m, UTM 37N, at the tile centre) | +222.00 | -459.07 | |", "",
           f"Stable NMAD {s['nmad_before_m']:.2f} -> {s['nmad_after_m']:.2f} m (the secondary is also blurred). "

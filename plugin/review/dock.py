@@ -38,7 +38,6 @@ from . import fields as F
 from .export import export_accepted
 from .session import FILTERS, ORDERS, ReviewSession
 
-STATUS_COLOURS = {F.UNREVIEWED: "#9e9e9e", F.ACCEPTED: "#2e7d32", F.REJECTED: "#c62828", F.NEEDS_EDIT: "#ef6c00"}
 CONTEXT_FACTOR = 1.6  # the canvas shows the feature's bounding box enlarged by this factor
 
 
@@ -134,7 +133,7 @@ class ReviewDock(QDockWidget):
         button = QPushButton(text, self.widget() or self)
         button.clicked.connect(slot)
         if status:
-            button.setStyleSheet(f"QPushButton {{ border-left: 6px solid {STATUS_COLOURS[status]}; padding: 4px; }}")
+            button.setStyleSheet(f"QPushButton {{ border-left: 6px solid {F.STATUS_COLOURS[status]}; padding: 4px; }}")
         row.addWidget(button)
         return button
 
@@ -266,7 +265,7 @@ class ReviewDock(QDockWidget):
         feature = session.current_feature()
         self.position_label.setText(f"Feature {session.index + 1} of {len(session.ids)} (id {feature.id()})")
         status = feature[F.REVIEW_STATUS] or F.UNREVIEWED
-        self.status_label.setText(f"Status: <b style='color:{STATUS_COLOURS.get(status, '#000')}'>"
+        self.status_label.setText(f"Status: <b style='color:{F.STATUS_COLOURS.get(status, '#000')}'>"
                                   f"{F.STATUS_LABELS.get(status, status)}</b>")
         names = session.layer.fields().names()
         self.table.setRowCount(len(names))

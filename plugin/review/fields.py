@@ -14,6 +14,8 @@ PREDICTED_SIZE = "predicted_size"  # km² for polygons, km for lines, as first p
 UNREVIEWED, ACCEPTED, REJECTED, NEEDS_EDIT = "unreviewed", "accepted", "rejected", "needs_edit"
 STATUSES = (UNREVIEWED, ACCEPTED, REJECTED, NEEDS_EDIT)
 STATUS_LABELS = {UNREVIEWED: "Unreviewed", ACCEPTED: "Accepted", REJECTED: "Rejected", NEEDS_EDIT: "Needs edit"}
+#: One colour per status, shared by the dock and the review_status_* QML styles (scripts/make_styles.py).
+STATUS_COLOURS = {UNREVIEWED: "#00b8d4", ACCEPTED: "#2e7d32", REJECTED: "#c62828", NEEDS_EDIT: "#ef6c00"}
 
 FIELD_SPEC = ((REVIEW_STATUS, "String"), (REVIEWER, "String"), (REVIEWED_AT, "String"),
               (REVIEW_COMMENT, "String"), (GEOMETRY_EDITED, "Int"), (PREDICTED_SIZE, "Double"))

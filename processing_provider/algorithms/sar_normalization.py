@@ -110,9 +110,7 @@ class SarNormalizationAlgorithm(SeracAlgorithm):
             fileFilter="Sentinel-1 annotation (*.xml *.XML);;Geolocation grid CSV (*.csv)"))
         params.add_number(self, self.WINDOW, "Asc/desc method: window size (px)",
                           16, 4, 512, integer=True, advanced=True)
-        params.add_enum(self, self.ESTIMATOR, "Asc/desc method: window estimator", ESTIMATORS, 0)
-        self.parameterDefinition(self.ESTIMATOR).setFlags(
-            self.parameterDefinition(self.ESTIMATOR).flags() | PARAM_ADVANCED)
+        params.add_enum(self, self.ESTIMATOR, "Asc/desc method: window estimator", ESTIMATORS, 0, advanced=True)
         self.addParameter(QgsProcessingParameterMultipleLayers(
             self.STACK, self.tr("Time-series method: backscatter images (>= 3, same area)"), SOURCE_RASTER,
             optional=True))

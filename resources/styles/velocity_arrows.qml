@@ -26,7 +26,7 @@
           <Option type="Map">
             <Option value="0" name="angle" type="QString"/>
             <Option value="square" name="cap_style" type="QString"/>
-            <Option value="33,145,140,255" name="color" type="QString"/>
+            <Option value="255,255,255,255" name="color" type="QString"/>
             <Option value="1" name="horizontal_anchor_point" type="QString"/>
             <Option value="bevel" name="joinstyle" type="QString"/>
             <Option value="arrow" name="name" type="QString"/>
@@ -35,7 +35,7 @@
             <Option value="MM" name="offset_unit" type="QString"/>
             <Option value="26,26,26,255" name="outline_color" type="QString"/>
             <Option value="solid" name="outline_style" type="QString"/>
-            <Option value="0.1" name="outline_width" type="QString"/>
+            <Option value="0.25" name="outline_width" type="QString"/>
             <Option value="3x:0,0,0,0,0,0" name="outline_width_map_unit_scale" type="QString"/>
             <Option value="MM" name="outline_width_unit" type="QString"/>
             <Option value="diameter" name="scale_method" type="QString"/>
@@ -46,7 +46,7 @@
           </Option>
           <prop v="0" k="angle"/>
           <prop v="square" k="cap_style"/>
-          <prop v="33,145,140,255" k="color"/>
+          <prop v="255,255,255,255" k="color"/>
           <prop v="1" k="horizontal_anchor_point"/>
           <prop v="bevel" k="joinstyle"/>
           <prop v="arrow" k="name"/>
@@ -55,7 +55,7 @@
           <prop v="MM" k="offset_unit"/>
           <prop v="26,26,26,255" k="outline_color"/>
           <prop v="solid" k="outline_style"/>
-          <prop v="0.1" k="outline_width"/>
+          <prop v="0.25" k="outline_width"/>
           <prop v="3x:0,0,0,0,0,0" k="outline_width_map_unit_scale"/>
           <prop v="MM" k="outline_width_unit"/>
           <prop v="diameter" k="scale_method"/>
@@ -72,14 +72,9 @@
                   <Option value="&quot;direction&quot;" name="expression" type="QString"/>
                   <Option value="3" name="type" type="int"/>
                 </Option>
-                <Option name="fillColor" type="Map">
-                  <Option value="true" name="active" type="bool"/>
-                  <Option value="coalesce(ramp_color('Viridis', scale_linear(&quot;speed&quot;, 0, maximum(&quot;speed&quot;), 0, 1)), '#21918c')" name="expression" type="QString"/>
-                  <Option value="3" name="type" type="int"/>
-                </Option>
                 <Option name="size" type="Map">
                   <Option value="true" name="active" type="bool"/>
-                  <Option value="scale_linear(&quot;speed&quot;, 0, maximum(&quot;speed&quot;), 1.5, 7)" name="expression" type="QString"/>
+                  <Option value="scale_linear(&quot;speed&quot;, 0, maximum(&quot;speed&quot;), 1.5, 6)" name="expression" type="QString"/>
                   <Option value="3" name="type" type="int"/>
                 </Option>
               </Option>
