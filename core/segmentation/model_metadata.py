@@ -1,0 +1,383 @@
+"""Versioned JSON metadata that every Serac segmentation model carries.
+
+The metadata is stored as JSON text in the ONNX model's ``metadata_props`` under the key
+:data:`METADATA_KEY` (``"serac"``) and mirrored in a ``<model>.json`` file beside it. It is
+validated on load; every problem raises :class:`~serac.core.errors.ModelError` naming the
+field and the fix. Schema (version :data:`SCHEMA_VERSION`)::
+
+    {
+      "schema_version": 1,
+      "name": "glacier_landsat_v1", "version": "1.0.0",
+      "task": "glacier_extent" | "calving_front_zones" | "segmentation",
+      "description": "...",
+      "input": {
+        "bands": [{"name": "red", "sensor": "Landsat 7 ETM+", "description": "...", "units": "DN"}, ...],
+        "normalization": {"method": "mean_std", "mean": [...], "std": [...], "clip": [-6, 6]}
+                       | {"method": "offset_scale", "offset": [...], "scale": [...]},
+        "nodata": {"values": [0], "fill": 0.0},
+        "pixel_size_m": 30.0,
+        "pixel_size_tolerance": 0.5
+      },
+      "tiling": {"tile_size": 256, "overlap": 32, "size_multiple": 8},
+      "output": {"activation": "sigmoid" | "softmax",
+                 "classes": ["background", "glacier"], "positive_class": "glacier",
+                 "threshold": 0.5, "front": ["glacier", "ocean"] | null},
+      "architecture": {"name": "serac-unet", ...} | null,
+      "training": {"data": "...", "labels": "...", "date": "YYYY-MM-DD", "region": "...",
+                   "sensor": "...", "season": "...", "metrics": {...}, "script": "..."}
+    }
+
+Semantics:
+
+* Normalisation maps raw values (reflectance, DN, SAR dB, DEM m, ...) to network input:
+  ``(value - offset) / scale`` (``mean``/``std`` are the same formula under other names),
+  then optionally clipped to ``clip``.
+* ``nodata.values`` are raw values treated as nodata in addition to the raster's own nodata;
+  nodata pixels are set to ``nodata.fill`` (in normalised units) for the network and are
+  nodata (NaN) in every output.
+* ``sigmoid``: the network has one output channel, the logit of ``classes[1]``
+  (2 classes); ``softmax``: one logit per class. ``threshold`` applies to the probability of
+  ``positive_class``; ``front`` names the two classes whose boundary is a calving front.
+* ``pixel_size_m`` is the ground sampling distance the model was trained at (m/px);
+  rasters whose pixel size differs by more than the factor ``1 + pixel_size_tolerance``
+  are refused.
+* ``overlap`` (px) is the width over which neighbouring tiles are blended; it must be
+  below half the tile size. ``tile_size`` must be a multiple of ``size_multiple``.
+"""
+
+import json
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import BandCountError, ModelError
+
+SCHEMA_VERSION = 1
+METADATA_KEY = "serac"
+TASKS = ("glacier_extent", "calving_front_zones", "segmentation")
+ACTIVATIONS = ("sigmoid", "softmax")
+NORMALIZATIONS = {"mean_std": ("mean", "std"), "offset_scale": ("offset", "scale")}
+
+_FIX = "correct the model's metadata JSON (see models/export_onnx.py --help) and re-embed it."
+
+
+def _fail(problem, fix=_FIX):
+    raise ModelError(f"Model metadata: {problem}", fix)
+
+
+def _get(d, key, types, where, default=...):
+    if not isinstance(d, dict):
+        _fail(f"'{where}' must be a JSON object.")
+    if key not in d or d[key] is None:
+        if default is ...:
+            _fail(f"'{where}.{key}' is missing.")
+        return default
+    value = d[key]
+    if isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
+        _fail(f"'{where}.{key}' must be {_type_names(types)}, not a boolean.")
+    if not isinstance(value, types):
+        _fail(f"'{where}.{key}' must be {_type_names(types)}, got {type(value).__name__}.")
+    return value
+
+
+def _type_names(types):
+    types = types if isinstance(types, tuple) else (types,)
+    if set(types) == {int, float}:
+        return "a number"
+    names = {int: "an integer", float: "a number", str: "a string", list: "a list", dict: "an object",
+             bool: "a boolean"}
+    return " or ".join(names.get(t, t.__name__) for t in types)
+
+
+def _numbers(values, where, n, positive=False):
+    if not isinstance(values, list) or len(values) != n:
+        got = len(values) if isinstance(values, list) else type(values).__name__
+        _fail(f"'{where}' must be a list of {n} numbers (one per input band), got {got}.")
+    out = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            _fail(f"'{where}' holds {v!r}; only finite numbers are allowed.")
+        if positive and v <= 0:
+            _fail(f"'{where}' holds {v!r}; scale/std values must be > 0.")
+        out.append(float(v))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class BandSpec:
+    """One input band: its name, the sensor it comes from, description and units."""
+
+    name: str
+    sensor: str = ""
+    description: str = ""
+    units: str = ""
+
+
+@dataclass(frozen=True)
+class Normalization:
+    """Per-band ``(value - offset) / scale``, then optional clipping (normalised units)."""
+
+    method: str
+    offset: tuple
+    scale: tuple
+    clip: tuple = None
+
+    def apply(self, data):
+        """Normalise raw data (bands, rows, cols) float; NaN stays NaN."""
+        off = np.asarray(self.offset, dtype=np.float32)[:, None, None]
+        sc = np.asarray(self.scale, dtype=np.float32)[:, None, None]
+        out = (np.asarray(data, dtype=np.float32) - off) / sc
+        if self.clip is not None:
+            np.clip(out, self.clip[0], self.clip[1], out=out)
+        return out
+
+    def to_dict(self):
+        a, b = NORMALIZATIONS[self.method]
+        d = {"method": self.method, a: list(self.offset), b: list(self.scale)}
+        if self.clip is not None:
+            d["clip"] = list(self.clip)
+        return d
+
+
+@dataclass(frozen=True)
+class ModelMetadata:
+    """Validated model metadata (build with :meth:`from_dict` / :meth:`from_json`)."""
+
+    name: str
+    version: str
+    task: str
+    description: str
+    bands: tuple
+    normalization: Normalization
+    nodata_values: tuple
+    nodata_fill: float
+    pixel_size_m: float
+    pixel_size_tolerance: float
+    tile_size: int
+    overlap: int
+    size_multiple: int
+    activation: str
+    classes: tuple
+    positive_class: str
+    threshold: float
+    front: tuple
+    architecture: dict
+    training: dict
+    schema_version: int = SCHEMA_VERSION
+    extra: dict = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ derived
+    @property
+    def n_bands(self):
+        return len(self.bands)
+
+    @property
+    def band_names(self):
+        return [b.name for b in self.bands]
+
+    @property
+    def n_outputs(self):
+        """Channels the network outputs: 1 for sigmoid, one per class for softmax."""
+        return 1 if self.activation == "sigmoid" else len(self.classes)
+
+    @property
+    def output_names(self):
+        """Names of the probability bands inference writes (one per network output)."""
+        return [self.classes[1]] if self.activation == "sigmoid" else list(self.classes)
+
+    @property
+    def positive_index(self):
+        """Index of ``positive_class`` among :attr:`output_names` (None when there is none)."""
+        if self.positive_class is None:
+            return None
+        return self.output_names.index(self.positive_class)
+
+    def class_index(self, name):
+        """0-based index of a class name in :attr:`classes` (class-map values)."""
+        if name not in self.classes:
+            raise ModelError(f"The model has no class '{name}'.", f"use one of {list(self.classes)}.")
+        return self.classes.index(name)
+
+    # ------------------------------------------------------------------ (de)serialisation
+    @classmethod
+    def from_json(cls, text):
+        try:
+            d = json.loads(text)
+        except (TypeError, ValueError) as exc:
+            raise ModelError(f"Model metadata is not valid JSON ({exc}).", _FIX) from None
+        return cls.from_dict(d)
+
+    @classmethod
+    def from_dict(cls, d):
+        if not isinstance(d, dict):
+            _fail("the metadata must be a JSON object.")
+        version = _get(d, "schema_version", int, "metadata")
+        if version != SCHEMA_VERSION:
+            _fail(f"schema_version {version} is not supported (this Serac reads version {SCHEMA_VERSION}).",
+                  "update Serac, or re-export the model with this version's models/export_onnx.py.")
+        name = _get(d, "name", str, "metadata")
+        if not name.strip():
+            _fail("'name' is empty.")
+        task = _get(d, "task", str, "metadata")
+        if task not in TASKS:
+            _fail(f"'task' is {task!r}; expected one of {TASKS}.")
+
+        inp = _get(d, "input", dict, "metadata")
+        raw_bands = _get(inp, "bands", list, "input")
+        if not raw_bands:
+            _fail("'input.bands' is empty; list the input bands in order.")
+        bands = []
+        for i, b in enumerate(raw_bands):
+            where = f"input.bands[{i}]"
+            bands.append(BandSpec(_get(b, "name", str, where), _get(b, "sensor", str, where, ""),
+                                  _get(b, "description", str, where, ""), _get(b, "units", str, where, "")))
+        n = len(bands)
+
+        norm = _get(inp, "normalization", dict, "input")
+        method = _get(norm, "method", str, "input.normalization")
+        if method not in NORMALIZATIONS:
+            _fail(f"'input.normalization.method' is {method!r}; expected one of {sorted(NORMALIZATIONS)}.")
+        a, b = NORMALIZATIONS[method]
+        offset = _numbers(_get(norm, a, list, "input.normalization"), f"input.normalization.{a}", n)
+        scale = _numbers(_get(norm, b, list, "input.normalization"), f"input.normalization.{b}", n, positive=True)
+        clip = _get(norm, "clip", list, "input.normalization", None)
+        if clip is not None:
+            clip = _numbers(clip, "input.normalization.clip", 2)
+            if clip[0] >= clip[1]:
+                _fail("'input.normalization.clip' must be [low, high] with low < high.")
+
+        nodata = _get(inp, "nodata", dict, "input", {})
+        nodata_values = _get(nodata, "values", list, "input.nodata", [])
+        nodata_values = _numbers(nodata_values, "input.nodata.values", len(nodata_values)) if nodata_values else ()
+        fill = float(_get(nodata, "fill", (int, float), "input.nodata", 0.0))
+
+        px = float(_get(inp, "pixel_size_m", (int, float), "input"))
+        if not (math.isfinite(px) and px > 0):
+            _fail(f"'input.pixel_size_m' must be > 0 (m/px), got {px}.")
+        tol = float(_get(inp, "pixel_size_tolerance", (int, float), "input", 0.5))
+        if not 0 < tol <= 10:
+            _fail(f"'input.pixel_size_tolerance' must be in (0, 10], got {tol}.")
+
+        tiling = _get(d, "tiling", dict, "metadata")
+        tile = _get(tiling, "tile_size", int, "tiling")
+        overlap = _get(tiling, "overlap", int, "tiling", 0)
+        multiple = _get(tiling, "size_multiple", int, "tiling", 1)
+        if tile <= 0:
+            _fail(f"'tiling.tile_size' must be a positive number of px, got {tile}.")
+        if multiple <= 0 or tile % multiple:
+            _fail(f"'tiling.tile_size' ({tile} px) must be a positive multiple of size_multiple ({multiple}).")
+        if overlap < 0 or 2 * overlap >= tile:
+            _fail(f"'tiling.overlap' ({overlap} px) must be >= 0 and below half the tile size ({tile} px).")
+
+        out = _get(d, "output", dict, "metadata")
+        activation = _get(out, "activation", str, "output")
+        if activation not in ACTIVATIONS:
+            _fail(f"'output.activation' is {activation!r}; expected one of {ACTIVATIONS}.")
+        classes = _get(out, "classes", list, "output")
+        if not all(isinstance(c, str) and c for c in classes) or len(set(classes)) != len(classes):
+            _fail("'output.classes' must be a list of distinct, non-empty names.")
+        if activation == "sigmoid" and len(classes) != 2:
+            _fail(f"a sigmoid model has exactly 2 classes (background, positive); got {len(classes)}.")
+        if activation == "softmax" and len(classes) < 2:
+            _fail("a softmax model needs at least 2 classes.")
+        positive = _get(out, "positive_class", str, "output", classes[1] if activation == "sigmoid" else None)
+        if positive is not None and positive not in classes:
+            _fail(f"'output.positive_class' {positive!r} is not one of the classes {classes}.")
+        if activation == "sigmoid" and positive != classes[1]:
+            _fail("for a sigmoid model 'output.positive_class' must be the second class (the one the logit is for).")
+        threshold = float(_get(out, "threshold", (int, float), "output", 0.5))
+        if not 0 < threshold < 1:
+            _fail(f"'output.threshold' must be a probability strictly between 0 and 1, got {threshold}.")
+        front = _get(out, "front", list, "output", None)
+        if front is not None:
+            if len(front) != 2 or any(c not in classes for c in front) or front[0] == front[1]:
+                _fail(f"'output.front' must name two different classes among {classes}, got {front}.")
+            front = tuple(front)
+        if task == "calving_front_zones" and front is None:
+            _fail("a calving_front_zones model needs 'output.front' (e.g. [\"glacier\", \"ocean\"]).")
+
+        arch = _get(d, "architecture", dict, "metadata", None)
+        training = _get(d, "training", dict, "metadata", {})
+        known = {"schema_version", "name", "version", "task", "description", "input", "tiling", "output",
+                 "architecture", "training"}
+        return cls(name=name, version=str(_get(d, "version", (str, int, float), "metadata", "0")), task=task,
+                   description=_get(d, "description", str, "metadata", ""), bands=tuple(bands),
+                   normalization=Normalization(method, offset, scale, clip), nodata_values=nodata_values,
+                   nodata_fill=fill, pixel_size_m=px, pixel_size_tolerance=tol, tile_size=tile,
+                   overlap=overlap, size_multiple=multiple, activation=activation, classes=tuple(classes),
+                   positive_class=positive, threshold=threshold, front=front, architecture=arch,
+                   training=training, schema_version=version,
+                   extra={k: v for k, v in d.items() if k not in known})
+
+    def to_dict(self):
+        d = {
+            "schema_version": self.schema_version,
+            "name": self.name,
+            "version": self.version,
+            "task": self.task,
+            "description": self.description,
+            "input": {
+                "bands": [{"name": b.name, "sensor": b.sensor, "description": b.description, "units": b.units}
+                          for b in self.bands],
+                "normalization": self.normalization.to_dict(),
+                "nodata": {"values": list(self.nodata_values), "fill": self.nodata_fill},
+                "pixel_size_m": self.pixel_size_m,
+                "pixel_size_tolerance": self.pixel_size_tolerance,
+            },
+            "tiling": {"tile_size": self.tile_size, "overlap": self.overlap, "size_multiple": self.size_multiple},
+            "output": {"activation": self.activation, "classes": list(self.classes),
+                       "positive_class": self.positive_class, "threshold": self.threshold,
+                       "front": list(self.front) if self.front else None},
+            "architecture": self.architecture,
+            "training": self.training,
+        }
+        d.update(self.extra)
+        return d
+
+    def to_json(self, indent=2):
+        return json.dumps(self.to_dict(), indent=indent, sort_keys=False)
+
+    # ------------------------------------------------------------------ checks against inputs
+    def check_band_count(self, n_bands):
+        """Raise :class:`BandCountError` unless the input has this model's number of bands."""
+        if n_bands != self.n_bands:
+            raise BandCountError(
+                f"Model '{self.name}' expects {self.n_bands} band(s) ({', '.join(self.band_names)}) "
+                f"but the input has {n_bands}.",
+                f"select exactly these {self.n_bands} bands, in this order: {', '.join(self.band_names)}.")
+
+    def pixel_size_range(self):
+        """(min, max) accepted pixel size in m."""
+        f = 1.0 + self.pixel_size_tolerance
+        return self.pixel_size_m / f, self.pixel_size_m * f
+
+    def check_pixel_size(self, pixel_size_m):
+        """Raise :class:`ModelError` if ``pixel_size_m`` (m/px) is far from the model's."""
+        lo, hi = self.pixel_size_range()
+        if not lo <= pixel_size_m <= hi:
+            raise ModelError(
+                f"The raster's pixel size ({pixel_size_m:.4g} m) is far from the {self.pixel_size_m:g} m "
+                f"that model '{self.name}' was trained at (accepted {lo:.3g}-{hi:.3g} m).",
+                f"resample the raster to about {self.pixel_size_m:g} m (Raster > Projections > Warp, "
+                "output resolution), or use a model trained at this resolution.")
+
+    def check_network_shapes(self, input_shape, output_shape):
+        """Check the ONNX input/output shapes (lists; None/str for dynamic dims) against the metadata."""
+        if input_shape is None or len(input_shape) != 4:
+            _fail(f"the network input must be 4-D (batch, bands, rows, cols), got shape {input_shape}.",
+                  "export the network with an NCHW input.")
+        c_in = input_shape[1]
+        if isinstance(c_in, int) and c_in != self.n_bands:
+            _fail(f"the network takes {c_in} input channel(s) but the metadata lists {self.n_bands} band(s).",
+                  "make 'input.bands' list one entry per network input channel, in order.")
+        if output_shape is not None and len(output_shape) == 4 and isinstance(output_shape[1], int):
+            if output_shape[1] != self.n_outputs:
+                _fail(f"the network outputs {output_shape[1]} channel(s) but a {self.activation} model with "
+                      f"classes {list(self.classes)} needs {self.n_outputs}.",
+                      "fix 'output.activation'/'output.classes' or re-export the network.")
+        for dim in (2, 3):
+            size = input_shape[dim]
+            if isinstance(size, int) and size != self.tile_size:
+                _fail(f"the network input has a fixed size of {size} px but tiling.tile_size is {self.tile_size}.",
+                      "set tiling.tile_size to the network's input size (or export with dynamic sizes).")

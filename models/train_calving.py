@@ -1,0 +1,146 @@
+"""Train the calving-front zone model (glacier / ocean / rock) and score it with the CaFFe MDE.
+
+Training and held-out scenes are simulated (:mod:`serac.models.calving_scenes`; disjoint
+random seeds). The exported ONNX file is then run through the plugin's own inference
+engine on every held-out scene; the zone map is post-processed and the front extracted
+as in CaFFe (:mod:`serac.core.segmentation.fronts`) and compared with the reference front
+(ocean pixels next to glacier in the true zones) by the mean distance error. If
+``../shared/data`` is present, the same is done on a scene simulated over Columbia
+Glacier's real geometry (RGI 6.0 outline and DEM), which no training scene resembles.
+
+    python -m models.train_calving --output models/calving_zones_synthetic_v1.onnx
+
+The exact command of the shipped model is in its model card.
+"""
+
+if __name__ == "__main__" and __package__ != "serac.models":
+    if __package__:
+        from ._entry import rerun
+    else:
+        from _entry import rerun
+    rerun("train_calving")
+
+import argparse
+import datetime
+import json
+import os
+import time
+
+import numpy as np
+
+from ..core.progress import ConsoleFeedback, as_progress
+from ..core.segmentation.fronts import clean_zones, front_mask
+from ..core.segmentation.inference import classify, predict_array
+from ..core.segmentation.metrics import mean_distance_error, segmentation_scores
+from ..core.segmentation.runtime import load_model, write_sidecar
+from .calving_scenes import CLASSES, GLACIER, OCEAN, TERRAIN_SOURCES, columbia_scene, load_terrains, scene_set
+from .datasets import TileSampler
+from .export_onnx import embed_metadata, export_onnx
+from .train import TrainConfig, _device, _seed_everything, add_fit_arguments, fit, write_log
+from .unet import UNet
+
+SHARED_DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__)))),
+                           "shared", "data")
+
+
+def evaluate_zones(model, images, zones, pixel_size_m):
+    """Per-class IoU and CaFFe MDE of ``model`` (a loaded SegmentationModel) on scenes."""
+    pairs, preds = [], []
+    for image, truth in zip(images, zones):
+        pred = classify(predict_array(model, image), model.metadata)
+        preds.append(pred)
+        pred_front = front_mask(clean_zones(pred, OCEAN, GLACIER), GLACIER, OCEAN, pixel_size_m)
+        ref_front = front_mask(truth, GLACIER, OCEAN, pixel_size_m, min_length_m=0)
+        pairs.append((pred_front, ref_front, pixel_size_m))
+    preds = np.stack(preds)
+    truth = np.stack(zones)
+    iou = {name: round(segmentation_scores(preds == i, truth == i).iou, 4) for i, name in enumerate(CLASSES)}
+    return {"iou": iou, "mean_iou": round(float(np.mean(list(iou.values()))), 4),
+            "front": mean_distance_error(pairs).as_dict()}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--output", required=True)
+    p.add_argument("--name", default="calving_zones_synthetic_v1")
+    p.add_argument("--version", default="1.0.0")
+    p.add_argument("--train-scenes", type=int, default=160)
+    p.add_argument("--terrain-fraction", type=float, default=0.6,
+                   help="share of training scenes on real terrain (needs --shared-data)")
+    p.add_argument("--test-scenes", type=int, default=16)
+    p.add_argument("--size", type=int, default=256, help="scene size (px)")
+    p.add_argument("--pixel-size", type=float, default=50.0, help="m/px the scenes represent")
+    add_fit_arguments(p, steps=2000, tile_size=160, base_channels=12, depth=4)
+    p.add_argument("--shared-data", default=SHARED_DATA)
+    a = p.parse_args(argv)
+    progress = as_progress(ConsoleFeedback(verbose=True))
+    start = time.perf_counter()
+    _seed_everything(a.seed, a.threads)
+    device = _device(a.device)
+    config = TrainConfig(rasters=["synthetic"], labels="synthetic", output=a.output, name=a.name,
+                         version=a.version, task="calving_front_zones", classes=list(CLASSES),
+                         front=["glacier", "ocean"], steps=a.steps, batch_size=a.batch_size,
+                         tile_size=a.tile_size, base_channels=a.base_channels, depth=a.depth, lr=a.lr,
+                         seed=a.seed, threads=a.threads, device=device, log_path=a.log)
+
+    terrains = load_terrains(a.shared_data, a.pixel_size) if os.path.isdir(a.shared_data) else []
+    train_x, train_z = scene_set(1000 + a.seed, a.train_scenes, a.size, terrains, a.terrain_fraction)
+    test_x, test_z = scene_set(2000 + a.seed, a.test_scenes, a.size)
+    mean, std = float(train_x.mean()), float(train_x.std())
+    normalization = {"method": "mean_std", "mean": [round(mean, 3)], "std": [round(std, 3)], "clip": [-6, 6]}
+    xs = [((x - mean) / std).astype(np.float32) for x in train_x]
+    sampler = TileSampler(xs, list(train_z), [np.ones(z.shape, bool) for z in train_z], a.tile_size,
+                          np.random.default_rng(a.seed), jitter=0.05)
+    model = UNet(1, len(CLASSES), a.base_channels, a.depth)
+    progress.info(f"{a.train_scenes} training scenes, {a.test_scenes} held-out scenes ({a.size} px, "
+                  f"{a.pixel_size:g} m); training on {device}.")
+    log, train_seconds = fit(model, sampler.sample, len(CLASSES), config, device, progress.sub(0, 0.85))
+
+    meta = {
+        "schema_version": 1, "name": a.name, "version": a.version, "task": "calving_front_zones",
+        "description": "Glacier / ocean / rock zones from one SAR backscatter band; the calving front is the "
+                       "glacier-ocean boundary (CaFFe post-processing). Trained on SIMULATED scenes only.",
+        "input": {"bands": [{"name": "sigma0_db", "sensor": "SAR (simulated)",
+                             "description": "radar backscatter sigma0 in dB, one polarisation", "units": "dB"}],
+                  "normalization": normalization, "nodata": {"values": [], "fill": 0.0},
+                  "pixel_size_m": a.pixel_size, "pixel_size_tolerance": 0.5},
+        "tiling": {"tile_size": 256, "overlap": 32, "size_multiple": 2 ** a.depth},
+        "output": {"activation": "softmax", "classes": list(CLASSES), "positive_class": "glacier",
+                   "threshold": 0.5, "front": ["glacier", "ocean"]},
+        "architecture": model.architecture,
+        "training": {"data": f"{a.train_scenes} simulated SAR-like scenes (serac.models.calving_scenes, seed "
+                             f"{1000 + a.seed}), {a.size}x{a.size} px, "
+                             f"{a.terrain_fraction if terrains else 0:.0%} on real terrain "
+                             f"({', '.join(TERRAIN_SOURCES) if terrains else 'none'}); Columbia never used",
+                     "labels": "simulated zones", "date": datetime.date.today().isoformat(),
+                     "region": "simulation (geometry partly from real DEMs and glacier outlines)", "sensor": "simulated SAR", "season": "random (25 % wet snow)",
+                     "limits": "trained and scored on SIMULATED SAR-like scenes only; never validated on real SAR "
+                               "images; use its fronts as a starting point for review, or fine-tune / replace it "
+                               "with a model trained on labelled SAR (e.g. the CaFFe benchmark).",
+                     "script": "python -m models.train_calving", "steps": a.steps, "seed": a.seed,
+                     "device": device, "train_seconds": round(train_seconds, 1)},
+    }
+    report = export_onnx(model, meta, a.output)
+    onnx_model = load_model(report.onnx_path, backend="onnxruntime", threads=a.threads)
+    progress.info("Evaluating the exported ONNX model on held-out scenes ...")
+    metrics = {"held_out_synthetic": evaluate_zones(onnx_model, list(test_x), list(test_z), a.pixel_size),
+               "held_out_scenes": a.test_scenes}
+    if terrains:
+        tx, tz = scene_set(3000 + a.seed, a.test_scenes, a.size, terrains, 1.0)
+        metrics["held_out_real_terrain"] = evaluate_zones(onnx_model, list(tx), list(tz), a.pixel_size)
+    if os.path.isdir(a.shared_data):
+        db, zones, _ = columbia_scene(a.shared_data, np.random.default_rng(a.seed + 7), a.pixel_size)
+        metrics["columbia_geometry_simulated"] = evaluate_zones(onnx_model, [db], [zones], a.pixel_size)
+    meta["training"]["metrics"] = metrics
+    final = embed_metadata(report.onnx_path, meta)
+    write_sidecar(report.onnx_path, final)
+    seconds = time.perf_counter() - start
+    log_path = write_log(a.log or os.path.splitext(a.output)[0] + ".training_log.json", config, model, log,
+                         metrics, report, seconds)
+    print(json.dumps({"onnx": report.onnx_path, "log": log_path, "metrics": metrics,
+                      "torch_onnx_max_abs_diff": report.max_abs_diff, "seconds": round(seconds, 1)}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
