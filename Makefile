@@ -48,6 +48,7 @@ test-core: venv
 
 bench: venv
 	$(PY) benchmarks/run_all.py
+	$(PY) benchmarks/summarize.py
 
 install:
 	mkdir -p "$(QGIS_PROFILE)/python/plugins"

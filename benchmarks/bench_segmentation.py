@@ -22,11 +22,12 @@ import datetime
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
 import time
+
+from _memory import peak_rss_mb  # noqa: E402 (benchmarks/ is on sys.path as the script folder)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(os.path.dirname(ROOT), "shared", "data")
@@ -44,14 +45,6 @@ def _import_serac():
     ensure_serac_importable()
 
 
-def peak_rss_mb():
-    """Peak resident memory of this process (MB): VmHWM (reset by exec, unlike ru_maxrss), else ru_maxrss."""
-    if os.path.exists("/proc/self/status"):
-        with open("/proc/self/status") as fh:
-            hwm = [line.split()[1] for line in fh if line.startswith("VmHWM:")]
-        if hwm:
-            return int(hwm[0]) / 1024.0
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def make_scene(path, size):

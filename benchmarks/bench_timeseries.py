@@ -27,11 +27,12 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
 import time
+
+from _memory import peak_rss_mb  # noqa: E402 (benchmarks/ is on sys.path as the script folder)
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,16 +48,6 @@ COLUMBIA = DATA / "itslive_columbia" / "crop_ALA_G0120_0000_{}.tif"
 BLOCK = 256
 
 
-def rss_mb():
-    """Peak resident memory of this process (MB): VmHWM on Linux, else ru_maxrss."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def kaskawulsh_field(size=None, window=None):
@@ -94,7 +85,7 @@ def core_case(size, regularisation):
     from serac.core.timeseries import synthetic as syn
 
     field, _ = kaskawulsh_field(size)
-    base = rss_mb()
+    base = peak_rss_mb()
     first = scenario(field[:, :2, :2])  # the pair dates and signal (the same for every block)
     tgrid = TimeGrid.for_pairs(first.date1, first.date2, 30)
     inversion = PairInversion(first.date1, first.date2, tgrid,
@@ -116,7 +107,7 @@ def core_case(size, regularisation):
         n_err += int(np.isfinite(err).sum())
     return {"pixels": size * size, "pixels_solved": solved, "pairs": 40, "steps": tgrid.n_steps,
             "regularisation": regularisation, "solve_s": solve_s, "pixels_per_s": size * size / solve_s,
-            "rmse_m_per_yr": (sq_err / n_err) ** 0.5, "rss_baseline_mb": base, "peak_rss_mb": rss_mb()}
+            "rmse_m_per_yr": (sq_err / n_err) ** 0.5, "rss_baseline_mb": base, "peak_rss_mb": peak_rss_mb()}
 
 
 def build_pairs(size, folder):
@@ -127,14 +118,14 @@ def build_pairs(size, folder):
     sc = scenario(field)
     t0 = time.perf_counter()
     syn.write_pair_files(folder, sc.stack, sc.date1, sc.date2, grid, units="m/yr")
-    return {"write_pairs_s": time.perf_counter() - t0, "peak_rss_mb": rss_mb()}
+    return {"write_pairs_s": time.perf_counter() - t0, "peak_rss_mb": peak_rss_mb()}
 
 
 def end_to_end_case(size, folder):
     from serac.core.timeseries import InversionSettings, invert_stack
 
     paths = sorted(str(p) for p in Path(folder).glob("2*.tif"))
-    base = rss_mb()
+    base = peak_rss_mb()
     t0 = time.perf_counter()
     result = invert_stack(paths, Path(folder) / "ts.tif", step_days=30, settings=InversionSettings(backend="numpy"),
                           diagnostics_path=Path(folder) / "diag.tif")
@@ -143,7 +134,7 @@ def end_to_end_case(size, folder):
             "regularisation": "auto (per-pixel GCV)", "invert_stack_s": total,
             "pixels_per_s": size * size / total, "median_lambda": result.median_regularisation,
             "median_residual_rms_m_per_yr": result.median_residual_rms, "rss_baseline_mb": base,
-            "peak_rss_mb": rss_mb()}
+            "peak_rss_mb": peak_rss_mb()}
 
 
 def accuracy_case(which):
@@ -188,7 +179,7 @@ def accuracy_case(which):
         sol = PairInversion(sc.date1, sc.date2, tgrid, InversionSettings(
             regularisation=lam, robust=robust, backend="numpy")).solve(obs)
         out[label] = dict(score(sol.velocity), solve_s=time.perf_counter() - t0)
-    out["peak_rss_mb"] = rss_mb()
+    out["peak_rss_mb"] = peak_rss_mb()
     return out
 
 

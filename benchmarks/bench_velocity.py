@@ -26,11 +26,12 @@ import datetime as dt
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
 import time
+
+from _memory import peak_rss_mb  # noqa: E402 (benchmarks/ is on sys.path as the script folder)
 from pathlib import Path
 
 import numpy as np
@@ -66,17 +67,6 @@ def tiled(tile, rows, cols, row0=0, col0=0):
     return tile[r, c]
 
 
-def peak_rss_mb():
-    """Peak resident memory of this process (MiB): VmHWM, which starts afresh at exec (ru_maxrss
-    would carry over the parent's peak on Linux); ru_maxrss where /proc is absent."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 # -- cases (run inside the child process) ----------------------------------------------------

@@ -5,7 +5,7 @@ read onto the reference grid with a margin (reprojected on the fly if its CRS,
 resolution or extent differ), moved by the shift with bilinear resampling
 (:func:`~.shift.shift_array`, the same interpolation the fit used), and corrected
 vertically (shift_z + ramps). Only one block is in memory at a time, so DEMs larger
-than memory work. Outputs are written atomically (:class:`~serac.core.raster_io.RasterWriter`):
+than memory work. Outputs are written atomically (:class:`~.output.DemOutput`):
 a failure or cancellation leaves no partial file.
 
 ``shift_by="geotransform"`` instead keeps the DEM's own pixels and moves its
@@ -21,8 +21,10 @@ from rasterio.windows import Window
 
 from ..errors import InputError
 from ..progress import as_progress
-from ..raster_io import RasterGrid, RasterWriter, block_count, iter_blocks, read_on_grid
+from ..raster_io import RasterGrid, block_count, iter_blocks
 from ..stats import robust_summary
+from .gridread import BandReader
+from .output import DemOutput
 from .shift import shift_array
 from .sources import DemSource
 from .workgrid import pixel_coordinates, shift_offsets, shift_to_native
@@ -61,6 +63,8 @@ def _read_with_margin(dem, grid, padded, inner, pad, resampling):
         r0, c0 = int(inner.row_off) - pad, int(inner.col_off) - pad
         rr0, cc0 = max(0, r0), max(0, c0)
         rr1, cc1 = min(grid.height, r0 + h), min(grid.width, c0 + w)
+        if (rr0, cc0, rr1, cc1) == (r0, c0, r0 + h, c0 + w):  # all inside: no paste
+            return dem.read(grid, Window(c0, r0, w, h))
         out = np.full((h, w), np.nan, dtype=np.float32)
         if rr1 > rr0 and cc1 > cc0:
             out[rr0 - r0:rr1 - r0, cc0 - c0:cc1 - c0] = dem.read(grid, Window(cc0, rr0, cc1 - cc0, rr1 - rr0))
@@ -100,8 +104,12 @@ def iter_aligned_blocks(result, reference, dem, block_size=1024, resampling="bil
         progress.update((i + 1) / total)
 
 
-def apply_in_memory(result, reference, dem, block_size=2048, resampling="bilinear"):
-    """The aligned DEM and dh on the reference grid as two (rows, cols) float32 arrays."""
+def apply_in_memory(result, reference, dem, block_size=512, resampling="bilinear"):
+    """The aligned DEM and dh on the reference grid as two (rows, cols) float32 arrays.
+
+    ``block_size`` (px): blocks small enough to stay in the CPU cache (512 px: about 1.5x
+    faster than 2048 px on a 21 Mpx DEM).
+    """
     grid = DemSource.of(reference, "reference DEM").grid
     aligned = np.empty(grid.shape, dtype=np.float32)
     dh = np.empty(grid.shape, dtype=np.float32)
@@ -115,8 +123,7 @@ def apply_in_memory(result, reference, dem, block_size=2048, resampling="bilinea
 def _writer(stack, path, grid, name, tags, cog=True):
     if not path:
         return None
-    return stack.enter_context(RasterWriter(path, grid, count=1, dtype="float32", nodata=-9999.0,
-                                            band_names=[name], tags=tags, cog=cog))
+    return stack.enter_context(DemOutput(path, grid, name, tags, cog))
 
 
 def apply_to_files(result, reference, dem, aligned_path=None, dh_path=None, block_size=1024,
@@ -127,10 +134,11 @@ def apply_to_files(result, reference, dem, aligned_path=None, dh_path=None, bloc
     ``"geotransform"`` writes the DEM on its own grid with a moved geotransform (no
     resampling; the dh map is still on the reference grid). ``resampling`` is how a DEM
     on another grid is first read onto the reference grid. ``cog=False`` writes tiled
-    GeoTIFFs without the Cloud Optimized GeoTIFF conversion (about 3x faster to write,
-    no overviews). Float32 outputs, nodata -9999. Returns the output paths and
-    ``dh_summary`` / ``aligned_summary``: :func:`~serac.core.stats.robust_summary` of the
-    written maps (all terrain, 1 px in 5 x 5; empty when not written), e.g. to scale colour ramps.
+    GeoTIFFs without the Cloud Optimized GeoTIFF conversion (about 1.5x faster to write,
+    no overviews). Float32 outputs, nodata -9999, DEFLATE level 1 (:mod:`.output`).
+    Returns the output paths and ``dh_summary`` / ``aligned_summary``:
+    :func:`~serac.core.stats.robust_summary` of the written maps (all terrain, 1 px in
+    5 x 5; empty when not written), e.g. to scale colour ramps.
     """
     progress = as_progress(feedback)
     if shift_by not in ("resample", "geotransform"):
@@ -147,8 +155,9 @@ def apply_to_files(result, reference, dem, aligned_path=None, dh_path=None, bloc
             with contextlib.ExitStack() as stack:
                 writer = _writer(stack, dh_path, grid, "dh", {**tags, **DH_TAGS}, cog)
                 ref = DemSource.of(reference, "reference DEM")
+                moved = BandReader(aligned_path)
                 for inner, _ in iter_blocks(grid.shape, block_size):
-                    aligned = read_on_grid(aligned_path, grid, bands=1, window=inner, resampling=resampling).band(1)
+                    aligned = moved.read(grid, inner, resampling)
                     dh = aligned - ref.read(grid, inner)
                     writer.write(dh, inner)
                     dh_sample.add(dh, inner)
@@ -179,8 +188,7 @@ def _write_moved_geotransform(result, dem, path, block_size, tags, cog, sample, 
     grid = dem.grid
     moved = RasterGrid(grid.crs, Affine.translation(dx, dy) * grid.transform, grid.width, grid.height)
     total = block_count(grid.shape, block_size)
-    with RasterWriter(path, moved, count=1, dtype="float32", nodata=-9999.0, band_names=["elevation"],
-                      tags={**tags, "UNITS": "m", "SERAC_SHIFT_BY": "geotransform"}, cog=cog) as writer:
+    with DemOutput(path, moved, "elevation", {**tags, "UNITS": "m", "SERAC_SHIFT_BY": "geotransform"}, cog) as writer:
         for i, (inner, _) in enumerate(iter_blocks(grid.shape, block_size)):
             values = dem.read(grid, inner) + _vertical(result.transform, moved, inner, result.work_grid.crs)
             writer.write(values, inner)

@@ -31,7 +31,8 @@ import math
 import numpy as np
 
 from ..errors import InputError
-from ..stats import nmad
+from ..stats import NMAD_FACTOR
+from .select import median
 from .step import CoregStep
 from .vertical import robust_offset
 
@@ -52,16 +53,28 @@ class AspectBins:
     def medians(self, values):
         """(median, count) of the finite ``values`` in each bin."""
         ordered = np.asarray(values)[self.order]
+        finite = np.isfinite(ordered)
+        all_finite = bool(finite.all())
         n = self.angle.size
         med = np.full(n, np.nan)
         cnt = np.zeros(n, dtype=np.int64)
         for b in range(n):
             v = ordered[self.starts[b]:self.starts[b + 1]]
-            v = v[np.isfinite(v)]
+            if not all_finite:
+                v = v[finite[self.starts[b]:self.starts[b + 1]]]
             cnt[b] = v.size
             if v.size:
-                med[b] = np.median(v)
+                med[b] = median(v)
         return med, cnt
+
+
+def _nmad_of_copy(values):
+    """:func:`~serac.core.stats.nmad` of finite float64 ``values`` that may be overwritten (no further copy)."""
+    if values.size == 0:
+        return float("nan")
+    values -= median(values)
+    np.abs(values, out=values)
+    return float(NMAD_FACTOR * median(values))
 
 
 def design(angles):
@@ -146,7 +159,7 @@ class NuthKaab(CoregStep):
                                  f"(iteration {iteration}, shift {transform.shift_x_m:.1f}, "
                                  f"{transform.shift_y_m:.1f} m).",
                                  "check that the DEMs show the same terrain; mask unstable areas.")
-            dh -= np.median(dh[finite])
+            dh -= median(dh[finite])
             east, north, c, used = fit_cosine(bins, dh / tan_slope, self.min_bin_count)
             if not (math.isfinite(east) and math.isfinite(north)):
                 self._flat_terrain(sample, "too few aspect bins are populated")
@@ -154,7 +167,7 @@ class NuthKaab(CoregStep):
             step = math.hypot(east, north)
             history.append({"iteration": iteration, "step_x_m": -east, "step_y_m": -north, "step_m": step,
                             "shift_x_m": transform.shift_x_m, "shift_y_m": transform.shift_y_m,
-                            "c": c, "bins": used, "nmad_before_step_m": nmad(dh)})
+                            "c": c, "bins": used, "nmad_before_step_m": _nmad_of_copy(dh[finite])})
             progress.update(iteration / self.max_iterations)
             if step < self.tolerance_m:
                 converged = True

@@ -123,7 +123,7 @@ def make_pipeline(method="nuth_kaab", deramp_order=0, max_iterations=10, toleran
 
 def _histogram(before, after):
     values = np.concatenate([before[np.isfinite(before)], after[np.isfinite(after)]])
-    lim = float(np.percentile(np.abs(values), 99)) if values.size else 1.0
+    lim = float(np.percentile(np.abs(values, out=values), 99, overwrite_input=True)) if values.size else 1.0
     lim = max(lim, 0.1)
     counts = [np.histogram(v[np.isfinite(v)], HISTOGRAM_BINS, range=(-lim, lim))[0].tolist() for v in (before, after)]
     return {"edges_m": np.linspace(-lim, lim, HISTOGRAM_BINS + 1).tolist(), "before": counts[0], "after": counts[1]}

@@ -78,14 +78,22 @@ class FitSample:
     stats_points: PointSet
     counts: dict
     slope_limits: tuple = (5.0, 70.0)
+    _last: tuple = field(default=(None, None, None, None), repr=False)  # (points, x, y, values) of the last dem_at
 
     def dem_at(self, points, shift_x_m, shift_y_m):
-        """DEM elevations at the points after moving the DEM by (x east, y north) m (bilinear)."""
+        """DEM elevations at the points after moving the DEM by (x east, y north) m (bilinear).
+
+        The last evaluation is kept: the statistics after a fit ask again for what its last step used.
+        """
+        last_points, last_x, last_y, values = self._last
+        if last_points is points and (last_x, last_y) == (shift_x_m, shift_y_m):
+            return values.copy()
         drow, dcol = shift_offsets(shift_x_m, shift_y_m, self.work_grid)
         out = np.empty(len(points), dtype=np.float32)
         for k, patch in enumerate(self.patches):
             s = slice(points.starts[k], points.starts[k + 1])
             out[s] = shift_points(patch.dem, points.rows[s], points.cols[s], drow, dcol)
+        self._last = (points, shift_x_m, shift_y_m, out.copy())
         return out
 
     def dh(self, transform, points):
@@ -114,10 +122,39 @@ def _windows(grid, max_pixels, margin, rng, target_blocks=64):
     return [blocks[int(rng.integers(a, b))] for a, b in zip(edges[:-1], edges[1:]) if b > a]
 
 
-def _bernoulli(patches, uniforms, p):
-    """Per patch, the sorted flat indices of usable pixels kept with probability ``p`` (one uniform per pixel)."""
-    return [np.flatnonzero(patch.usable if p >= 1.0 else patch.usable & (u < p))
-            for patch, u in zip(patches, uniforms)]
+class _Draws:
+    """Seeded Bernoulli draws of the usable pixels: each kept with probability ``p``, one uniform per pixel.
+
+    ``draws(p)`` gives, per patch, the sorted flat indices of the usable pixels whose
+    uniform is below ``p``. The uniforms of unusable pixels are overwritten with 2 (never
+    drawn). The largest draw so far is kept; when it is sparse (under 1 px in
+    ``SPARSE``), a draw at a smaller ``p`` — a subset of it — is filtered from it
+    instead of from every pixel again.
+    """
+
+    SPARSE = 8
+
+    def __init__(self, patches, rng):
+        self.keys = []
+        for patch in patches:
+            u = rng.random(patch.usable.shape, dtype=np.float32)
+            np.copyto(u, np.float32(2.0), where=~patch.usable)
+            self.keys.append(u.ravel())
+        self._p = -1.0
+        self._largest = self._uniforms = None
+
+    def __call__(self, p):
+        p = min(float(p), 1.0)  # uniforms are < 1: p = 1 keeps every usable pixel
+        if p == self._p:
+            return self._largest
+        if p < self._p and self._uniforms is not None:
+            return [c[u < p] for c, u in zip(self._largest, self._uniforms)]
+        draw = [np.flatnonzero(u < p) for u in self.keys]
+        if p > self._p:
+            self._p, self._largest, self._uniforms = p, draw, None
+            if sum(c.size for c in draw) * self.SPARSE < sum(u.size for u in self.keys):
+                self._uniforms = [u[c] for u, c in zip(self.keys, draw)]
+        return draw
 
 
 def _point_set(work_grid, patches, per_patch_indices, extra=None):
@@ -135,13 +172,13 @@ def _point_set(work_grid, patches, per_patch_indices, extra=None):
                     work_grid, extra or {})
 
 
-def _slope_points(work_grid, patches, uniforms, k, usable, slope_limits):
+def _slope_points(work_grid, patches, draws, k, usable, slope_limits):
     """About ``k`` usable points whose reference slope lies within ``slope_limits`` (degrees)."""
     lo, hi = slope_limits
     p = min(1.0, 20_000 / usable)  # pilot draw: how many stable pixels pass the slope limits
     for attempt in range(2):
         kept, slopes, aspects = [], [], []
-        for patch, idx in zip(patches, _bernoulli(patches, uniforms, p)):
+        for patch, idx in zip(patches, draws(p)):
             r, c = np.divmod(idx, patch.ref.shape[1])
             slope, aspect = slope_aspect_at(patch.ref, r, c, work_grid.res)
             ok = np.isfinite(aspect) & (slope >= lo) & (slope <= hi)
@@ -179,24 +216,27 @@ def build_sample(reference, dem, work_grid, stable=None, subsample=500_000, slop
         inside[r0:r0 + int(inner.height), c0:c0 + int(inner.width)] = True
         inside[[0, -1], :] = False  # the border has no 3x3 neighbourhood
         inside[:, [0, -1]] = False
-        ref_ok = np.isfinite(ref) & inside
-        both = ref_ok & np.isfinite(dem_values)
+        ref_ok = np.isfinite(ref)
+        ref_ok &= inside
+        dem_ok = np.isfinite(dem_values)
+        dem_ok &= inside
+        both = ref_ok & dem_ok
         usable = both & stable.stable(work_grid, outer) if stable is not None else both
         counts["pixels"] += int(inner.width * inner.height)
         counts["ref_valid"] += int(np.count_nonzero(ref_ok))
-        counts["dem_valid"] += int(np.count_nonzero(np.isfinite(dem_values) & inside))
+        counts["dem_valid"] += int(np.count_nonzero(dem_ok))
         counts["both_valid"] += int(np.count_nonzero(both))
         counts["stable"] += int(np.count_nonzero(usable))
         patches.append(Patch(outer, inner, ref, dem_values, usable))
         progress.update((i + 1) / len(windows))
     _require_counts(counts, reference, dem, stable)
     usable = counts["stable"]
-    uniforms = [rng.random(p.usable.shape, dtype=np.float32) for p in patches]
-    sample = FitSample(work_grid, patches,
-                       _point_set(work_grid, patches, _bernoulli(patches, uniforms, subsample / usable)),
-                       _slope_points(work_grid, patches, uniforms, subsample, usable, slope_limits),
-                       _point_set(work_grid, patches, _bernoulli(patches, uniforms, stats_max_count / usable)),
-                       counts, tuple(slope_limits))
+    draws = _Draws(patches, rng)
+    fit_points = _point_set(work_grid, patches, draws(subsample / usable))
+    slope_points = _slope_points(work_grid, patches, draws, subsample, usable, slope_limits)
+    stats_points = fit_points if stats_max_count == subsample else _point_set(
+        work_grid, patches, draws(stats_max_count / usable))  # the same draw when the counts are equal
+    sample = FitSample(work_grid, patches, fit_points, slope_points, stats_points, counts, tuple(slope_limits))
     counts["fit_points"] = len(sample.fit_points)
     counts["slope_points"] = len(sample.slope_points)
     counts["stats_points"] = len(sample.stats_points)

@@ -41,14 +41,19 @@ def shift_array(array, drow, dcol):
     kc = [t[1] for t in terms]
     r0, r1 = max(0, -min(kr)), min(height, height - max(kr))
     c0, c1 = max(0, -min(kc)), min(width, width - max(kc))
-    out = np.full(array.shape, np.nan, dtype=np.float32)
+    out = np.empty(array.shape, dtype=np.float32)
+    out[:r0] = np.nan
+    out[r1:] = np.nan
+    out[:, :c0] = np.nan
+    out[:, c1:] = np.nan
     if r0 >= r1 or c0 >= c1:
         return out
-    acc = None
-    for r, c, w in terms:
-        part = array[r0 + r:r1 + r, c0 + c:c1 + c] * np.float32(w)
-        acc = part if acc is None else np.add(acc, part, out=acc)
-    out[r0:r1, c0:c1] = acc
+    acc = out[r0:r1, c0:c1]  # the weighted slices are summed in place, in the order of the terms
+    part = np.empty(acc.shape, dtype=np.float32) if len(terms) > 1 else None
+    for k, (r, c, w) in enumerate(terms):
+        np.multiply(array[r0 + r:r1 + r, c0 + c:c1 + c], np.float32(w), out=acc if k == 0 else part)
+        if k:
+            acc += part
     return out
 
 
@@ -64,12 +69,25 @@ def shift_points(array, rows, cols, drow, dcol):
     terms = _bilinear_terms(drow, dcol)
     kr = [t[0] for t in terms]
     kc = [t[1] for t in terms]
-    inside = ((rows + min(kr) >= 0) & (rows + max(kr) < height)
-              & (cols + min(kc) >= 0) & (cols + max(kc) < width))
-    flat = rows * width + cols
-    values = array.ravel()
     out = np.zeros(rows.shape, dtype=np.float32)
+    if rows.size == 0:
+        return out
+    # points whose 2x2 neighbourhood leaves the array are NaN; usually there are none, so test the extremes first
+    lo_r, hi_r, lo_c, hi_c = rows.min() + min(kr), rows.max() + max(kr), cols.min() + min(kc), cols.max() + max(kc)
+    outside = None
+    if not (lo_r >= 0 and hi_r < height and lo_c >= 0 and hi_c < width):
+        outside = ((rows + min(kr) < 0) | (rows + max(kr) >= height)
+                   | (cols + min(kc) < 0) | (cols + max(kc) >= width))
+    # flat index of the first neighbour (clipped), the others are gathered from offset views
+    first = min(r * width + c for r, c, _ in terms)
+    base = rows * width + cols + first
+    if outside is not None:
+        np.clip(base, 0, array.size - 1, out=base)
+    values = array.ravel()
     for r, c, w in terms:
-        out += np.take(values, flat + (r * width + c), mode="clip") * np.float32(w)
-    out[~inside] = np.nan
+        part = values[r * width + c - first:].take(base, mode="clip")
+        part *= np.float32(w)
+        out += part
+    if outside is not None:
+        out[outside] = np.nan
     return out

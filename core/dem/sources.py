@@ -1,18 +1,19 @@
 """DEM inputs (a file path or an in-memory :class:`~serac.core.raster_io.Raster`) read onto a grid.
 
-A file is read window by window with :func:`~serac.core.raster_io.read_on_grid`, which
-reprojects and resamples on the fly, so its CRS, resolution and extent may differ
+A file is read window by window with :class:`~.gridread.BandReader`: directly when its
+pixels line up with the grid's, otherwise through :func:`~serac.core.raster_io.read_on_grid`,
+which reprojects and resamples on the fly, so its CRS, resolution and extent may differ
 from the grid's. An in-memory raster must already be on the grid.
 """
 
 import os
 
 import numpy as np
-import rasterio
 from rasterio.windows import Window
 
 from ..errors import InputError
-from ..raster_io import Raster, read_grid, read_on_grid, require_overlap
+from ..raster_io import Raster, read_grid, require_overlap
+from .gridread import BandReader
 
 _METRE = {"m", "metre", "meter", "metres", "meters"}
 _FOOT = {"ft", "foot", "feet", "us survey foot", "ftus", "us-ft", "foot_us"}
@@ -44,12 +45,10 @@ class DemSource:
         else:
             self.path = os.fspath(source)
             self.raster = None
-            self.grid = read_grid(self.path)
-            with rasterio.open(self.path) as ds:
-                if not 1 <= band <= ds.count:
-                    raise InputError(f"{name} '{os.path.basename(self.path)}' has {ds.count} band(s); "
-                                     f"band {band} was asked for.", "choose an existing band.")
-                self.unit = normalize_unit(ds.units[band - 1])
+            read_grid(self.path)  # an InputError naming the file if GDAL cannot open it
+            self.reader = BandReader(self.path, band, name)
+            self.grid = self.reader.grid
+            self.unit = normalize_unit(self.reader.unit)
 
     @classmethod
     def of(cls, source, name):
@@ -73,4 +72,4 @@ class DemSource:
                 w = window if isinstance(window, Window) else Window(*window)
                 data = data[int(w.row_off):int(w.row_off + w.height), int(w.col_off):int(w.col_off + w.width)]
             return np.asarray(data, dtype=np.float32)
-        return read_on_grid(self.path, grid, bands=self.band, window=window, resampling=resampling).band(1)
+        return self.reader.read(grid, window, resampling)

@@ -12,8 +12,9 @@ import rasterio.warp
 from rasterio.crs import CRS
 
 from ..errors import NoOverlapError
-from ..raster_io import rasterize_geometries, read_on_grid
+from ..raster_io import rasterize_geometries, read_grid
 from ..vector_io import read_geometries
+from .gridread import BandReader
 
 
 class StableTerrain:
@@ -31,6 +32,7 @@ class StableTerrain:
             raise ValueError("geometries_crs is required with geometries")
         self.mask_path = os.fspath(mask_path) if mask_path else None
         self._cache = {}
+        self._mask_reader = None
 
     @classmethod
     def from_files(cls, outlines_path=None, mask_path=None, crs="EPSG:4326"):
@@ -66,14 +68,17 @@ class StableTerrain:
     def stable(self, grid, window=None):
         """Boolean (rows, cols) array of ``window`` of ``grid`` (default: whole grid): True = stable."""
         sub = grid if window is None else grid.window_grid(window)
-        stable = np.ones(sub.shape, dtype=bool)
+        stable = None
         if self.geometries:
-            stable &= rasterize_geometries(self._geometries_in(grid.crs), sub) == 0
+            stable = rasterize_geometries(self._geometries_in(grid.crs), sub) == 0
         if self.mask_path:
+            if self._mask_reader is None:
+                read_grid(self.mask_path)  # an InputError naming the file if GDAL cannot open it
+                self._mask_reader = BandReader(self.mask_path, 1)
             try:
-                mask = read_on_grid(self.mask_path, grid, bands=1, window=window, resampling="nearest").band(1)
+                mask_stable = np.logical_not(self._mask_reader.nonzero(grid, window))
             except NoOverlapError:
                 raise NoOverlapError("The unstable-terrain mask raster does not overlap the reference DEM.",
                                      "choose the mask made for these DEMs, or leave the mask empty.") from None
-            stable &= ~(np.isfinite(mask) & (mask != 0))
-        return stable
+            stable = mask_stable if stable is None else stable & mask_stable
+        return stable if stable is not None else np.ones(sub.shape, dtype=bool)

@@ -15,11 +15,20 @@ import numpy as np
 
 def _horn(get, res_x, res_y):
     """Horn gradients (dz/dx east, dz/dy north) from an accessor ``get(drow, dcol)``."""
-    west = get(-1, -1) + 2 * get(0, -1) + get(1, -1)
-    east = get(-1, 1) + 2 * get(0, 1) + get(1, 1)
-    north = get(-1, -1) + 2 * get(-1, 0) + get(-1, 1)
-    south = get(1, -1) + 2 * get(1, 0) + get(1, 1)
-    return (east - west) / (8.0 * res_x), (north - south) / (8.0 * res_y)
+
+    def weighted(a, b, c):  # get(a) + 2 get(b) + get(c), summed in place in that order
+        total = get(*b) * np.float32(2)
+        total += get(*a)
+        total += get(*c)
+        return total
+
+    dz_dx = weighted((-1, 1), (0, 1), (1, 1))
+    dz_dx -= weighted((-1, -1), (0, -1), (1, -1))
+    dz_dx /= 8.0 * res_x
+    dz_dy = weighted((-1, -1), (-1, 0), (-1, 1))
+    dz_dy -= weighted((1, -1), (1, 0), (1, 1))
+    dz_dy /= 8.0 * res_y
+    return dz_dx, dz_dy
 
 
 def horn_gradients(dem, res):
@@ -50,27 +59,33 @@ def horn_gradients_at(dem, rows, cols, res):
     rows = np.asarray(rows, dtype=np.int64)
     cols = np.asarray(cols, dtype=np.int64)
     interior = (rows >= 1) & (rows <= height - 2) & (cols >= 1) & (cols <= width - 2)
-    flat = np.where(interior, rows * width + cols, width + 1)
+    # index of the north-west neighbour; each neighbour is then gathered from an offset view, no index arithmetic
+    north_west = np.where(interior, (rows - 1) * width + (cols - 1), 0)
     values = dem.ravel()
     cache = {}
 
     def get(dr, dc):
         if (dr, dc) not in cache:
-            cache[dr, dc] = values[flat + (dr * width + dc)]
+            cache[dr, dc] = values[(dr + 1) * width + dc + 1:].take(north_west)
         return cache[dr, dc]
 
     gx, gy = _horn(get, res_x, res_y)
-    gx[~interior] = np.nan
-    gy[~interior] = np.nan
+    if not interior.all():
+        gx[~interior] = np.nan
+        gy[~interior] = np.nan
     return gx, gy
 
 
 def slope_aspect_from_gradients(dz_dx, dz_dy):
     """Slope (degrees) and aspect (degrees clockwise from north, downhill direction)."""
-    slope = np.degrees(np.arctan(np.hypot(dz_dx, dz_dy)))
-    aspect = np.mod(np.degrees(np.arctan2(-dz_dx, -dz_dy)), 360.0)
-    aspect = np.where(slope > 0, aspect, np.nan)
-    return slope.astype(np.float32), aspect.astype(np.float32)
+    slope = np.hypot(dz_dx, dz_dy)
+    np.arctan(slope, out=slope)
+    np.degrees(slope, out=slope)
+    aspect = np.arctan2(np.negative(dz_dx), np.negative(dz_dy))
+    np.degrees(aspect, out=aspect)
+    np.mod(aspect, 360.0, out=aspect)
+    aspect[~(slope > 0)] = np.nan
+    return slope.astype(np.float32, copy=False), aspect.astype(np.float32, copy=False)
 
 
 def slope_aspect(dem, res):

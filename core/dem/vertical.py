@@ -3,6 +3,7 @@
 import numpy as np
 
 from ..errors import InputError
+from .select import median
 from .step import CoregStep
 
 
@@ -11,7 +12,7 @@ def robust_offset(dh, statistic="median"):
     v = dh[np.isfinite(dh)]
     if v.size == 0:
         return float("nan")
-    return float(np.median(v) if statistic == "median" else np.mean(v))
+    return float(median(v) if statistic == "median" else np.mean(v))
 
 
 class VerticalShift(CoregStep):
