@@ -35,6 +35,14 @@ class BandCountError(InputError):
     """A raster has a different number of bands than required."""
 
 
+class UnreadableRasterError(InputError):
+    """A raster file exists but GDAL cannot read all of it (truncated or corrupt)."""
+
+
+class OutputError(SeracError):
+    """An output cannot be written where the user asked (read-only folder, disk full, ...)."""
+
+
 class ModelError(SeracError):
     """A model file is corrupt, unsafe, or does not match its input."""
 
@@ -57,3 +65,11 @@ class Cancelled(SeracError):
 
     def __init__(self):
         super().__init__("The run was cancelled; no output was written.")
+
+
+class SeracWarning(UserWarning):
+    """Something was assumed that the user should know about (see :mod:`serac.core.progress`).
+
+    The core issues it with :func:`serac.core.progress.warn`; scripts see it on stderr
+    (Python's ``warnings``), the Processing layer shows it in the log as a warning.
+    """

@@ -4,17 +4,30 @@
 * :func:`read_raster` / :func:`read_on_grid` — read a raster, or a window of it, as
   float arrays with nodata as NaN; ``read_on_grid`` reprojects/resamples onto another
   raster's grid on the fly (GDAL warped VRT), window by window if asked.
+* :class:`BandReader` — THE grid reader: one band of a file read onto windows of any
+  grid, directly when the grids line up (no warp), else through ``read_on_grid``.
+  Every capability (DEM, velocity, SAR, time series, segmentation) reads through it.
+* What every read does (:func:`band_encoding`, so no algorithm can forget it):
+  outside a raster's footprint is nodata (NaN), with or without a nodata tag;
+  untagged voids (-9999, -32768, -32767, float max, 0 in an unsigned DEM) and a nodata
+  tag the data type cannot hold are treated as nodata with a warning naming the
+  value (:class:`~serac.core.errors.SeracWarning`); GDAL scale/offset are applied;
+  a truncated file raises :class:`~serac.core.errors.UnreadableRasterError`.
 * :class:`RasterWriter` / :func:`write_raster` — tiled, compressed GeoTIFF (Cloud
   Optimized GeoTIFF by default) written atomically: data goes to a temporary file in
   the destination folder and is renamed into place only when everything succeeded, so
   a failed or cancelled run leaves nothing half-written.
 * :func:`iter_blocks` — the one window iterator used for all blockwise processing.
 * :func:`rasterize_geometries` — burn outlines (GeoJSON-like mappings) onto a grid.
+* :func:`pixel_size_m` / :func:`pixel_area_m2` — ground pixel size (m) and area (m²) of a
+  grid, in any CRS (degrees converted on the WGS 84 ellipsoid).
+* :func:`check_output_path` — fail early, naming the file, when an output cannot be written.
 
 Coordinates are in the units of the CRS (m for projected CRS); resolutions are
 positive numbers (m/px); arrays are (band, row, col) or (row, col).
 """
 
+import contextlib
 import math
 import os
 import uuid
@@ -27,11 +40,13 @@ import rasterio.shutil
 import rasterio.warp
 from affine import Affine
 from rasterio.crs import CRS
-from rasterio.enums import Resampling
+from rasterio.enums import MaskFlags, Resampling
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
-from .errors import AllNoDataError, BandCountError, CRSError, InputError, NoOverlapError
+from .errors import (AllNoDataError, BandCountError, CRSError, InputError, NoOverlapError, OutputError,
+                     UnreadableRasterError)
+from .progress import warn
 
 RESAMPLING = {
     "nearest": Resampling.nearest,
@@ -160,12 +175,236 @@ class Raster:
         return np.all(np.isfinite(self.data), axis=0)
 
 
+def _name(path):
+    return os.path.basename(os.fspath(path))
+
+
 def _open(path):
     try:
         return rasterio.open(path)
     except rasterio.errors.RasterioIOError as exc:
+        if os.path.isfile(os.fspath(path)):
+            raise UnreadableRasterError(
+                f"GDAL cannot read the raster '{path}' ({exc}): the file is damaged, truncated or not a raster.",
+                "download or export the file again (an interrupted copy gives a truncated file); "
+                "'gdalinfo -checksum' on it shows whether GDAL can read all of it.") from None
         raise InputError(f"Cannot open raster '{path}': {exc}.",
                          "check the path and that the file is a raster GDAL can read.") from None
+
+
+def _unreadable(path, exc):
+    return UnreadableRasterError(
+        f"Part of the raster '{path}' cannot be read ({exc}): the file is truncated or corrupt.",
+        "download or export the file again (an interrupted copy gives a truncated file); "
+        "'gdalinfo -checksum' on it shows whether GDAL can read all of it.")
+
+
+@contextlib.contextmanager
+def _reading(path):
+    """Turn GDAL read failures (truncated/corrupt file) into :class:`UnreadableRasterError` naming ``path``."""
+    try:
+        yield
+    except rasterio.errors.RasterioIOError as exc:
+        raise _unreadable(path, exc) from None
+    except rasterio.errors.RasterioError as exc:
+        if "read" in str(exc).lower() or "tiff" in str(exc).lower():
+            raise _unreadable(path, exc) from None
+        raise
+
+
+# -- what a band's numbers mean: nodata, voids, scale/offset ---------------------------------------
+
+#: Values that mark voids in files without a nodata tag (never a valid elevation, speed, angle or
+#: backscatter): the common fill values and the float extremes GDAL writes for "no value".
+VOID_VALUES = (-9999.0, -32768.0, -32767.0, float(np.finfo(np.float32).min), float(np.finfo(np.float32).max),
+               float(np.finfo(np.float64).min), float(np.finfo(np.float64).max))
+
+_SET_NODATA_FIX = ("set the right nodata value on the file ('gdal_edit.py -a_nodata VALUE file.tif', or "
+                   "Raster > Conversion > Translate with 'Assign a specified nodata value').")
+
+
+@dataclass(frozen=True)
+class BandEncoding:
+    """How to turn one band's stored numbers into values.
+
+    ``nodata``: the stored value that means "no value" (from the tag, or detected), or None;
+    ``gdal_mask``: validity comes from a GDAL mask/alpha band instead; ``scale``/``offset``:
+    value = stored * scale + offset (GDAL metadata); ``note``: a warning about what was assumed.
+    """
+
+    nodata: float = None
+    gdal_mask: bool = False
+    scale: float = 1.0
+    offset: float = 0.0
+    note: str = None
+
+    @property
+    def scaled(self):
+        return self.scale != 1.0 or self.offset != 0.0
+
+    def decode(self, raw, dtype="float32", valid=None):
+        """Values (float ``dtype``, NaN = nodata) from stored numbers ``raw``; ``valid``: GDAL mask (!= 0 valid)."""
+        data = raw.astype(dtype, copy=True)
+        if self.nodata is not None:
+            data[np.isnan(raw) if np.isnan(self.nodata) else raw == self.nodata] = np.nan
+        if valid is not None:
+            data[valid == 0] = np.nan
+        return self.apply_scale(data)
+
+    def apply_scale(self, data):
+        if self.scaled:
+            data *= data.dtype.type(self.scale)
+            data += data.dtype.type(self.offset)
+        return data
+
+
+def _holds(dtype, value):
+    """True if ``value`` can be stored in ``dtype``."""
+    dtype = np.dtype(dtype)
+    if np.isnan(value):
+        return dtype.kind == "f"
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        return float(value).is_integer() and info.min <= value <= info.max
+    if dtype.kind == "f":
+        info = np.finfo(dtype)
+        return np.isinf(value) or float(info.min) <= value <= float(info.max)
+    return True
+
+
+def _clip_to(dtype, value):
+    dtype = np.dtype(dtype)
+    info = np.iinfo(dtype) if dtype.kind in "iu" else np.finfo(dtype)
+    clipped = min(max(value, float(info.min)), float(info.max))
+    return float(round(clipped)) if dtype.kind in "iu" else clipped
+
+
+def _check_complete(ds, path):
+    """Raise :class:`UnreadableRasterError` if a GeoTIFF's last blocks lie beyond the end of the file."""
+    if ds.driver != "GTiff" or not os.path.isfile(path):
+        return
+    size = os.path.getsize(path)
+    block_rows, block_cols = ds.block_shapes[0]
+    x, y = (ds.width - 1) // block_cols, (ds.height - 1) // block_rows
+    for band in sorted({1, ds.count}):
+        try:
+            offset = ds.get_tag_item(f"BLOCK_OFFSET_{x}_{y}", "TIFF", bidx=band)
+            nbytes = ds.get_tag_item(f"BLOCK_SIZE_{x}_{y}", "TIFF", bidx=band)
+        except Exception:  # noqa: BLE001 - driver without block metadata: reads will tell
+            return
+        if offset and nbytes and int(offset) + int(nbytes) > size:
+            raise _unreadable(path, f"it ends at {size} bytes but its data runs to {int(offset) + int(nbytes)}")
+
+
+def _scan_voids(ds, band, candidates, path):
+    """The ``candidates`` that occur in ``band`` (read in strips of about 4 Mpx)."""
+    found = set()
+    rows = max(1, (4 << 20) // max(1, ds.width))
+    with _reading(path):
+        for r0 in range(0, ds.height, rows):
+            raw = ds.read(band, window=Window(0, r0, ds.width, min(rows, ds.height - r0)))
+            if raw.dtype.kind == "f":
+                finite = raw[np.isfinite(raw)]
+                if finite.size == 0:
+                    continue
+                lo, hi = float(finite.min()), float(finite.max())
+            else:
+                lo, hi = float(raw.min()), float(raw.max())
+            for value in candidates:
+                if value not in found and lo <= value <= hi and np.any(raw == raw.dtype.type(value)):
+                    found.add(value)
+    return sorted(found)
+
+
+_ENCODINGS = {}
+
+
+def band_encoding(path, band=1, zero_is_void=False):
+    """The :class:`BandEncoding` of ``band`` of the raster at ``path`` (cached per file version).
+
+    ``zero_is_void``: 0 in unsigned-integer data marks voids (DEMs: no glacier is at 0 m in an
+    unsigned DEM's fill). Raises :class:`UnreadableRasterError` for a truncated file and
+    :class:`InputError` when an untagged file holds two different void values.
+    """
+    path = os.fspath(path)
+    try:
+        stat = os.stat(path)
+        key = (os.path.abspath(path), stat.st_mtime_ns, stat.st_size, int(band), bool(zero_is_void))
+    except OSError:
+        key = None
+    if key is not None and key in _ENCODINGS:
+        return _ENCODINGS[key]
+    with _open(path) as ds:
+        _check_complete(ds, path)
+        encoding = _encoding(ds, int(band), zero_is_void, path)
+    if key is not None:
+        _ENCODINGS[key] = encoding
+    return encoding
+
+
+def _encoding(ds, band, zero_is_void, path):
+    dtype = np.dtype(ds.dtypes[band - 1])
+    scale = float(ds.scales[band - 1]) if ds.scales[band - 1] is not None else 1.0
+    offset = float(ds.offsets[band - 1]) if ds.offsets[band - 1] is not None else 0.0
+    flags = ds.mask_flag_enums[band - 1]
+    if not (flags == [MaskFlags.all_valid] or MaskFlags.nodata in flags):  # alpha band or internal mask
+        return BandEncoding(None, True, scale, offset)
+    tag = ds.nodatavals[band - 1]
+    if tag is None:
+        tag = _unheld_nodata_tag(path, band)
+    if tag is not None:
+        tag = float(tag)
+        if _holds(dtype, tag):
+            return BandEncoding(tag, False, scale, offset)
+        clipped = _clip_to(dtype, tag)
+        note = (f"The nodata tag {tag:g} of '{_name(path)}' cannot occur in its {dtype.name} data; Serac treats "
+                f"{clipped:g} (the tag clipped to {dtype.name}, what converting the data type makes of it) as "
+                f"nodata. If that is wrong, {_SET_NODATA_FIX}")
+        return BandEncoding(clipped, False, scale, offset, note)
+    candidates = [v for v in VOID_VALUES if _holds(dtype, v) and (dtype.kind == "f" or v > -1e6)]
+    candidates = sorted(set(candidates) | ({0.0} if zero_is_void and dtype.kind == "u" else set()))
+    found = _scan_voids(ds, band, candidates, path) if candidates else []
+    if len(found) > 1:
+        raise InputError(f"'{_name(path)}' has no nodata tag and holds several void values "
+                         f"({', '.join(f'{v:g}' for v in found)}); Serac cannot tell which are data.",
+                         "convert the voids to one value, then " + _SET_NODATA_FIX)
+    if found:
+        note = (f"'{_name(path)}' has no nodata tag but holds {found[0]:g}, a void value; Serac treats "
+                f"{found[0]:g} as nodata. If these are real values, {_SET_NODATA_FIX}")
+        return BandEncoding(found[0], False, scale, offset, note)
+    return BandEncoding(None, False, scale, offset)
+
+
+def _unheld_nodata_tag(path, band):
+    """The nodata tag GDAL reads but rasterio hides because the data type cannot hold it (or None)."""
+    try:
+        from osgeo import gdal
+    except ImportError:  # rasterio only: such a tag goes unnoticed
+        return None
+    with contextlib.suppress(Exception):
+        ds = gdal.OpenEx(os.fspath(path), gdal.OF_RASTER | gdal.OF_READONLY)
+        return ds.GetRasterBand(int(band)).GetNoDataValue() if ds is not None else None
+    return None
+
+
+def _encodings(path, ds, indexes, zero_is_void=False):
+    """Encodings of ``indexes``, each warning once per call."""
+    encodings = [band_encoding(path, i, zero_is_void) for i in indexes]
+    for note in dict.fromkeys(e.note for e in encodings if e.note):
+        warn(note)
+    return encodings
+
+
+def _read_decoded(ds, path, indexes, encodings, window=None, dtype="float32"):
+    """Bands ``indexes`` of an open dataset (or VRT) decoded to (bands, rows, cols) float with NaN."""
+    with _reading(path):
+        raw = ds.read(indexes, window=window)
+        masks = ds.read_masks(indexes, window=window) if any(e.gdal_mask for e in encodings) else None
+    out = np.empty(raw.shape, dtype=dtype)
+    for k, e in enumerate(encodings):
+        valid = masks[k] if e.gdal_mask else None
+        out[k] = e.decode(raw[k], dtype, valid)
+    return out
 
 
 def read_grid(path):
@@ -195,11 +434,6 @@ def require_band_count(path, expected, what="The raster"):
     return n
 
 
-def _to_float(masked, dtype):
-    data = np.ma.filled(masked.astype(dtype, copy=False), np.nan)
-    return data
-
-
 def _band_indexes(ds, bands):
     if bands is None:
         return list(range(1, ds.count + 1))
@@ -211,15 +445,16 @@ def _band_indexes(ds, bands):
     return bands
 
 
-def read_raster(path, bands=None, window=None, dtype="float32"):
-    """Read a raster (or ``window`` of it) as float with nodata as NaN.
+def read_raster(path, bands=None, window=None, dtype="float32", zero_is_void=False):
+    """Read a raster (or ``window`` of it) as float with nodata as NaN, scale/offset applied.
 
     ``bands`` is a 1-based band index or list of them (default: all bands).
     """
     with _open(path) as ds:
         idx = _band_indexes(ds, bands)
+        encodings = _encodings(path, ds, idx, zero_is_void)
         win = None if window is None else (Window(*window) if not isinstance(window, Window) else window)
-        data = _to_float(ds.read(idx, window=win, masked=True), dtype)
+        data = _read_decoded(ds, path, idx, encodings, win, dtype)
         grid = RasterGrid.from_dataset(ds)
         if win is not None:
             grid = grid.window_grid(win)
@@ -246,29 +481,231 @@ def require_overlap(source_grid, target_grid, what="The two rasters"):
                              "check that both cover the same area and carry the right CRS.")
 
 
-def read_on_grid(path, grid, bands=None, window=None, resampling="bilinear", dtype="float32"):
+def read_on_grid(path, grid, bands=None, window=None, resampling="bilinear", dtype="float32",
+                 zero_is_void=False):
     """Read ``path`` onto ``grid`` (or a ``window`` of it), reprojecting if needed.
 
-    Pixels outside the source or nodata in it are NaN. Raises :class:`NoOverlapError`
-    if the raster does not overlap the grid at all.
+    Pixels outside the source or nodata in it are NaN (with or without a nodata tag; see
+    :func:`band_encoding`). Raises :class:`NoOverlapError` if the raster does not overlap
+    the grid at all.
     """
     with _open(path) as ds:
         src_grid = RasterGrid.from_dataset(ds)
         idx = _band_indexes(ds, bands)
+        encodings = _encodings(path, ds, idx, zero_is_void)
         win = None if window is None else (Window(*window) if not isinstance(window, Window) else window)
         out_grid = grid if win is None else grid.window_grid(win)
         if src_grid.matches(grid):
-            data = _to_float(ds.read(idx, window=win, masked=True), dtype)
+            data = _read_decoded(ds, path, idx, encodings, win, dtype)
         else:
-            require_crs(src_grid, f"Raster '{os.path.basename(str(path))}'")
+            require_crs(src_grid, f"Raster '{_name(path)}'")
             require_crs(grid, "The target grid")
             require_overlap(src_grid, grid)
+            nodata = {e.nodata for e in encodings}
+            src_nodata = nodata.pop() if len(nodata) == 1 else None
+            # without a nodata value, an alpha band marks what lies outside the source footprint
             with WarpedVRT(ds, crs=grid.crs, transform=grid.transform, width=grid.width,
-                           height=grid.height, resampling=_resampling(resampling),
-                           src_nodata=ds.nodata, nodata=ds.nodata) as vrt:
-                data = _to_float(vrt.read(idx, window=win, masked=True), dtype)
+                           height=grid.height, resampling=_resampling(resampling), src_nodata=src_nodata,
+                           nodata=src_nodata, add_alpha=src_nodata is None) as vrt:
+                with _reading(path):
+                    masked = vrt.read(idx, window=win, masked=True)
+                    outside = vrt.read(vrt.count, window=win) == 0 if src_nodata is None else None
+            data = np.ma.filled(masked.astype(dtype, copy=False), np.nan)
+            if outside is not None:
+                data[:, outside] = np.nan
+            for k, e in enumerate(encodings):
+                if e.nodata is not None and e.nodata != src_nodata:
+                    data[k][masked.data[k] == e.nodata] = np.nan
+                e.apply_scale(data[k])
         names = [ds.descriptions[i - 1] or f"band_{i}" for i in idx]
         return Raster(data, out_grid, names, ds.tags(), ds.nodata)
+
+
+# -- the grid reader ---------------------------------------------------------------------------------
+# read_on_grid reprojects through a GDAL warped VRT unless the file's grid *equals* the target grid.
+# Often the two grids hold the same pixels and differ only by a whole number of px (the file covers a
+# larger or smaller extent), by an equivalent CRS (e.g. ETRS89 / UTM 33N and WGS 84 / UTM 33N, between
+# which PROJ applies no datum shift) or by a rounding of the geotransform far below a pixel. The warp
+# then returns the file's own values at 5-7 times the cost of a plain read. BandReader detects that case
+# (pixel_offset: target pixel corners mapped into the file's pixel coordinates with the same PROJ
+# transformation GDAL uses must all land within ALIGN_TOLERANCE_PX of one whole-pixel offset) and then
+# reads the window directly, with NaN outside the file and for nodata; otherwise it uses read_on_grid.
+
+#: Largest misalignment (px) still read directly: it moves a value by at most this
+#: fraction of the difference to its neighbour (e.g. 2 mm for a 20 m step).
+ALIGN_TOLERANCE_PX = 1e-4
+
+#: Points per side of the lattice of target pixel corners checked by :func:`pixel_offset`.
+LATTICE = 7
+
+#: Dtypes whose values float32 holds exactly (read straight into a float32 buffer).
+_EXACT_IN_FLOAT32 = {"uint8", "int8", "uint16", "int16", "float32"}
+
+#: GDAL decodes the blocks of one read request on this many threads (same values, less wall time)
+#: when the file's blocks hold at least ``THREADED_BLOCK_PX`` px (one-row strips decode faster on one)
+#: and the request at least ``THREADED_READ_BYTES`` (small reads do not repay the threads).
+READ_THREADS = "ALL_CPUS"
+THREADED_BLOCK_PX = 256 * 64
+THREADED_READ_BYTES = 4 * 1024 ** 2
+
+
+def pixel_offset(src_grid, grid, tolerance_px=ALIGN_TOLERANCE_PX):
+    """(drow, dcol) whole px such that pixel (r, c) of ``grid`` is pixel (r + drow, c + dcol) of ``src_grid``.
+
+    None when the grids do not line up that way (other resolution, rotation, a
+    sub-pixel offset, a CRS that moves the points, or a CRS missing unless the grids are equal).
+    """
+    if src_grid.crs is None or grid.crs is None:  # image (radar) geometry: only the same grid lines up
+        return (0, 0) if src_grid.matches(grid) else None
+    cols, rows = np.meshgrid(np.linspace(0, grid.width, LATTICE), np.linspace(0, grid.height, LATTICE))
+    x, y = grid.transform * (cols.ravel(), rows.ravel())
+    if src_grid.crs != grid.crs:
+        try:
+            x, y = rasterio.warp.transform(grid.crs, src_grid.crs, x, y)
+        except Exception:  # noqa: BLE001 - points outside the CRS's domain: let the warp decide
+            return None
+    src_cols, src_rows = ~src_grid.transform * (np.asarray(x), np.asarray(y))
+    d_row, d_col = src_rows - rows.ravel(), src_cols - cols.ravel()
+    if not (np.all(np.isfinite(d_row)) and np.all(np.isfinite(d_col))):
+        return None
+    drow, dcol = round(float(d_row[0])), round(float(d_col[0]))
+    if np.max(np.abs(d_row - drow)) > tolerance_px or np.max(np.abs(d_col - dcol)) > tolerance_px:
+        return None
+    return drow, dcol
+
+
+def _grid_key(grid):
+    return grid.crs.to_wkt() if grid.crs is not None else None, tuple(grid.transform), grid.width, grid.height
+
+
+class BandReader:
+    """One band of a raster file, read onto windows of any grid as float32 (NaN = nodata or outside).
+
+    Reads directly when the file lines up with the grid (see above), else through
+    :func:`read_on_grid` with ``resampling``. Voids, scale/offset and truncation are
+    handled as :func:`band_encoding` says (checked, and any warning issued, on creation).
+    ``zero_is_void``: 0 in an unsigned band marks voids (DEMs).
+    """
+
+    def __init__(self, path, band=1, name="The raster", zero_is_void=False):
+        self.path = os.fspath(path)
+        self.band = int(band)
+        self.zero_is_void = bool(zero_is_void)
+        with _open(self.path) as ds:
+            if not 1 <= self.band <= ds.count:
+                raise BandCountError(f"{name} '{_name(self.path)}' has {ds.count} band(s); "
+                                     f"band {self.band} was asked for.", "choose an existing band.")
+            self.grid = RasterGrid.from_dataset(ds)
+            self.dtype = ds.dtypes[self.band - 1]
+            self.unit = ds.units[self.band - 1]
+            self.count = ds.count
+            block_rows, block_cols = ds.block_shapes[self.band - 1]
+            self.encoding = _encodings(self.path, ds, [self.band], self.zero_is_void)[0]
+        self.nodata = self.encoding.nodata
+        self._threaded = block_rows * block_cols >= THREADED_BLOCK_PX
+        self._gdal_mask = self.encoding.gdal_mask
+        self._offsets = {}
+
+    def offset(self, grid):
+        """:func:`pixel_offset` of the file's grid on ``grid`` (cached per grid)."""
+        key = _grid_key(grid)
+        if key not in self._offsets:
+            self._offsets[key] = pixel_offset(self.grid, grid)
+        return self._offsets[key]
+
+    def read(self, grid, window=None, resampling="bilinear"):
+        """Values on ``window`` of ``grid`` (default: the whole grid), (rows, cols) float32."""
+        offset = self.offset(grid)
+        if offset is None:
+            return self._warped(grid, window, resampling)
+        return self._direct(grid, window, offset, self._read_window, np.nan, np.float32)
+
+    def _warped(self, grid, window, resampling):
+        with warnings_once():
+            return read_on_grid(self.path, grid, bands=self.band, window=window, resampling=resampling,
+                                zero_is_void=self.zero_is_void).band(1)
+
+    def nonzero(self, grid, window=None):
+        """True where the band holds a valid (finite, not nodata) non-zero value, e.g. a mask (nearest neighbour).
+
+        The same as ``np.isfinite(v) & (v != 0)`` of the values ``read`` gives,
+        without converting an integer band to float.
+        """
+        offset = self.offset(grid)
+        if offset is None:
+            values = self._warped(grid, window, "nearest")
+            return np.isfinite(values) & (values != 0)
+        return self._direct(grid, window, offset, self._nonzero_window, False, bool)
+
+    def _direct(self, grid, window, offset, read_window, fill, dtype):
+        """``read_window`` of the file's pixels under ``window`` of ``grid``, ``fill`` outside the file."""
+        w = Window(0, 0, grid.width, grid.height) if window is None else (
+            window if isinstance(window, Window) else Window(*window))
+        r0, c0 = int(w.row_off) + offset[0], int(w.col_off) + offset[1]
+        h, wd = int(w.height), int(w.width)
+        rr0, cc0 = max(0, r0), max(0, c0)
+        rr1, cc1 = min(self.grid.height, r0 + h), min(self.grid.width, c0 + wd)
+        if rr1 <= rr0 or cc1 <= cc0:
+            whole = Window(-offset[1], -offset[0], self.grid.width, self.grid.height)
+            if not _intersects(whole, grid):
+                require_overlap(self.grid, grid)  # raises NoOverlapError like read_on_grid
+            return np.full((h, wd), fill, dtype=dtype)
+        values = read_window(Window(cc0, rr0, cc1 - cc0, rr1 - rr0))
+        if (rr0, cc0, rr1, cc1) == (r0, c0, r0 + h, c0 + wd):
+            return values
+        out = np.full((h, wd), fill, dtype=dtype)
+        out[rr0 - r0:rr1 - r0, cc0 - c0:cc1 - c0] = values
+        return out
+
+    @contextlib.contextmanager
+    def _dataset(self, window):
+        """The file opened in a GDAL environment suited to reading ``window``; read errors name the file."""
+        threaded = self._threaded and window.width * window.height * 4 >= THREADED_READ_BYTES
+        with rasterio.Env(**({"GDAL_NUM_THREADS": READ_THREADS} if threaded else {})), \
+                _open(self.path) as ds, _reading(self.path):
+            yield ds
+
+    def _nonzero_window(self, window):
+        if self._gdal_mask or self.encoding.scaled or np.dtype(self.dtype).kind not in "iu":
+            values = self._read_window(window)
+            return np.isfinite(values) & (values != 0)
+        with self._dataset(window) as ds:
+            raw = ds.read(self.band, window=window)
+        flags = raw != 0
+        if self.nodata is not None and not np.isnan(self.nodata):
+            flags &= raw != self.nodata
+        return flags
+
+    def _read_window(self, window):
+        """A window inside the file as float32 with NaN for nodata (no resampling)."""
+        with self._dataset(window) as ds:
+            if self._gdal_mask:
+                raw = ds.read(self.band, window=window)
+                return self.encoding.decode(raw, np.float32, ds.read_masks(self.band, window=window))
+            if self.dtype in _EXACT_IN_FLOAT32:
+                values = ds.read(self.band, window=window, out_dtype="float32")
+                if self.nodata is not None and not np.isnan(self.nodata):
+                    values[values == np.float32(self.nodata)] = np.nan
+                return self.encoding.apply_scale(values)
+            raw = ds.read(self.band, window=window)
+        return self.encoding.decode(raw, np.float32)
+
+
+def _intersects(window, grid):
+    return (window.col_off < grid.width and window.col_off + window.width > 0
+            and window.row_off < grid.height and window.row_off + window.height > 0)
+
+
+@contextlib.contextmanager
+def warnings_once():
+    """Silence :class:`SeracWarning` inside (a reader that already warned on creation reads window by window)."""
+    import warnings
+
+    from .errors import SeracWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SeracWarning)
+        yield
 
 
 def require_valid(array, what="The raster", minimum=1):
@@ -304,6 +741,43 @@ def iter_blocks(shape, block_size, overlap=0):
 def block_count(shape, block_size):
     bs_r, bs_c = (block_size, block_size) if np.isscalar(block_size) else block_size
     return math.ceil(shape[0] / bs_r) * math.ceil(shape[1] / bs_c)
+
+
+def _unwritable(path, exc):
+    folder = os.path.dirname(os.path.abspath(os.fspath(path)))
+    reason = getattr(exc, "strerror", None) or str(exc)
+    return OutputError(f"The output '{path}' cannot be written in '{folder}' ({reason}).",
+                       "choose an output folder you can write to (e.g. in your home folder), or free disk space; "
+                       "leave the output empty to get a temporary file.")
+
+
+def check_output_path(path):
+    """Raise :class:`OutputError` naming ``path`` unless a file can be created in its folder.
+
+    Creates the folder if needed, and probes it with a hidden file that is removed at once,
+    so the check is right even where permissions lie (read-only mounts, root, network shares).
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    probe = os.path.join(folder, f".serac-write-test-{uuid.uuid4().hex[:8]}")
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with open(probe, "wb"):
+            pass
+        os.remove(probe)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.remove(probe)
+        raise _unwritable(path, exc) from None
+
+
+@contextlib.contextmanager
+def writing(path):
+    """Turn OS and GDAL write failures inside the block into :class:`OutputError` naming ``path``."""
+    try:
+        yield
+    except (OSError, rasterio.errors.RasterioError) as exc:
+        raise _unwritable(path, exc) from None
 
 
 def _temporary_path(path):
@@ -352,6 +826,10 @@ class RasterWriter:
         self._ds = None
 
     def __enter__(self):
+        with writing(self.path):
+            return self._open()
+
+    def _open(self):
         folder = os.path.dirname(os.path.abspath(self.path))
         if not os.path.isdir(folder):
             os.makedirs(folder, exist_ok=True)
@@ -390,17 +868,25 @@ class RasterWriter:
         data = data.astype(self.dtype, copy=False)
         win = None if window is None else (Window(*window) if not isinstance(window, Window) else window)
         indexes = list(range(1, self.count + 1)) if band is None else [band]
-        self._ds.write(data, indexes=indexes, window=win)
+        with writing(self.path):
+            self._ds.write(data, indexes=indexes, window=win)
 
     def __exit__(self, exc_type, exc, tb):
         try:
             self._ds.close()
-        except Exception:
+        except Exception as close_exc:
             _remove_quietly(self._tmp)
-            raise
+            if exc_type is not None:
+                return False
+            raise _unwritable(self.path, close_exc) from None
         if exc_type is not None:
             _remove_quietly(self._tmp)
             return False
+        with writing(self.path):
+            self._finish()
+        return False
+
+    def _finish(self):
         try:
             final_tmp = self._tmp
             if self.cog:
@@ -416,7 +902,6 @@ class RasterWriter:
             if self.cog:
                 _remove_quietly(final_tmp)
             raise
-        return False
 
 
 _COG_DRIVER = []
@@ -453,6 +938,54 @@ def rasterize_geometries(geometries, grid, value=1, all_touched=False, dtype="ui
         return np.zeros(grid.shape, dtype=dtype)
     return rasterio.features.rasterize(shapes, out_shape=grid.shape, transform=grid.transform,
                                        fill=0, all_touched=all_touched, dtype=dtype)
+
+
+_WGS84_A = 6378137.0
+_WGS84_E2 = 6.69437999014e-3
+
+
+def _metres_per_degree(lat_deg):
+    """(east, north) metres per degree of longitude/latitude at ``lat_deg`` on the WGS 84 ellipsoid."""
+    phi = np.radians(lat_deg)
+    w = 1.0 - _WGS84_E2 * np.sin(phi) ** 2
+    east = np.pi / 180.0 * _WGS84_A * np.cos(phi) / np.sqrt(w)
+    north = np.pi / 180.0 * _WGS84_A * (1.0 - _WGS84_E2) / w ** 1.5
+    return east, north
+
+
+def pixel_sizes_m(grid, rows=None):
+    """Ground pixel size (x, y) in m of ``grid``.
+
+    Projected CRS: resolution times the CRS's linear unit (m, US ft, ...). Geographic CRS:
+    degrees converted on the WGS 84 ellipsoid at the latitude of ``rows`` (array of row
+    indices: arrays are returned) or of the grid's centre.
+    """
+    require_crs(grid)
+    rx, ry = grid.res
+    if grid.is_geographic:
+        if rows is None:
+            lat = (grid.bounds[1] + grid.bounds[3]) / 2.0
+        else:
+            lat = grid.xy(np.asarray(rows), np.zeros_like(np.asarray(rows)))[1]
+        east, north = _metres_per_degree(lat)
+        return rx * east, ry * north
+    try:
+        factor = grid.crs.linear_units_factor[1] or 1.0
+    except Exception:  # noqa: BLE001 - CRS without a linear unit
+        factor = 1.0
+    return rx * factor, ry * factor
+
+
+def pixel_size_m(grid):
+    """Ground pixel size of ``grid`` in m (geometric mean of x and y, at the centre for degrees)."""
+    x, y = pixel_sizes_m(grid)
+    return float(math.sqrt(x * y))
+
+
+def pixel_area_m2(grid, rows=None):
+    """Ground area of one pixel of ``grid`` in m² (per row index in ``rows`` for geographic grids)."""
+    x, y = pixel_sizes_m(grid, rows)
+    return x * y
 
 
 def utm_crs_for(lon, lat):

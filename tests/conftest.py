@@ -57,3 +57,27 @@ def cuda_available():
 
 
 requires_gpu = pytest.mark.skipif(not cuda_available(), reason="needs a CUDA GPU (none here)")
+
+
+@pytest.fixture
+def readonly_dir(tmp_path):
+    """An empty folder no one can write to, not even root: a read-only tmpfs mount.
+
+    (As root a chmod-ed folder stays writable.) Skips where mounting is not allowed.
+    """
+    import shutil
+    import subprocess
+
+    folder = tmp_path / "readonly"
+    folder.mkdir()
+    mount = shutil.which("mount")
+    if mount is None:
+        pytest.skip("no 'mount' command to make a read-only folder")
+    done = subprocess.run([mount, "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)],
+                          capture_output=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a read-only folder here: {done.stderr.decode(errors='replace').strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run([shutil.which("umount") or "umount", str(folder)], capture_output=True, check=False)

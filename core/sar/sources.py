@@ -7,7 +7,7 @@ whatever its origin:
 
 * :class:`ConstantSource` -- one number everywhere;
 * :class:`RasterSource` -- a band of a raster file, reprojected/resampled onto the target grid
-  when grids differ (:func:`~serac.core.raster_io.read_on_grid`);
+  when grids differ (the one grid reader, :class:`~serac.core.raster_io.BandReader`);
 * :class:`AnnotationAngleSource` -- the incidence angle from a Sentinel-1 annotation, on an
   image (radar geometry, no CRS) grid or a map grid, optionally following a DEM;
 * :class:`LonLatSource` -- longitude/latitude (deg) of pixel centres (for beta models).
@@ -43,11 +43,8 @@ class RasterSource:
         self.band = int(band)
         self.resampling = resampling
         self.what = what
-        src_grid = raster_io.read_grid(self.path)
-        count = raster_io.band_count(self.path)
-        if not 1 <= self.band <= count:
-            raise InputError(f"Band {self.band} of the {what} raster was asked for but it has {count} band(s).",
-                             "choose a band between 1 and the band count.")
+        self.reader = raster_io.BandReader(self.path, self.band, f"The {what} raster")
+        src_grid = self.reader.grid
         self.same_grid = src_grid.matches(grid)
         if not self.same_grid:
             if (src_grid.crs is None) != (grid.crs is None) or (grid.crs is None and src_grid.shape != grid.shape):
@@ -60,8 +57,7 @@ class RasterSource:
                             + ("" if self.same_grid else f" (resampled {resampling} from {src_grid.describe()})"))
 
     def read(self, window):
-        return raster_io.read_on_grid(self.path, self.grid, bands=self.band, window=window,
-                                      resampling=self.resampling).data[0]
+        return self.reader.read(self.grid, window, self.resampling)
 
 
 class LonLatSource:

@@ -17,7 +17,6 @@ tests).
 """
 
 import contextlib
-import math
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from rasterio.windows import Window
 
 from ..errors import AllNoDataError, InputError
 from ..progress import as_progress
-from ..raster_io import RasterWriter, band_count, iter_blocks, read_grid, read_on_grid, require_crs
+from ..raster_io import BandReader, RasterWriter, band_count, iter_blocks, pixel_size_m, read_grid, require_crs
 from .runtime import SegmentationModel, load_model
 from .tiling import TileGrid, accumulate, blend_weights, bounding_window, extract_tile
 
@@ -71,21 +70,6 @@ class SegmentationRun:
         return (f"Model '{self.model_name}' on {self.backend}: {self.shape[1]}x{self.shape[0]} px, "
                 f"{self.tiles_run} tile(s) run, {self.tiles_nodata} nodata tile(s) skipped, "
                 f"{self.seconds:.1f} s ({self.mpx_per_s:.2f} Mpx/s), valid pixels {100 * self.valid_fraction:.1f} %.")
-
-
-def pixel_size_m(grid):
-    """Ground pixel size of a grid in m (geometric mean of x and y).
-
-    Projected CRS: resolution times the CRS's linear unit; geographic CRS: degrees
-    converted at the grid's centre latitude (spherical approximation, < 1 % error).
-    """
-    require_crs(grid)
-    rx, ry = grid.res
-    if grid.is_geographic:
-        lat = math.radians((grid.bounds[1] + grid.bounds[3]) / 2)
-        return math.sqrt(rx * 111320.0 * math.cos(lat) * ry * 110574.0)
-    factor = grid.crs.linear_units_factor[1] if grid.crs.linear_units_factor else 1.0
-    return math.sqrt(rx * ry) * factor
 
 
 def _as_sources(sources, bands=None):
@@ -256,9 +240,11 @@ def segment_raster(sources, model, output_path, class_path=None, bands=None, bac
         done[0] += n
         progress.update(done[0] / max(1, total))
 
+    readers = [BandReader(s.path, b, "The input raster") for s in srcs
+               for b in (s.bands if s.bands is not None else range(1, band_count(s.path) + 1))]
+
     def read(win):
-        parts = [read_on_grid(s.path, grid, bands=s.bands, window=win).data for s in srcs]
-        return np.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
+        return np.stack([r.read(grid, win) for r in readers])
 
     tags = {"SERAC_MODEL": meta.name, "SERAC_MODEL_VERSION": meta.version, "SERAC_TASK": meta.task,
             "SERAC_BACKEND": model.backend_label, "SERAC_THRESHOLD": meta.threshold,
