@@ -408,8 +408,9 @@ def _read_decoded(ds, path, indexes, encodings, window=None, dtype="float32"):
 
 
 def read_grid(path):
-    """The :class:`RasterGrid` of a raster file, without reading pixels."""
+    """The :class:`RasterGrid` of a raster file, without reading pixels (a truncated file is refused)."""
     with _open(path) as ds:
+        _check_complete(ds, os.fspath(path))
         return RasterGrid.from_dataset(ds)
 
 
@@ -736,6 +737,16 @@ def iter_blocks(shape, block_size, overlap=0):
             ocol = max(0, c0 - overlap)
             outer = Window(ocol, orow, min(cols, c0 + w + overlap) - ocol, min(rows, r0 + h + overlap) - orow)
             yield inner, outer
+
+
+def sample_windows(shape, count=4, size=128):
+    """Up to ``count`` x ``count`` windows of ``size`` px spread evenly over a (rows, cols) shape
+    (a cheap look at a raster's values before the work starts)."""
+    rows, cols = shape
+    h, w = min(size, rows), min(size, cols)
+    r_offs = np.unique(np.linspace(0, rows - h, count).astype(int))
+    c_offs = np.unique(np.linspace(0, cols - w, count).astype(int))
+    return [Window(int(c), int(r), w, h) for r in r_offs for c in c_offs]
 
 
 def block_count(shape, block_size):

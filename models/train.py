@@ -51,6 +51,7 @@ import torch.nn.functional as F
 
 from ..core.errors import InputError
 from ..core.progress import as_progress
+from ..core.raster_io import check_output_path
 from ..core.segmentation.inference import classify, pixel_size_m, predict_array
 from ..core.segmentation.metrics import segmentation_scores
 from ..core.segmentation.model_metadata import ModelMetadata
@@ -244,6 +245,9 @@ def train(config, feedback=None):
     """Train (or fine-tune) a model as described by ``config``; returns a :class:`TrainResult`."""
     progress = as_progress(feedback)
     start = time.perf_counter()
+    for path in (config.output, config.log_path):  # before the long work: OutputError naming the file
+        if path:
+            check_output_path(path)
     _seed_everything(config.seed, config.threads)
     rng = np.random.default_rng(config.seed)
     device = _device(config.device)

@@ -19,7 +19,8 @@ from ..errors import InputError
 from ..progress import as_progress
 from ..stats import robust_summary
 from .apply import apply_to_files
-from .checks import check_vertical_units
+from .checks import check_stable_terrain, check_vertical_units
+from .datum import check_vertical_datum
 from .deramp import Deramp
 from .nuth_kaab import NuthKaab
 from .report import write_report
@@ -187,10 +188,14 @@ class CoregPipeline:
                           f"z {transform.shift_z_m:+.3f} m")
         t1 = time.perf_counter()
         after = sample.dh(transform, sample.stats_points)
+        stats_after = robust_summary(after)
+        check_vertical_datum(reference.grid, dem.grid, transform.shift_z_m)
+        check_stable_terrain(sample.counts, stats_after["nmad"], sample.slope_points.extra.get("slope", []),
+                             min(work.res))
         native = shift_to_native(transform.shift_x_m, transform.shift_y_m, work, reference.grid)
         px = shift_in_px(*native, reference.grid)
         self.result = CoregResult(self.method, transform, native, px[0], px[1], robust_summary(before),
-                                  robust_summary(after), _histogram(before, after), steps, dict(sample.counts),
+                                  stats_after, _histogram(before, after), steps, dict(sample.counts),
                                   reference.grid, work, stable.describe() if stable else "all terrain stable",
                                   timings)
         timings["stats"] = time.perf_counter() - t1

@@ -113,6 +113,12 @@ class AnnotationAngleSource:
                     f"The backscatter raster has no CRS and is larger ({grid.width}x{grid.height} px) than the "
                     f"annotated image ({n_pixels}x{n_lines} px), so it cannot be in that image's radar geometry.",
                     "use the measurement image of this annotation (or a multilooked copy), or a georeferenced raster.")
+            if not (_whole_looks(n_lines, grid.height) and _whole_looks(n_pixels, grid.width)):
+                raise InputError(
+                    f"The backscatter raster has no CRS and its size ({grid.width}x{grid.height} px) is neither the "
+                    f"annotated image's ({n_pixels}x{n_lines} px) nor a multilooked copy of it (a whole number of "
+                    "looks): the annotation belongs to another product.",
+                    "give the annotation XML of this very product, or a georeferenced raster.")
         self.description = "incidence angle from the annotation geolocation grid" + (
             " with DEM heights" if dem is not None else "")
 
@@ -155,6 +161,12 @@ class AnnotationAngleSource:
 
     def _angle_pair(self, rr, cc):
         return self._angle_at(0.0)(rr, cc), self._angle_at(1000.0)(rr, cc)
+
+
+def _whole_looks(n_image, n_raster):
+    """True if ``n_raster`` px are ``n_image`` px multilooked by a whole number of looks (rounded either way)."""
+    looks = max(1, round(n_image / n_raster))
+    return abs(n_image - looks * n_raster) < looks
 
 
 def as_source(value, grid, what="raster", band=1):
