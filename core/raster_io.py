@@ -749,6 +749,17 @@ def sample_windows(shape, count=4, size=128):
     return [Window(int(c), int(r), w, h) for r in r_offs for c in c_offs]
 
 
+def display_range(values, percentiles=(2, 98)):
+    """(low, high) percentiles of the finite ``values``, for a layer's colour stretch; None when there are
+    none or all are equal."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return None
+    low, high = np.percentile(values, percentiles)
+    return (float(low), float(high)) if high > low else None
+
+
 def block_count(shape, block_size):
     bs_r, bs_c = (block_size, block_size) if np.isscalar(block_size) else block_size
     return math.ceil(shape[0] / bs_r) * math.ceil(shape[1] / bs_c)
@@ -757,6 +768,8 @@ def block_count(shape, block_size):
 def _unwritable(path, exc):
     folder = os.path.dirname(os.path.abspath(os.fspath(path)))
     reason = getattr(exc, "strerror", None) or str(exc)
+    if ".serac-" in reason:  # GDAL names Serac's hidden intermediate file: keep only the cause
+        reason = reason.rsplit(": ", 1)[-1].rstrip(").") or "write failed"
     return OutputError(f"The output '{path}' cannot be written in '{folder}' ({reason}).",
                        "choose an output folder you can write to (e.g. in your home folder), or free disk space; "
                        "leave the output empty to get a temporary file.")
@@ -819,10 +832,12 @@ class RasterWriter:
     """
 
     def __init__(self, path, grid, count=1, dtype="float32", nodata=float("nan"), band_names=None,
-                 tags=None, band_tags=None, cog=True, compress="DEFLATE", block=256):
+                 tags=None, band_tags=None, cog=True, compress="DEFLATE", block=256, shown_as=None):
         if count < 1:
             raise InputError("A raster output needs at least one band.")
         self.path = os.fspath(path)
+        #: the file the user chose, named in errors (when ``path`` is an intermediate file)
+        self.shown_as = os.fspath(shown_as) if shown_as else self.path
         self.grid = grid
         self.count = count
         self.dtype = np.dtype(dtype)
@@ -837,7 +852,7 @@ class RasterWriter:
         self._ds = None
 
     def __enter__(self):
-        with writing(self.path):
+        with writing(self.shown_as):
             return self._open()
 
     def _open(self):
@@ -879,7 +894,7 @@ class RasterWriter:
         data = data.astype(self.dtype, copy=False)
         win = None if window is None else (Window(*window) if not isinstance(window, Window) else window)
         indexes = list(range(1, self.count + 1)) if band is None else [band]
-        with writing(self.path):
+        with writing(self.shown_as):
             self._ds.write(data, indexes=indexes, window=win)
 
     def __exit__(self, exc_type, exc, tb):
@@ -889,11 +904,11 @@ class RasterWriter:
             _remove_quietly(self._tmp)
             if exc_type is not None:
                 return False
-            raise _unwritable(self.path, close_exc) from None
+            raise _unwritable(self.shown_as, close_exc) from None
         if exc_type is not None:
             _remove_quietly(self._tmp)
             return False
-        with writing(self.path):
+        with writing(self.shown_as):
             self._finish()
         return False
 

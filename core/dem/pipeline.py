@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..progress import as_progress
+from ..raster_io import check_output_path
 from ..stats import robust_summary
 from .apply import apply_to_files
 from .checks import check_stable_terrain, check_vertical_units
@@ -236,6 +237,9 @@ def coregister(reference, dem, aligned_path=None, dh_path=None, report_path=None
     Everything is checked and fitted before the first byte is written.
     """
     progress = as_progress(feedback)
+    for path in (aligned_path, dh_path, report_path):
+        if path:
+            check_output_path(path)
     pipe = make_pipeline(method, deramp_order, max_iterations, tolerance_m)
     result = pipe.fit(reference, dem, stable_terrain(outlines, outlines_crs, mask), subsample=subsample,
                       slope_limits=slope_limits, seed=seed, feedback=progress.sub(0, 0.4))

@@ -16,8 +16,10 @@ S1_INCIDENCE_DEG = (15.0, 50.0)
 #: beyond ``BETA_REFUSE_DB_PER_DEG`` the values are in another unit (dB/radian is 57.3 times larger).
 BETA_RANGE_DB_PER_DEG = (-1.0, 0.5)
 BETA_REFUSE_DB_PER_DEG = 2.0
-#: A median linear value above this (-6 dB) is brighter than snow and ice in sigma0 power: amplitude?
-AMPLITUDE_MEDIAN_LINEAR = 0.25
+#: A median linear value above this (-7 dB) is brighter than most snow, ice and rock in sigma0 power (scene
+#: medians of -20 to -10 dB), while amplitude halves the dB values (a -13 dB scene reads -6.5 dB): amplitude?
+#: Bright percolation-zone firn can pass it too, hence a warning, not a refusal.
+AMPLITUDE_MEDIAN_LINEAR = 0.2
 _AMPLITUDE_WORDS = ("amplitude", "magnitude", "amp_", "_amp", "digital number", " dn")
 
 

@@ -230,6 +230,107 @@ def test_8_geographic_raster_mask_reports_ground_km2(run_alg, tmp_path):
     assert geographic[key] == pytest.approx(projected[key], rel=0.03)  # km², not square degrees / 1e6
 
 
+def test_4_geoid_sized_vertical_shift_warns_in_the_log(run_alg, ref_dem, tmp_path):
+    from serac.core.dem.datum import _centre_lonlat, geoid_undulation_m
+    from serac.core.raster_io import read_grid
+
+    n = geoid_undulation_m(*_centre_lonlat(read_grid(ref_dem)))
+    if n is None:
+        pytest.skip("no EGM96 grid installed for PROJ")
+    dem = _write(tmp_path / "ellipsoidal.tif", _terrain(REF_G) + n, REF_G, nodata=-9999.0)
+    feedback = Recorder()
+    res = _coreg(run_alg, ref_dem, dem, tmp_path, feedback)
+    assert res["SHIFT_Z_M"] == pytest.approx(-n, abs=0.05)
+    assert any("close to the geoid undulation" in w for w in feedback.warnings), feedback.warnings
+
+
+def test_5_little_stable_terrain_warns_in_the_log(run_alg, tmp_path):
+    g = (500000.0, 8600000.0, 300, 300)
+    ref = _write(tmp_path / "ref.tif", _terrain(g), g, nodata=-9999.0)
+    mask = np.ones((300, 300), "uint8")
+    mask[:30, :30] = 0
+    dem = _write(tmp_path / "dem.tif", _terrain(g, SHIFT) + np.where(mask == 1, -30.0, 0.0), g, nodata=-9999.0)
+    mask_path = _write(tmp_path / "mask.tif", mask, g, dtype="uint8", nodata=255)
+    feedback = Recorder()
+    run_alg("dem_coregistration", {"REFERENCE": ref, "DEM": dem, "UNSTABLE_MASK": mask_path,
+                                   "OUTPUT": str(tmp_path / "a.tif"), "REPORT": str(tmp_path / "r.html")},
+            feedback=feedback)
+    assert any(re.search(r"Only \d+ stable pixels .*expect an error of about", w) for w in feedback.warnings)
+
+
+def test_6_sar_values_in_the_wrong_unit_are_refused(run_alg, tmp_path):
+    from qgis.core import QgsProcessingException
+
+    from serac.core.raster_io import read_grid, write_raster
+
+    with pytest.raises(QgsProcessingException, match="looks like radians.*give it in degrees"):
+        run_alg("sar_normalization", {"INPUT": str(VV), "ANGLE": str(ANGLE), "THETA_REF": 0.61,
+                                      "OUTPUT": str(tmp_path / "a.tif")})
+    g = read_grid(VV)
+    beta = tmp_path / "beta_rad.tif"
+    write_raster(beta, np.full(g.shape, -0.2 * 57.2958, dtype="float32"), g)
+    with pytest.raises(QgsProcessingException, match="not dB per degree.*57.3"):
+        run_alg("sar_normalization", {"INPUT": str(VV), "ANGLE": str(ANGLE), "METHOD": 1, "BETA_RASTER": str(beta),
+                                      "OUTPUT": str(tmp_path / "b.tif")})
+    assert not (tmp_path / "a.tif").exists() and not (tmp_path / "b.tif").exists()
+
+
+def test_7_sixteen_bit_input_to_the_eight_bit_model_is_refused(run_alg, tmp_path):
+    from qgis.core import QgsProcessingException
+
+    from serac.core.raster_io import read_raster, write_raster
+
+    r = read_raster(RGB)
+    sixteen = tmp_path / "rgb16.tif"
+    write_raster(sixteen, (np.nan_to_num(r.data) * 257).astype("uint16"), r.grid, nodata=0)
+    with pytest.raises(QgsProcessingException, match="outside the 0 to 255 \\(uint8\\).*rescale"):
+        run_alg("segmentation_glacier_outlines", {"INPUT": str(sixteen), "OUTPUT_PROBABILITY": str(tmp_path / "p.tif"),
+                                                  "OUTPUT_OUTLINES": str(tmp_path / "o.gpkg")})
+    assert sorted(os.listdir(tmp_path)) == ["rgb16.tif"]
+
+
+def test_8_evaluating_layers_of_other_areas_and_images_as_dems(run_alg, ref_dem, tmp_path):
+    from qgis.core import QgsProcessingException
+
+    far = tmp_path / "far.gpkg"
+    _shifted_copy(RGI, far, dx=500_000.0)
+    with pytest.raises(QgsProcessingException, match="do not overlap"):
+        run_alg("segmentation_evaluate", {"PREDICTED": str(far), "REFERENCE": str(RGI)})
+    image = _write(tmp_path / "image.tif", np.clip(_terrain(REF_G) / 4, 0, 255), REF_G, dtype="uint8")
+    with pytest.raises(QgsProcessingException, match="8-bit raster.*not elevations"):
+        _coreg(run_alg, ref_dem, image, tmp_path)
+
+
+def test_8_empty_mask_warns_in_the_log(run_alg, tmp_path):
+    far = tmp_path / "far.gpkg"
+    _shifted_copy(OUTLINES, far, dx=500_000.0)
+    feedback = Recorder()
+    res = run_alg("rasterize_outlines", {"INPUT": str(B4), "OUTLINES": str(far), "OUTPUT": str(tmp_path / "m.tif")},
+                  feedback=feedback)
+    assert res["GLACIER_AREA_KM2"] == 0.0
+    assert any("cover no pixel" in w for w in feedback.warnings), feedback.warnings
+
+
+def _shifted_copy(src, dst, dx):
+    """A copy of the vector file ``src`` moved ``dx`` (CRS units) east."""
+    from osgeo import ogr
+
+    ds = ogr.GetDriverByName("GPKG").CopyDataSource(ogr.Open(str(src)), str(dst))
+    layer = ds.GetLayer(0)
+    for feature in layer:
+        geom = feature.GetGeometryRef()
+        for i in range(geom.GetGeometryCount()) if geom.GetGeometryCount() else []:
+            part = geom.GetGeometryRef(i)
+            for j in range(part.GetGeometryCount()) if part.GetGeometryCount() else [0]:
+                ring = part.GetGeometryRef(j) if part.GetGeometryCount() else part
+                for k in range(ring.GetPointCount()):
+                    x, y = ring.GetX(k), ring.GetY(k)
+                    ring.SetPoint_2D(k, x + dx, y)
+        feature.SetGeometry(geom)
+        layer.SetFeature(feature)
+    ds = None
+
+
 def test_read_only_check_runs_before_the_work(run_alg, readonly_dir):
     """The output check comes first: a long run is not wasted on an output that cannot be written."""
     from qgis.core import QgsProcessingException
