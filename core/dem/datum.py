@@ -11,8 +11,6 @@ Converting the DEM itself between datums is left to the user (or a later Serac v
 
 import math
 
-import numpy as np
-
 from ..progress import warn
 
 #: |shift| below this (m) is never taken for a datum mix-up (|N| is below it only near the geoid's zero line).

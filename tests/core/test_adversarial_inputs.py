@@ -448,3 +448,14 @@ def test_unwritable_dem_outputs_are_refused_before_the_fit_naming_the_chosen_fil
             pass
     assert "aligned.tif" in str(info.value) and ".serac-" not in str(info.value)
     assert os.listdir(readonly_dir) == []
+
+
+def test_7_trained_models_declare_the_value_range_of_their_training_data():
+    from serac.core.segmentation.model_metadata import ValueRange
+    from serac.models.train import value_range
+
+    image = np.random.default_rng(3).integers(20, 230, (3, 50, 50)).astype("float32")
+    declared = value_range(image, np.ones((50, 50), bool), "uint8")
+    assert declared["dtype"] == "uint8" and declared["min"] == 0.0 and declared["max"] == 255.0
+    with pytest.raises(Exception, match="outside the 0 to 255 \\(uint8\\)"):
+        ValueRange(**declared).check(image * 257, "uint16", "tiny")
