@@ -221,6 +221,10 @@ class JobAlgorithm(SeracAlgorithm):
     def run_algorithm(self, parameters, context, feedback):
         job = self.job()
         inputs = self.job_inputs(parameters, context, feedback)
+        if feedback is not None and feedback.isCanceled():
+            from ..core.errors import Cancelled
+
+            raise Cancelled()
         settings = self.job_settings(parameters, context)
         outputs = self.job_outputs(parameters, context)
         result = job.run(inputs, outputs, settings, feedback=feedback)
