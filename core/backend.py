@@ -67,7 +67,3 @@ def select_backend(requested="auto", supported=("numpy", "torch-cpu", "torch-cud
         raise DependencyMissing("onnxruntime", "to run ONNX models")
     return BackendChoice("onnxruntime", "cpu", "requested")
 
-
-#: Backend choices of each kind of algorithm, as (value, label) pairs, in the order of :data:`BACKENDS`.
-CORRELATION_BACKENDS = tuple((b, b) for b in ("auto", "numpy", "torch-cpu", "torch-cuda"))
-INFERENCE_BACKENDS = tuple((b, b) for b in ("auto", "onnxruntime", "torch-cpu", "torch-cuda"))

@@ -17,15 +17,12 @@ from qgis.core import (
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterFile,
     QgsProcessingParameterMultipleLayers,
-    QgsProcessingParameterNumber,
     QgsProcessingParameterString,
 )
 
 from . import parameters as params
 from .base_algorithm import SeracAlgorithm
 from .compat import (
-    NUMBER_DOUBLE,
-    NUMBER_INTEGER,
     PARAM_ADVANCED,
     SOURCE_LINE,
     SOURCE_POINT,
@@ -37,7 +34,6 @@ from .compat import (
 )
 from .qgis_bridge import raster_path, raster_paths, source_geometries, write_records
 
-_BIG = 1.7976931348623157e308
 _SINK_TYPES = {"polygons": (SOURCE_POLYGON, WKB_POLYGON), "lines": (SOURCE_LINE, WKB_LINESTRING),
                "points": (SOURCE_POINT, WKB_POINT)}
 _VECTOR_INPUTS = {"polygons": [SOURCE_POLYGON], "lines": [SOURCE_LINE], "vector": [SOURCE_POLYGON, SOURCE_LINE]}
@@ -114,7 +110,7 @@ class JobAlgorithm(SeracAlgorithm):
             raise TypeError(f"unknown input kind {port.kind!r}")
 
     def _declare_setting(self, spec):
-        key, label = key_of(spec.name), self.tr(spec.label)
+        key, label = spec.key or key_of(spec.name), self.tr(spec.label)
         if spec.widget in ("band", "bands"):
             param = QgsProcessingParameterBand(key, label, spec.default if spec.widget == "band" else None,
                                                key_of(spec.parent), optional=True,
@@ -125,9 +121,9 @@ class JobAlgorithm(SeracAlgorithm):
         elif spec.kind is bool:
             param = QgsProcessingParameterBoolean(key, label, defaultValue=spec.default)
         elif spec.kind in (int, float) and spec.widget == "":
-            param = QgsProcessingParameterNumber(
-                key, label, NUMBER_INTEGER if spec.kind is int else NUMBER_DOUBLE, spec.default, spec.optional,
-                spec.minimum if spec.minimum is not None else -_BIG, spec.maximum if spec.maximum is not None else _BIG)
+            params.add_number(self, key, spec.label, spec.default, spec.minimum, spec.maximum, spec.kind is int,
+                              spec.advanced, spec.optional)
+            return
         else:  # text: names, dates, band lists
             param = QgsProcessingParameterString(key, label, defaultValue=spec.default, optional=spec.optional)
         if spec.advanced:
@@ -184,7 +180,7 @@ class JobAlgorithm(SeracAlgorithm):
         job = self.job()
         values = {}
         for spec in job.settings.fields():
-            key = key_of(spec.name)
+            key = spec.key or key_of(spec.name)
             if spec.widget == "bands":
                 values[spec.name] = tuple(self.parameterAsInts(parameters, key, context)) or None
             elif spec.widget == "band":
@@ -202,6 +198,8 @@ class JobAlgorithm(SeracAlgorithm):
                     values[spec.name] = self.parameterAsDouble(parameters, key, context)
             elif spec.widget == "bands_text":
                 values[spec.name] = parse_bands(self.parameterAsString(parameters, key, context))
+            elif spec.widget == "point":
+                values[spec.name] = self.point_setting(parameters, context, key)
             else:
                 text = self.parameterAsString(parameters, key, context).strip()
                 values[spec.name] = text or (None if spec.optional else spec.default)
@@ -243,12 +241,14 @@ class JobAlgorithm(SeracAlgorithm):
                 result.outputs[name] = dest
         ranges = result.report.get("display_ranges", {})
         bands = result.report.get("display_bands", {})
+        styles = result.report.get("styles", {})
         for name, path in result.outputs.items():
             port = job.outputs.get(name)
             out[key_of(name)] = path
-            if port is not None and port.style and path:
+            style = styles.get(name, port.style if port is not None else "")
+            if style and path:
                 value_range = ranges.get(name)
-                self.style_output(context, path, port.style, self.tr(self.LAYER_NAMES.get(name, port.label)),
+                self.style_output(context, path, style, self.tr(self.LAYER_NAMES.get(name, port.label if port else name)),
                                   value_range=tuple(float(v) for v in value_range) if value_range else None,
                                   band=bands.get(name))
         for name, value in result.numbers.items():

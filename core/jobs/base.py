@@ -23,36 +23,37 @@ to write where the job does not write them itself.
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import dataclasses
 import json
 import math
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping, Optional, Protocol, Sequence, Union, runtime_checkable
+from typing import Any, Callable, Mapping, Optional, Protocol, Sequence, Union, runtime_checkable
 
 from ..errors import InputError
 from ..progress import NullFeedback
+from ..threads import current_threads, gdal_threads, thread_limits  # noqa: F401 (part of the job API)
 
 # -- settings ------------------------------------------------------------------------------------------------
 
 
 def setting(default: Any, label: str, *, unit: str = "", minimum: Optional[float] = None,
             maximum: Optional[float] = None, choices: Optional[Sequence] = None, advanced: bool = False,
-            optional: bool = False, widget: str = "", parent: str = "", kind: Optional[type] = None) -> Any:
+            optional: bool = False, widget: str = "", parent: str = "", kind: Optional[type] = None,
+            key: str = "") -> Any:
     """A settings field: ``default`` plus what a front end needs to show and check it.
 
     ``choices`` is a sequence of (value, label) pairs; ``minimum``/``maximum`` the allowed range
     (in ``unit``); ``optional`` lets the value be None (meaning: decide automatically, as the label
     says); ``widget`` names a special input form (``band``, ``bands``, ``bands_text``, ``date``,
     ``dates_text``, ``point``) and ``parent`` the input it refers to; ``kind`` the value type where
-    the default does not show it (e.g. ``float`` for an optional number defaulting to None).
+    the default does not show it (e.g. ``float`` for an optional number defaulting to None); ``key`` the
+    front-end key where it is not the upper-cased name (kept for parameter names that predate the job).
     """
     meta = {"label": label, "unit": unit, "minimum": minimum, "maximum": maximum,
             "choices": tuple(tuple(c) for c in choices) if choices else None, "advanced": advanced,
             "optional": optional, "widget": widget, "parent": parent,
-            "kind": kind or (type(default) if default is not None else float)}
+            "kind": kind or (type(default) if default is not None else float), "key": key}
     return field(default=default, metadata=meta)
 
 
@@ -72,6 +73,7 @@ class FieldSpec:
     widget: str
     parent: str
     kind: type
+    key: str = ""
 
     @property
     def values(self) -> Optional[list]:
@@ -351,51 +353,6 @@ def as_feedback(feedback) -> Feedback:
 def core_feedback(feedback) -> CoreFeedback:
     """The feedback the core's functions take (QGIS-style methods), for any accepted feedback."""
     return feedback if isinstance(feedback, CoreFeedback) else CoreFeedback(as_feedback(feedback))
-
-
-# -- threads --------------------------------------------------------------------------------------------------
-
-_THREADS: contextvars.ContextVar = contextvars.ContextVar("serac_threads", default=None)
-
-
-def current_threads() -> Optional[int]:
-    """The thread count of the running job (None: not limited, use the machine)."""
-    return _THREADS.get()
-
-
-def gdal_threads() -> str:
-    """GDAL's NUM_THREADS value for the running job: its thread count, else ALL_CPUS."""
-    threads = current_threads()
-    return str(threads) if threads else "ALL_CPUS"
-
-
-@contextlib.contextmanager
-def thread_limits(threads: Optional[int]) -> Iterator[None]:
-    """Run the enclosed code on at most ``threads`` CPU threads; restore everything afterwards.
-
-    Limits the BLAS/OpenMP pools through threadpoolctl (when installed) and GDAL through a
-    ``rasterio.Env(GDAL_NUM_THREADS=...)``; the count is also visible to the core through
-    :func:`current_threads` (FFT workers, torch, ONNX Runtime sessions). ``None`` or 0: no limit.
-    """
-    if not threads:
-        yield
-        return
-    threads = max(1, int(threads))
-    token = _THREADS.set(threads)
-    try:
-        with contextlib.ExitStack() as stack:
-            try:
-                from threadpoolctl import threadpool_limits
-            except ImportError:
-                pass
-            else:
-                stack.enter_context(threadpool_limits(limits=threads))
-            import rasterio
-
-            stack.enter_context(rasterio.Env(GDAL_NUM_THREADS=str(threads)))
-            yield
-    finally:
-        _THREADS.reset(token)
 
 
 # -- the job --------------------------------------------------------------------------------------------------

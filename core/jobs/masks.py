@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping, Optional
 
+from ..choices import MASK_KEEP
 from ..progress import Progress
 from .base import Job, Port, Result, Settings, core_feedback, geometries, require_input, setting, thread_limits
 
-KEEP = (("inside", "Inside the outlines (glaciers)"), ("outside", "Outside the outlines (stable ground)"))
+KEEP = MASK_KEEP
 
 
 @dataclass(frozen=True)

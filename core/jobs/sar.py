@@ -8,17 +8,13 @@ import tempfile
 from dataclasses import dataclass
 from typing import Mapping, Optional
 
+from ..choices import BETA_ESTIMATORS, SAR_METHODS, SAR_UNITS
 from ..errors import InputError
 from ..progress import Progress
 from .base import Job, Port, Result, Settings, core_feedback, nan_numbers, optional_output, require_input, \
     setting, thread_limits
 
-METHODS = (("cosine", "Cosine law: sigma0 x cos^n(ref) / cos^n(angle)"),
-           ("linear", "Linear in dB with a given beta (number or raster)"),
-           ("pair", "Linear in dB, beta from an ascending/descending pair (Chen et al. 2022)"),
-           ("timeseries", "Linear in dB, beta per pixel from a time series"))
-UNITS = (("auto", "Detect (metadata, then values)"), ("dB", "dB"), ("linear", "Linear power"))
-ESTIMATORS = (("median", "Median ratio (robust)"), ("ls", "Least squares through the origin"))
+METHODS, UNITS, ESTIMATORS = SAR_METHODS, SAR_UNITS, BETA_ESTIMATORS
 ANGLE_FILTER = "Sentinel-1 annotation (*.xml *.XML);;Geolocation grid CSV (*.csv)"
 
 

@@ -6,10 +6,10 @@ import os
 from dataclasses import dataclass
 from typing import Mapping, Optional
 
-from ..backend import INFERENCE_BACKENDS
+from ..choices import INFERENCE_BACKENDS
 from ..errors import ModelError
 from ..progress import Progress
-from .base import Job, Port, Result, Settings, core_feedback, current_threads, optional_output, parse_band_list, \
+from .base import Job, Port, Result, Settings, core_feedback, current_threads, parse_band_list, \
     require_input, setting, thread_limits
 
 MODEL_FILTER = "ONNX model (*.onnx);;torch state dict with metadata JSON (*.pt *.pth)"
