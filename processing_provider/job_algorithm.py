@@ -248,7 +248,8 @@ class JobAlgorithm(SeracAlgorithm):
             style = styles.get(name, port.style if port is not None else "")
             if style and path:
                 value_range = ranges.get(name)
-                self.style_output(context, path, style, self.tr(self.LAYER_NAMES.get(name, port.label if port else name)),
+                layer_name = self.tr(self.LAYER_NAMES.get(name, port.label if port else name))
+                self.style_output(context, path, style, layer_name,
                                   value_range=tuple(float(v) for v in value_range) if value_range else None,
                                   band=bands.get(name))
         for name, value in result.numbers.items():

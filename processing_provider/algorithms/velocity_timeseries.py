@@ -1,7 +1,7 @@
 """Processing algorithm: velocity time series from many velocity pairs (Serac issue 8).
 
-Parameters in -> the core job serac.core.jobs.timeseries -> a multi-band time-series GeoTIFF (styled: speed of one step), an optional
-diagnostics GeoTIFF (styled: residual RMS) and an optional CSV of the series at a point.
+Parameters in -> the core job serac.core.jobs.timeseries -> a multi-band time-series GeoTIFF (styled: speed
+of one step), an optional diagnostics GeoTIFF (styled: residual RMS) and an optional CSV of the series at a point.
 """
 
 from qgis.core import QgsProcessingParameterPoint
