@@ -89,7 +89,7 @@ class JobAlgorithm(SeracAlgorithm):
         self.add_number_outputs(**{key_of(n): label for n, label in job.numbers.items()})
         self.add_string_outputs(**{key_of(n): label for n, label in job.texts.items()})
         if self.REPORT_OUTPUT not in {key_of(n) for n in job.outputs}:
-            self.add_string_outputs(**{self.REPORT_OUTPUT: f"{job.title}: report (JSON)"})
+            self.add_string_outputs(**{self.REPORT_OUTPUT: "Report (JSON: the numbers and what was used)"})
 
     def define_extra_parameters(self):
         """Parameters that only QGIS needs (override); declared after the job's own."""
