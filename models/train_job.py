@@ -10,8 +10,8 @@ import os
 from dataclasses import dataclass
 from typing import Mapping, Optional
 
-from ..core.jobs.base import Job, Port, Result, Settings, as_feedback, core_feedback, current_threads, geometries, \
-    parse_band_list, require_input, setting, thread_limits
+from ..core.jobs.base import Job, Port, Result, Settings, as_feedback, core_feedback, current_threads, \
+    parse_band_list, require_input, require_vector, setting, thread_limits
 from ..core.jobs.segmentation import MODEL_FILTER
 
 HOLDOUT_SIDES = tuple((s, s) for s in ("left", "right", "top", "bottom"))
@@ -47,7 +47,7 @@ def run(inputs: Mapping, outputs: Mapping, settings: TrainSettings, feedback=Non
 
     path = require_input(inputs, "input", "training image")
     grid = read_grid(path)
-    outlines = geometries(require_input(inputs, "outlines", "reference glacier outlines"), grid.crs)
+    outlines = require_vector(inputs, "outlines", "reference glacier outlines", grid.crs)
     output = os.fspath(require_input(outputs, "output_model", "trained model output"))
     if not output.lower().endswith(".onnx"):
         output += ".onnx"

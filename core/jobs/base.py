@@ -246,6 +246,14 @@ def require_input(inputs: Mapping, name: str, what: str, fix: str = "") -> Any:
     return value
 
 
+def require_vector(inputs: Mapping, name: str, what: str, crs=None) -> list:
+    """Geometries of the vector input ``name`` in ``crs`` (see :func:`geometries`); an empty layer is a valid
+    input (nothing to burn, nothing found), a missing one an InputError."""
+    if inputs.get(name) is None:
+        raise InputError(f"The {what} is missing.", f"give the {what}.")
+    return geometries(inputs[name], crs)
+
+
 def optional_output(outputs: Mapping, name: str) -> Optional[str]:
     value = outputs.get(name)
     return str(value) if value else None

@@ -7,8 +7,7 @@ from typing import Mapping, Optional
 
 from ..errors import InputError
 from ..progress import Progress
-from .base import Job, Port, Result, Settings, core_feedback, geometries, nan_numbers, require_input, setting, \
-    thread_limits
+from .base import Job, Port, Result, Settings, core_feedback, nan_numbers, require_vector, setting, thread_limits
 
 _KINDS = {"Polygon": "polygons", "MultiPolygon": "polygons", "LineString": "lines", "MultiLineString": "lines"}
 
@@ -20,10 +19,9 @@ class EvaluateSettings(Settings):
 
 
 def geometry_kind(geoms, what) -> str:
-    """'polygons' or 'lines': the one kind of GeoJSON-like geometries ``geoms``; InputError otherwise."""
+    """'polygons' or 'lines': the one kind of the GeoJSON-like geometries ``geoms`` (not empty); InputError
+    otherwise."""
     kinds = {_KINDS.get(g.get("type")) for g in geoms}
-    if not geoms:
-        raise InputError(f"The {what} holds no feature.", "check that both layers hold features.")
     if len(kinds) != 1 or None in kinds:
         raise InputError(f"The {what} mixes geometry types or holds neither polygons nor lines.",
                          "give a layer of polygons (outlines) or of lines (fronts).")
@@ -52,12 +50,17 @@ def run(inputs: Mapping, outputs: Mapping, settings: EvaluateSettings, feedback=
     crs = grid.crs if grid is not None else inputs.get("crs")
     if crs is None and not isinstance(inputs.get("predicted"), (list, tuple)):
         crs = _file_crs(inputs["predicted"])
-    predicted = geometries(require_input(inputs, "predicted", "layer to evaluate"), crs)
-    reference = geometries(require_input(inputs, "reference", "reference layer"), crs)
-    kind, ref_kind = geometry_kind(predicted, "layer to evaluate"), geometry_kind(reference, "reference layer")
-    if kind != ref_kind:
-        raise InputError(f"The layers hold different geometry types ({kind} and {ref_kind}).",
+    predicted = require_vector(inputs, "predicted", "layer to evaluate", crs)
+    reference = require_vector(inputs, "reference", "reference layer", crs)
+    # an empty layer (e.g. a model that found nothing) takes the other layer's kind and scores accordingly
+    kinds = [geometry_kind(g, what) for g, what in ((predicted, "layer to evaluate"), (reference, "reference layer"))
+             if g]
+    if not kinds:
+        raise InputError("There is no geometry to evaluate.", "check that both layers hold features.")
+    if len(set(kinds)) > 1:
+        raise InputError(f"The layers hold different geometry types ({kinds[0]} and {kinds[1]}).",
                          "compare polygons with polygons (outlines) or lines with lines (fronts).")
+    kind = kinds[0]
     if grid is None:
         grid = evaluation_grid(predicted + reference, crs, settings.resolution)
     progress.info(f"Comparison grid: {grid.describe()}.")

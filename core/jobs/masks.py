@@ -7,7 +7,7 @@ from typing import Mapping, Optional
 
 from ..choices import MASK_KEEP
 from ..progress import Progress
-from .base import Job, Port, Result, Settings, core_feedback, geometries, require_input, setting, thread_limits
+from .base import Job, Port, Result, Settings, core_feedback, require_input, require_vector, setting, thread_limits
 
 KEEP = MASK_KEEP
 
@@ -28,9 +28,7 @@ def _grid_and_outlines(inputs, what):
 
     path = require_input(inputs, "input", what)
     grid = read_grid(path)
-    if inputs.get("outlines") is None:  # an empty layer is fine (nothing is glacier)
-        require_input(inputs, "outlines", "glacier outlines layer")
-    outlines = geometries(inputs["outlines"], grid.crs)
+    outlines = require_vector(inputs, "outlines", "glacier outlines layer", grid.crs)
     return path, grid, outlines
 
 

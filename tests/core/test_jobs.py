@@ -216,6 +216,13 @@ def test_glacier_outlines_and_their_evaluation(tmp_path):
              {"predicted": res.outputs["output_outlines"], "reference": SAMPLE["rgb_rgi"], "grid": SAMPLE["rgb"]},
              {}, {})
     assert ev.numbers["kind"] == "polygons" and 0.6 < ev.numbers["iou"] < 0.75 and math.isnan(ev.numbers["mde_m"])
+    nothing_found = run_job("segmentation_evaluate", {"predicted": [], "reference": SAMPLE["rgb_rgi"],
+                                                      "grid": SAMPLE["rgb"]}, {})
+    assert nothing_found.numbers["iou"] == 0 and nothing_found.numbers["recall"] == 0
+    line = {"type": "LineString", "coordinates": [[0, 0], [1, 1]]}
+    with pytest.raises(InputError, match="different geometry types"):
+        run_job("segmentation_evaluate", {"predicted": [line], "reference": SAMPLE["rgb_rgi"], "grid": SAMPLE["rgb"]},
+                {})
 
 
 def test_calving_front_and_its_evaluation(tmp_path):
@@ -246,3 +253,21 @@ def test_train_a_few_steps_without_changing_its_config(tmp_path):
     before = asdict(config)
     train(config)
     assert asdict(config) == before
+
+
+def test_the_core_imports_neither_qgis_nor_models():
+    import ast
+    from pathlib import Path
+
+    core = Path(__file__).resolve().parents[2] / "core"
+    for path in core.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [("." * node.level) + (node.module or "")]
+            else:
+                continue
+            for name in names:
+                assert not name.split(".")[0] == "qgis", (path, name)
+                assert "models" not in name.lstrip(".").split(".")[:1] or node.level == 0, (path, name)
