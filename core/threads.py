@@ -55,16 +55,28 @@ def thread_limits(threads: Optional[int]) -> Iterator[None]:
         _THREADS.reset(token)
 
 
+_CONTROLLER = []
+
+
+def _controller():
+    """threadpoolctl's view of the thread pools loaded in this process (scanned once: BLAS is loaded with numpy)."""
+    if not _CONTROLLER:
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0]
+
+
 @contextlib.contextmanager
 def blas_threads(threads: int) -> Iterator[None]:
     """BLAS/LAPACK on ``threads`` threads inside the block (threadpoolctl), restored afterwards."""
     try:
-        from threadpoolctl import threadpool_limits
+        controller = _controller()
     except ImportError:
         from .timeseries.blas import single_threaded_blas as fallback  # no threadpoolctl: OpenBLAS directly
 
         with fallback() if threads == 1 else contextlib.nullcontext():
             yield
         return
-    with threadpool_limits(limits=threads, user_api="blas"):
+    with controller.limit(limits=threads, user_api="blas"):
         yield

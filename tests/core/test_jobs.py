@@ -96,10 +96,16 @@ def test_thread_limits_are_per_call_and_restored():
     from threadpoolctl import threadpool_info
 
     before = [i["num_threads"] for i in threadpool_info()]
+    import rasterio.env
+
+    from serac.core.threads import gdal_threads
+
     with thread_limits(1):
-        assert current_threads() == 1
+        assert current_threads() == 1 and gdal_threads() == "1"
         assert all(i["num_threads"] == 1 for i in threadpool_info())
-    assert current_threads() is None and [i["num_threads"] for i in threadpool_info()] == before
+        assert rasterio.env.getenv()["GDAL_NUM_THREADS"] == "1"
+    assert current_threads() is None and gdal_threads() == "ALL_CPUS"
+    assert [i["num_threads"] for i in threadpool_info()] == before
 
 
 # -- each capability -----------------------------------------------------------------------------------------------

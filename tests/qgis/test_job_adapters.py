@@ -17,9 +17,8 @@ def test_every_algorithm_declares_its_job(qgis_app):
         alg = cls()
         alg.initAlgorithm()
         job = get_job(cls.JOB_NAME)
-        for name, port in job.inputs.items():
-            param = alg.parameterDefinition(key_of(name))
-            assert param is not None, (cls.ALG_ID, name)
+        for name in job.inputs:
+            assert alg.parameterDefinition(key_of(name)) is not None, (cls.ALG_ID, name)
         for spec in job.settings.fields():
             param = alg.parameterDefinition(spec.key or key_of(spec.name))
             assert param is not None, (cls.ALG_ID, spec.name)
