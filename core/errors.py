@@ -67,6 +67,10 @@ class Cancelled(SeracError):
         super().__init__("The run was cancelled; no output was written.")
 
 
+class InvalidSetting(InputError, ValueError):
+    """A setting is outside its range or not one of its choices (also a ValueError, for callers that catch it)."""
+
+
 class SeracWarning(UserWarning):
     """Something was assumed that the user should know about (see :mod:`serac.core.progress`).
 

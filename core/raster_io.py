@@ -47,6 +47,7 @@ from rasterio.windows import Window
 from .band_encoding import (VOID_VALUES, BandEncoding, band_encoding, check_complete,  # noqa: F401 (re-exported)
                             encodings_of, file_name, open_raster, read_decoded, reading)
 from .errors import AllNoDataError, BandCountError, CRSError, InputError, NoOverlapError, OutputError
+from .threads import gdal_threads
 
 RESAMPLING = {
     "nearest": Resampling.nearest,
@@ -313,7 +314,7 @@ _EXACT_IN_FLOAT32 = {"uint8", "int8", "uint16", "int16", "float32"}
 #: GDAL decodes the blocks of one read request on this many threads (same values, less wall time)
 #: when the file's blocks hold at least ``THREADED_BLOCK_PX`` px (one-row strips decode faster on one)
 #: and the request at least ``THREADED_READ_BYTES`` (small reads do not repay the threads).
-READ_THREADS = "ALL_CPUS"
+READ_THREADS = "ALL_CPUS"  # the default; a job's thread limit (serac.core.threads.gdal_threads) replaces it
 THREADED_BLOCK_PX = 256 * 64
 THREADED_READ_BYTES = 4 * 1024 ** 2
 
@@ -430,7 +431,7 @@ class BandReader:
     def _dataset(self, window):
         """The file opened in a GDAL environment suited to reading ``window``; read errors name the file."""
         threaded = self._threaded and window.width * window.height * 4 >= THREADED_READ_BYTES
-        with rasterio.Env(**({"GDAL_NUM_THREADS": READ_THREADS} if threaded else {})), \
+        with rasterio.Env(**({"GDAL_NUM_THREADS": gdal_threads()} if threaded else {})), \
                 open_raster(self.path) as ds, reading(self.path):
             yield ds
 

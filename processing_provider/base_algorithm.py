@@ -31,7 +31,7 @@ from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
 from . import styles
-from .compat import PARAM_ADVANCED, SOURCE_RASTER
+from .compat import SOURCE_RASTER
 
 ICON_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "resources", "icons")
 
@@ -244,9 +244,3 @@ class SeracAlgorithm(QgsProcessingAlgorithm):
         ``band`` shows a single-band style on that band of a multi-band output.
         """
         return styles.style_on_completion(context, output_ref, style_name, layer_name, value_range, band)
-
-    @staticmethod
-    def set_advanced(*parameters):
-        """Show these parameter definitions under "Advanced parameters" in the dialog."""
-        for param in parameters:
-            param.setFlags(param.flags() | PARAM_ADVANCED)

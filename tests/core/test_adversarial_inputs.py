@@ -398,7 +398,7 @@ def test_8_empty_mask_warns(tmp_path):
     from serac.core.masks import write_glacier_mask
 
     with pytest.warns(SeracWarning, match="cover no pixel.*0 km"):
-        summary = write_glacier_mask(tmp_path / "m.tif", [_square(400000, 8000000, 500)], grid())
+        summary = write_glacier_mask(grid(), tmp_path / "m.tif", [_square(400000, 8000000, 500)])
     assert summary.glacier_px == 0 and summary.warning
 
 
@@ -430,7 +430,7 @@ def test_8_mask_summary_on_geographic_grid_matches_projected(tmp_path):
     from serac.core.masks import write_glacier_mask
 
     geo = rio.RasterGrid(CRS.from_epsg(4326), Affine(0.001, 0, 15.0, 0, -0.001, 78.3), 400, 400)
-    summary = write_glacier_mask(tmp_path / "m.tif", [_square(15.1, 78.1, 0.2)], geo)
+    summary = write_glacier_mask(geo, tmp_path / "m.tif", [_square(15.1, 78.1, 0.2)])
     assert summary.glacier_area_km2 == pytest.approx(0.2 * 111.32 * np.cos(np.radians(78.2)) * 0.2 * 111.69,
                                                      rel=0.02)
     assert summary.glacier_area_km2 > 1.0  # not square degrees / 1e6
