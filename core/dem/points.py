@@ -34,6 +34,7 @@ from .apply import apply_to_files
 from .datum import check_vertical_shift, convert_heights, datum_of_crs, normalize_datum
 from .deramp import fit_polynomial
 from .nuth_kaab import MIN_COVERAGE, AspectBins, aspect_coverage, fit_cosine
+from .shifts import TransformShifts
 from .sources import DemSource
 from .terrain import slope_aspect_at
 from .transform import DemTransform
@@ -69,7 +70,7 @@ def bilinear_at(array, rows, cols):
 
 
 @dataclass
-class PointCoregResult:
+class PointCoregResult(TransformShifts):
     """What a DEM-to-points co-registration found. Lengths in m unless the name says px.
 
     ``transform``: shift (x east, y north, z up) and ramps applied to the DEM on the metric
@@ -99,18 +100,6 @@ class PointCoregResult:
     datum: dict
     warnings: list = field(default_factory=list)
     timings_s: dict = field(default_factory=dict)
-
-    @property
-    def shift_x_m(self):
-        return self.transform.shift_x_m
-
-    @property
-    def shift_y_m(self):
-        return self.transform.shift_y_m
-
-    @property
-    def shift_z_m(self):
-        return self.transform.shift_z_m
 
     def summary_line(self):
         return (f"{self.method} to points: shift x {self.shift_x_m:+.3f} m, y {self.shift_y_m:+.3f} m, "

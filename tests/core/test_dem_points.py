@@ -9,6 +9,7 @@ from affine import Affine
 from rasterio.crs import CRS
 
 from serac.core import raster_io as rio
+from serac.core.dem import StableTerrain
 from serac.core.dem.altimetry import PointTable, read_atl06, read_point_table
 from serac.core.dem.datum import check_vertical_shift, convert_heights, datum_of_crs, geoid_undulation
 from serac.core.dem.points import apply_to_dem, bilinear_at, coregister_to_points
@@ -94,6 +95,12 @@ def test_known_shift_recovered_at_real_atl06_positions(juneau, shared_data, tmp_
     assert result.shift_z_m == pytest.approx(-shift[2], abs=0.05)
     assert result.stats_before["nmad"] > 2.0 and result.stats_after["nmad"] < 0.5
     assert abs(result.stats_after["median"]) < 0.01 and not result.warnings
+    # glaciers masked as unstable: fewer points used, same answer
+    mask = shared_data / "dem" / "longyearbyen_partial" / "glacier_mask_1990_derived.tif"
+    masked = coregister_to_points(tmp_path / "dem.tif", points, stable=StableTerrain(mask_path=mask))
+    assert masked.counts["stable_on_dem"] < 0.95 * masked.counts["on_dem"]
+    assert not masked.stable[np.isnan(masked.dh_before)].any()
+    assert abs(masked.shift_x_m + shift[0]) < 2 and masked.shift_z_m == pytest.approx(-shift[2], abs=0.05)
     # the aligned DEM written with the DEM-pair apply agrees with the points
     apply_to_dem(result, tmp_path / "dem.tif", tmp_path / "aligned.tif", cog=False)
     aligned = rio.read_raster(tmp_path / "aligned.tif")
@@ -144,3 +151,23 @@ def test_points_off_the_dem_raise_no_overlap(hooker):
     far = PointTable(np.array([10.0, 11.0]), np.array([45.0, 46.0]), np.array([100.0, 200.0]), CRS.from_epsg(4326))
     with pytest.raises(NoOverlapError, match="No point falls on the DEM"):
         coregister_to_points(hooker / "HookerFJL_13APR19WV01DEM3_30m.tif", far)
+
+
+def test_point_table_from_3d_geopackage_points(tmp_path):
+    from osgeo import ogr, osr
+
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(32640)
+    ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(tmp_path / "gnss.gpkg"))
+    layer = ds.CreateLayer("gnss", srs, ogr.wkbPoint25D)
+    for x, y, z in ((420000.0, 8910000.0, 55.5), (421000.0, 8911000.0, 66.25)):
+        f = ogr.Feature(layer.GetLayerDefn())
+        f.SetGeometry(ogr.CreateGeometryFromWkt(f"POINT Z ({x} {y} {z})"))
+        layer.CreateFeature(f)
+    ds = None
+    table = read_point_table(tmp_path / "gnss.gpkg", datum="EGM2008")
+    assert table.h.tolist() == [55.5, 66.25] and table.crs.to_epsg() == 32640 and table.datum == "EGM2008"
+    lon, lat = table.lonlat()
+    assert 50 < lon[0] < 56 and 80 < lat[0] < 81
+    with pytest.raises(InputError, match="Unknown vertical datum"):
+        read_point_table(tmp_path / "gnss.gpkg", datum="NAVD88")
