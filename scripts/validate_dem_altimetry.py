@@ -287,7 +287,9 @@ def markdown(res):
           + f". Variogram of standardized dh: nugget {g['variogram_model']['nugget']:.2f}, "
           + "; ".join(f"{c['model']} {c['partial_sill']:.2f} @ {c['range_m']:.0f} m"
                       for c in g['variogram_model']['components'])
-          + f". Error model, variogram and 38 glaciers took {g['seconds']:.1f} s.", "",
+          + f". Error model, variogram and 38 glaciers took {g['seconds']:.1f} s. Warnings given: "
+          + " ".join(f"\"{w}\"" for w in g["warnings"]) + " (the LZD reference holds a rotation, which a "
+          "translation plus a plane leaves as horizontal-shift residuals that vary across the grid).", "",
           "The reference of this pair (xDEM's LZD-aligned DEM) has **voids on all glaciers** (the outlines were "
           "masked before alignment), so no glacier has a mean dh: the table gives what the pair's error "
           "structure implies for each glacier's mean dh and volume change (1 sigma), the numbers a real pair "

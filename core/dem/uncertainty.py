@@ -396,6 +396,14 @@ def estimate_uncertainty(dh, dem, stable, res, models=("spherical", "spherical")
     z = _StandardizedView(dh, dem, err, res)
     vario = empirical_variogram(z, valid, res, pairs_per_class=pairs_per_class, seed=seed + 1)
     model = fit_variogram(vario, models)
+    if not 0.67 <= model.sill <= 1.5:
+        warnings.append(f"The standardized stable dh has a variogram sill of {model.sill:.2f} instead of about 1: its "
+                        "errors are heavier-tailed or correlated over longer distances than its NMAD says, so the "
+                        "propagated errors (which use the NMAD) may be too small.")
+    extent = max(dh.shape[0] * res[1], dh.shape[1] * res[0])
+    if model.components and model.components[-1][2] > extent / 2:
+        warnings.append(f"The errors stay correlated up to {model.components[-1][2]:.0f} m, beyond half the grid "
+                        f"extent ({extent / 2:.0f} m): a tilt or long-wavelength bias is left; consider a deramp.")
     return DhUncertainty(err, vario, model, res, count, warnings)
 
 

@@ -171,3 +171,20 @@ def test_point_table_from_3d_geopackage_points(tmp_path):
     assert 50 < lon[0] < 56 and 80 < lat[0] < 81
     with pytest.raises(InputError, match="Unknown vertical datum"):
         read_point_table(tmp_path / "gnss.gpkg", datum="NAVD88")
+
+
+def test_dem_datum_read_from_its_compound_crs_and_points_converted(hooker, tmp_path):
+    """The Hooker DEM made orthometric (EGM96) and labelled so: ellipsoidal points are converted, no trap."""
+    dem = rio.read_raster(hooker / "HookerFJL_13APR19WV01DEM3_30m.tif")
+    g = dem.grid
+    rows, cols = np.mgrid[0:g.height, 0:g.width]
+    x, y = g.xy(rows.ravel(), cols.ravel())
+    lon, lat = rasterio.warp.transform(g.crs, CRS.from_epsg(4326), x, y)
+    n, _ = geoid_undulation(lon, lat, "EGM96")
+    compound = rio.RasterGrid(CRS.from_user_input("EPSG:32640+5773"), g.transform, g.width, g.height)
+    rio.write_raster(tmp_path / "dem_egm96.tif", (dem.band(1) - n.reshape(g.shape)).astype(np.float32)[None],
+                     compound, nodata=-9999.0)
+    ell = read_point_table(hooker / "ICESAT_GLAS_subset.shp", "H_ell", datum="ellipsoid")
+    r = coregister_to_points(tmp_path / "dem_egm96.tif", ell, method="vertical")
+    assert r.datum["dem_datum"] == "EGM96" and "converted ellipsoid -> EGM96" in r.datum["notes"][0]
+    assert abs(r.shift_z_m) < 0.2 and not r.warnings
