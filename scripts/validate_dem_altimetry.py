@@ -242,7 +242,8 @@ def markdown(res):
           f"egm96_15.gtx and the shift becomes {res['hooker']['declared_egm96_to_ellipsoid']['shift_z_m']:+.3f} m "
           f"({res['hooker']['declared_egm96_to_ellipsoid']['notes'][0]}); what remains is the difference between "
           "EGM96 and the geoid of the `H_orto` field (its `Geoid` field is 12.23 m here, EGM96 about 12.65 m): "
-          "`H_orto` is not exactly EGM96, which is why declaring the points' own ellipsoidal heights is better. EGM2008 "
+          "`H_orto` is not exactly EGM96, which is why declaring the points' own ellipsoidal heights is better. "
+          "EGM2008 "
           "(us_nga_egm08_25.tif) is not installed, so EGM2008 conversions are refused with that reason, never "
           "done with PROJ's zero 'ballpark' operation.", "",
           f"Horizontal shift: {first['nuth_kaab']} The points on the DEM (58 at 10 m, 45 at 30 m) lie on the flat "
@@ -264,7 +265,8 @@ def markdown(res):
             L.append(f"| {r['case']} | {r['points']} | {r['error']} | | | | |")
             continue
         L.append(f"| {r['case']} | {r['points']} | {r['shift_m'][0]:+.3f}, {r['shift_m'][1]:+.3f}, "
-                 f"{r['shift_m'][2]:+.3f} | {r['error_px'][0]:+.4f} / {r['error_px'][1]:+.4f} | {r['error_z_m']:+.4f} | "
+                 f"{r['shift_m'][2]:+.3f} | {r['error_px'][0]:+.4f} / {r['error_px'][1]:+.4f} | "
+                 f"{r['error_z_m']:+.4f} | "
                  f"{r['before']['nmad']:.2f} / {r['after']['nmad']:.3f} | {r['iterations']} |")
     s = res["uncertainty_simulation"]
     L += ["", "## Uncertainty of the mean dh: known answer by simulation", "",
@@ -275,7 +277,8 @@ def markdown(res):
           "(error model by slope and curvature, standardization, variogram, double-sum propagation):", "",
           "| seed | estimate (m) | estimate / exact | fitted model |", "|---|---|---|---|"]
     for e in s["estimates"]:
-        comps = "; ".join(f"{c['model']} {c['partial_sill']:.2f} @ {c['range_m']:.0f} m" for c in e["model"]["components"])
+        comps = "; ".join(f"{c['model']} {c['partial_sill']:.2f} @ {c['range_m']:.0f} m"
+                          for c in e["model"]["components"])
         L.append(f"| {e['seed']} | {e['sigma_mean_dh_m']:.4f} | {e['ratio_to_exact']:.3f} | nugget "
                  f"{e['model']['nugget']:.3f}; {comps} |")
     g = res["longyearbyen"]

@@ -91,7 +91,8 @@ def geoid_undulation(lon, lat, model="EGM96"):
     _, _, h = usable[0].transform(lon, lat, np.zeros_like(lon))
     n = np.asarray(h, dtype=np.float64)
     n[~np.isfinite(n) | (np.abs(n) > 1000)] = np.nan
-    return n, f"{model} undulation from PROJ ({usable[0].description.split(' + ')[1] if ' + ' in usable[0].description else usable[0].description})"
+    parts = usable[0].description.split(" + ")
+    return n, f"{model} undulation from PROJ ({parts[1] if len(parts) > 1 else parts[0]})"
 
 
 @dataclass
