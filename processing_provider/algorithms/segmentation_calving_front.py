@@ -4,9 +4,9 @@ from qgis.core import QgsProcessingParameterBoolean
 
 from .. import parameters as params
 from ..compat import SOURCE_LINE, WKB_LINESTRING
-from .segmentation_common import SegmentationInferenceAlgorithm
+from .segmentation_common import REVIEW_FIELDS_HELP, SegmentationInferenceAlgorithm
 
-FRONT_FIELDS = [("id", "LongLong"), ("length_m", "Double"), ("model", "String"), ("review_status", "String")]
+FRONT_FIELDS = [("id", "LongLong"), ("length_m", "Double"), ("model", "String")]
 
 
 class CalvingFrontDLAlgorithm(SegmentationInferenceAlgorithm):
@@ -24,7 +24,7 @@ class CalvingFrontDLAlgorithm(SegmentationInferenceAlgorithm):
         "a model trained on real labelled SAR (any ONNX model with Serac metadata, task calving_front_zones). "
         "Tiles overlap and are blended; the raster is processed block by block. Outputs the class "
         "probabilities, the zone map (0 glacier, 1 ocean, 2 rock for the shipped model) and front lines with "
-        "id, length_m, model and review_status = 'unreviewed'.")
+        "id, length_m, model and the review fields" + REVIEW_FIELDS_HELP)
 
     MIN_LENGTH_M = "MIN_LENGTH_M"
     CLEAN = "CLEAN"

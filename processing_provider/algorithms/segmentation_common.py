@@ -11,6 +11,9 @@ from ..base_algorithm import SeracAlgorithm
 from ..qgis_bridge import raster_path, write_records
 
 INFERENCE_BACKENDS = ["auto", "onnxruntime", "torch-cpu", "torch-cuda"]
+#: How the help texts describe the review fields every reviewable output carries.
+REVIEW_FIELDS_HELP = (" (review_status = 'unreviewed', reviewer, reviewed_at, review_comment, geometry_edited = 0, "
+                      "predicted_size in km² or km), ready for Serac > Outline review with no extra step.")
 MODEL_FILTER = "ONNX model (*.onnx);;torch state dict with metadata JSON (*.pt *.pth)"
 
 
@@ -60,9 +63,12 @@ class SegmentationInferenceAlgorithm(SeracAlgorithm):
         params.add_number(self, self.SIMPLIFY_M, "Simplification tolerance (m; 0 = pixel edges)", 0.0, 0.0, 1e4)
 
     def sink_features(self, parameters, context, key, fields, wkb_type, crs, features, feedback):
-        """Write GeoJSON-like ``features`` (geometry + properties) to the sink ``key``; returns its id."""
-        records = [(f["geometry"], f["properties"]) for f in features]
-        return write_records(self, parameters, key, context, fields, wkb_type, crs, records, feedback)
+        """Write GeoJSON-like ``features`` (geometry + properties) to the sink ``key`` with every review
+        field (core/review_fields.py) set for a fresh prediction; returns the sink's id."""
+        from ..review_output import R, review_records
+
+        return write_records(self, parameters, key, context, R.with_review_fields(fields), wkb_type, crs,
+                             review_records(features, crs, wkb_type), feedback)
 
     def add_inference_outputs(self):
         self.add_string_outputs(BACKEND_USED="Backend used (and why)")

@@ -4,10 +4,9 @@ from qgis.core import QgsProcessingParameterNumber
 
 from .. import parameters as params
 from ..compat import NUMBER_DOUBLE, SOURCE_POLYGON, WKB_POLYGON
-from .segmentation_common import SegmentationInferenceAlgorithm
+from .segmentation_common import REVIEW_FIELDS_HELP, SegmentationInferenceAlgorithm
 
-OUTLINE_FIELDS = [("id", "LongLong"), ("area_km2", "Double"), ("mean_probability", "Double"), ("model", "String"),
-                  ("review_status", "String")]
+OUTLINE_FIELDS = [("id", "LongLong"), ("area_km2", "Double"), ("mean_probability", "Double"), ("model", "String")]
 
 
 class GlacierOutlinesDLAlgorithm(SegmentationInferenceAlgorithm):
@@ -24,7 +23,7 @@ class GlacierOutlinesDLAlgorithm(SegmentationInferenceAlgorithm):
         "against the input: band count and order, pixel size (m). Outputs the glacier probability (0-1) and "
         "outline polygons (probability >= threshold; specks smaller than the minimum area removed, holes smaller "
         "than the minimum hole area filled, optional Douglas-Peucker simplification in m) with id, area_km2, "
-        "mean_probability, model and review_status = 'unreviewed'.")
+        "mean_probability, model and the review fields" + REVIEW_FIELDS_HELP)
 
     THRESHOLD = "THRESHOLD"
     MIN_AREA_KM2 = "MIN_AREA_KM2"
