@@ -71,8 +71,22 @@ def apply_style(layer, style, layer_name=None, value_range=None, band=None):
         layer.renderer().setBand(int(band))
     if value_range is not None:
         apply_value_range(layer, *value_range)
-    layer.triggerRepaint()
+    announce_style_change(layer)
     return None if ok else f"Could not apply style {os.path.basename(qml)}: {message}"
+
+
+def announce_style_change(layer):
+    """Tell QGIS that ``layer``'s renderer changed in place (band, stretch, classes): the layer panel
+    rebuilds the legend from the renderer (rendererChanged), the style dock and map follow."""
+    renderer = layer.renderer()
+    if renderer is not None:
+        clone = renderer.clone()
+        if hasattr(renderer, "classificationMin"):  # QGIS 3.22's pseudocolour clone() drops these
+            clone.setClassificationMin(renderer.classificationMin())
+            clone.setClassificationMax(renderer.classificationMax())
+        layer.setRenderer(clone)  # emits rendererChanged: the legend nodes are rebuilt
+    layer.emitStyleChanged()
+    layer.triggerRepaint()
 
 
 def apply_value_range(layer, minimum, maximum):
@@ -102,6 +116,38 @@ def apply_value_range(layer, minimum, maximum):
     renderer.setClassificationMin(minimum)
     renderer.setClassificationMax(maximum)
     return True
+
+
+#: Band name -> style for rasters that keep Serac band names through a step that does not know what they
+#: hold (e.g. "Mask raster with outlines" on a velocity or dh raster); the first name found wins.
+BAND_STYLES = (("speed", "velocity_speed_linear", "from zero"), ("dh", "dem_dh", "symmetric"),
+               ("dh_m", "dem_dh", "symmetric"))
+
+
+def style_by_band_names(context, output_ref, path, layer_name=None):
+    """Style a raster output by the Serac band names it carries (see BAND_STYLES), stretched to its
+    2-98 % values, when Processing loads it. Returns True if a style applies."""
+    from osgeo import gdal
+
+    from ..core.timeseries.stack import display_range
+
+    dataset = gdal.Open(str(path))
+    if dataset is None:
+        return False
+    names = [dataset.GetRasterBand(i + 1).GetDescription() for i in range(dataset.RasterCount)]
+    dataset = None
+    for name, style, stretch in BAND_STYLES:
+        if name in names:
+            band = names.index(name) + 1
+            low_high = display_range(str(path), band)
+            value_range = None
+            if low_high is not None and stretch == "from zero" and low_high[1] > 0:
+                value_range = (0.0, low_high[1])
+            elif low_high is not None and stretch == "symmetric":
+                limit = max(abs(low_high[0]), abs(low_high[1]))
+                value_range = (-limit, limit) if limit > 0 else None
+            return style_on_completion(context, output_ref, style, layer_name, value_range, band)
+    return False
 
 
 def style_on_completion(context, output_ref, style_name, layer_name=None, value_range=None, band=None):

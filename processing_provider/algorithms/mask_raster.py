@@ -47,4 +47,7 @@ class MaskRasterAlgorithm(SeracAlgorithm):
         summary = mask_raster(path, out_path, geometries, keep=params.choice(self, parameters, context, self.KEEP, KEEP),
                               all_touched=self.parameterAsBoolean(parameters, self.ALL_TOUCHED, context),
                               feedback=feedback)
+        from ..styles import style_by_band_names  # e.g. a masked velocity raster: speed style, not RGB
+
+        style_by_band_names(context, out_path, out_path, self.tr("Masked raster"))
         return {self.OUTPUT: out_path, "GLACIER_AREA_KM2": summary.glacier_area_km2}
