@@ -167,13 +167,16 @@ class SeracAlgorithm(QgsProcessingAlgorithm):
             self.addOutput(QgsProcessingOutputString(key, self.tr(description)))
 
     @staticmethod
-    def style_output(context, output_ref, style_name, layer_name=None, value_range=None, band=None):
+    def style_output(context, output_ref, style_name, layer_name=None, value_range=None, band=None,
+                     time_steps=None):
         """Style an output with ``resources/styles/<style_name>.qml`` when Processing loads it.
 
         ``value_range`` (min, max) stretches the style to this run's values (e.g. 2-98 %);
-        ``band`` shows a single-band style on that band of a multi-band output.
+        ``band`` shows a single-band style on that band of a multi-band output; ``time_steps``
+        [(start date, end date, band)] gives a dated output QGIS temporal properties.
         """
-        return styles.style_on_completion(context, output_ref, style_name, layer_name, value_range, band)
+        return styles.style_on_completion(context, output_ref, style_name, layer_name, value_range, band,
+                                          time_steps)
 
     @staticmethod
     def set_advanced(*parameters):

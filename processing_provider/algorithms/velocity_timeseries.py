@@ -204,8 +204,10 @@ class VelocityTimeSeriesAlgorithm(SeracAlgorithm):
                    "backend": result.backend, "pixels_total": result.pixels_total}
         n = result.time_grid.n_steps
         speed_band = 2 * n + 1 if "speed" in result.components else 1
-        self._style(context, out_path, "timeseries_speed", self.tr("Velocity time series"), speed_band,
-                    _from_zero(display_range(out_path, speed_band)))
+        edges = result.time_grid.edges  # speed of step k (dates edges[k] to edges[k + 1]) in band speed_band + k
+        steps = [(edges[k], edges[k + 1], speed_band + k) for k in range(n)] if "speed" in result.components else None
+        self.style_output(context, out_path, "timeseries_speed", self.tr("Velocity time series"),
+                          _from_zero(display_range(out_path, speed_band)), speed_band, time_steps=steps)
         if diag_path:
             outputs[self.DIAGNOSTICS] = diag_path
             self._style(context, diag_path, "timeseries_residual", self.tr("Time-series residual RMS (m/yr)"), 1,

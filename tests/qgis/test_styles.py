@@ -105,3 +105,46 @@ def test_legend_matches_renderer_right_after_a_run(serac_provider, tmp_path, alg
             assert items[0].value == pytest.approx(renderer.classificationMin())
             assert items[-1].value == pytest.approx(renderer.classificationMax())
     project.clear()
+
+
+def test_time_series_steps_animate_in_the_temporal_controller(serac_provider, tmp_path):
+    """Each step of a velocity time series is shown (speed band of that step, same style and stretch) only
+    during its dates, so the Temporal Controller animates the series."""
+    import json
+
+    from qgis.core import QgsDateTimeRange, QgsProject
+    from qgis.PyQt.QtCore import QDate, QDateTime, QTime, Qt
+
+    project = QgsProject.instance()
+    project.clear()
+    params, _ = RUNS["velocity_timeseries"]
+    results = _run_and_load("velocity_timeseries", params, tmp_path)
+    edges = json.loads(results["SUMMARY_JSON"])["time_grid_edges"]
+    n = results["N_STEPS"]
+    assert n == len(edges) - 1 >= 3
+    layers = [layer for layer in project.mapLayers().values()
+              if layer.source().split("|")[0] == results["OUTPUT"]]
+    props = [layer.temporalProperties() for layer in layers]
+    per_band = any(hasattr(p, "fixedRangePerBand") and p.fixedRangePerBand() for p in props)
+
+    def moment(day):
+        d = QDateTime(QDate.fromString(day[:10], "yyyy-MM-dd"), QTime(12, 0), Qt.TimeSpec.UTC)
+        return QgsDateTimeRange(d, d)
+
+    if per_band:  # QGIS >= 3.38: one layer, a range per band
+        assert len(layers) == 1 and len(props[0].fixedRangePerBand()) == n
+        return
+    assert len(layers) == n
+    ranges = []
+    for k in range(n):
+        shown = [layer for layer in layers if layer.temporalProperties().isVisibleInTemporalRange(moment(edges[k]))]
+        assert len(shown) == 1, (k, [layer.name() for layer in shown])  # exactly one step at a time
+        layer = shown[0]
+        assert layer.temporalProperties().isActive()
+        assert layer.renderer().band() == 2 * n + 1 + k  # speed_<date> of step k
+        assert "speed" in layer.bandName(layer.renderer().band())
+        ranges.append((layer.renderer().classificationMin(), layer.renderer().classificationMax()))
+    assert len(set(ranges)) == 1  # one stretch for the whole series: colours compare across steps
+    group = project.layerTreeRoot().findLayer(layers[0].id()).parent()
+    assert group.name().endswith(f"({n} time steps)") and len(group.findLayers()) == n
+    project.clear()
