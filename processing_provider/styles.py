@@ -121,6 +121,7 @@ def apply_value_range(layer, minimum, maximum):
         ramp.setColorRampItemList(items)
     ramp.setMinimumValue(minimum)
     ramp.setMaximumValue(maximum)
+    _legend_decimals(ramp, maximum - minimum)
     renderer.setClassificationMin(minimum)
     renderer.setClassificationMax(maximum)
     return True
@@ -156,6 +157,20 @@ def style_by_band_names(context, output_ref, path, layer_name=None):
                 value_range = (-limit, limit) if limit > 0 else None
             return style_on_completion(context, output_ref, style, layer_name, value_range, band)
     return False
+
+
+def _legend_decimals(ramp, span):
+    """Round a colour ramp's legend labels to about 3 significant figures of ``span`` (e.g. 0 to 1,287)."""
+    if not hasattr(ramp, "legendSettings") or ramp.legendSettings() is None or span <= 0:
+        return
+    from qgis.core import QgsBasicNumericFormat, QgsColorRampLegendNodeSettings
+
+    number_format = QgsBasicNumericFormat()
+    number_format.setNumberDecimalPlaces(max(0, 2 - int(math.floor(math.log10(span)))))
+    number_format.setShowTrailingZeros(False)
+    settings = QgsColorRampLegendNodeSettings(ramp.legendSettings())
+    settings.setNumericFormat(number_format)
+    ramp.setLegendSettings(settings)
 
 
 def style_on_completion(context, output_ref, style_name, layer_name=None, value_range=None, band=None,

@@ -359,10 +359,13 @@ class ReviewDock(QDockWidget):
 
     def _clear_highlight(self):
         if self.highlight is not None:
-            self.highlight.hide()
-            scene = self.highlight.scene()
-            if scene is not None:
-                scene.removeItem(self.highlight)
+            try:
+                self.highlight.hide()
+                scene = self.highlight.scene()
+                if scene is not None:
+                    scene.removeItem(self.highlight)
+            except RuntimeError:  # the map canvas (and its items) is already gone
+                pass
             self.highlight = None
 
     def closeEvent(self, event):  # noqa: N802 (Qt API)
