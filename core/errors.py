@@ -61,3 +61,7 @@ class Cancelled(SeracError):
 
     def __init__(self):
         super().__init__("The run was cancelled; no output was written.")
+
+
+class InvalidSetting(InputError, ValueError):
+    """A setting is outside its range or not one of its choices (also a ValueError, for callers that catch it)."""

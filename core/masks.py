@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .errors import InvalidSetting
 from .progress import as_progress
 from .raster_io import RasterWriter, iter_blocks, rasterize_geometries, read_grid, read_raster, require_crs
 
@@ -33,8 +34,10 @@ def stable_mask(geometries, grid, valid=None, all_touched=True):
     return stable if valid is None else stable & valid
 
 
-def write_glacier_mask(path, geometries, grid, all_touched=False, block=2048, feedback=None):
+def write_glacier_mask(grid, path, geometries, all_touched=False, block=2048, feedback=None):
     """Rasterize outlines onto ``grid`` and write the uint8 mask to ``path`` window by window.
+
+    Arguments in the order of :func:`mask_raster`: the grid (or raster) first, the output, the outlines.
 
     Returns a :class:`MaskSummary`. Areas use the grid's pixel size (m), so the grid
     must be in a projected CRS for them to be meaningful.
@@ -56,7 +59,7 @@ def mask_raster(path, out_path, geometries, keep="inside", all_touched=False, bl
     common in RGI, are fine). Returns the :class:`MaskSummary` of the outlines on its grid.
     """
     if keep not in ("inside", "outside"):
-        raise ValueError(f"keep must be 'inside' or 'outside', not {keep!r}")
+        raise InvalidSetting(f"keep must be 'inside' or 'outside', not {keep!r}.", "use 'inside' or 'outside'.")
     grid = read_grid(path)
     require_crs(grid, "The raster to mask")
     first = read_raster(path, window=(0, 0, 1, 1))

@@ -43,7 +43,7 @@ import math
 import os
 import platform
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import torch
@@ -241,7 +241,12 @@ def write_log(path, config, model, log, metrics, report, seconds):
 
 
 def train(config, feedback=None):
-    """Train (or fine-tune) a model as described by ``config``; returns a :class:`TrainResult`."""
+    """Train (or fine-tune) a model as described by ``config``; returns a :class:`TrainResult`.
+
+    ``config`` is not changed: what fine-tuning takes from the base model goes into a copy.
+    """
+    config = replace(config, classes=list(config.classes), nodata_values=list(config.nodata_values),
+                     provenance=dict(config.provenance))
     progress = as_progress(feedback)
     start = time.perf_counter()
     _seed_everything(config.seed, config.threads)

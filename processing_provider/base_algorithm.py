@@ -30,7 +30,6 @@ from qgis.PyQt.QtGui import QIcon
 
 from ..core.errors import DEPENDENCY_MENU  # plain Python, importable without the core's dependencies
 from . import styles
-from .compat import PARAM_ADVANCED
 
 ICON_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "resources", "icons")
 
@@ -177,9 +176,3 @@ class SeracAlgorithm(QgsProcessingAlgorithm):
         """
         return styles.style_on_completion(context, output_ref, style_name, layer_name, value_range, band,
                                           time_steps)
-
-    @staticmethod
-    def set_advanced(*parameters):
-        """Show these parameter definitions under "Advanced parameters" in the dialog."""
-        for param in parameters:
-            param.setFlags(param.flags() | PARAM_ADVANCED)

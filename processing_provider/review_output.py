@@ -10,7 +10,7 @@ from qgis.core import QgsDistanceArea, QgsProject, QgsWkbTypes
 from ..core import review_fields as R
 from .qgis_bridge import geometry_from_geojson, qgis_crs
 
-__all__ = ["R", "size_measure", "review_records"]
+__all__ = ["R", "size_measure", "with_review_values"]
 
 
 def _polygon_type():
@@ -49,9 +49,9 @@ def size_measure(crs, polygon):
     return lambda geom: da.measureLength(geom) / 1e3
 
 
-def review_records(features, crs, wkb_type):
-    """[(geojson geometry, properties + initial review values)] of GeoJSON-like ``features`` in ``crs``
-    (a rasterio CRS or WKT) with geometries of ``wkb_type``."""
-    size = size_measure(qgis_crs(crs), is_polygon_type(QgsWkbTypes.geometryType(wkb_type)))
-    return [(f["geometry"], {**f["properties"], **R.initial_values(size(geometry_from_geojson(f["geometry"])))})
+def with_review_values(features, crs, polygon):
+    """GeoJSON-like ``features`` in ``crs`` (rasterio CRS or WKT) with the initial review values added to
+    their properties; ``polygon``: areas (km²) as predicted_size, else lengths (km)."""
+    size = size_measure(qgis_crs(crs), polygon)
+    return [{**f, "properties": {**f["properties"], **R.initial_values(size(geometry_from_geojson(f["geometry"])))}}
             for f in features]

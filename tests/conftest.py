@@ -36,9 +36,13 @@ _link_plugin()
 
 @pytest.fixture(scope="session")
 def shared_data():
-    """``../shared/data`` (real test data); tests needing it skip when it is absent."""
+    """``../shared/data`` (real test data). Absent: the test fails on CI (CI=true), where a missing data
+    folder must not turn real-data tests into silent skips, and skips on a developer's machine."""
     if not SHARED_DATA.is_dir():
-        pytest.skip("../shared/data is not present beside the checkout")
+        message = f"{SHARED_DATA} (../shared/data, the real test data) is not present beside the checkout"
+        if os.environ.get("CI", "").strip().lower() in ("1", "true", "yes"):
+            pytest.fail(message + "; on CI it must be provided.", pytrace=False)
+        pytest.skip(message)
     return SHARED_DATA
 
 

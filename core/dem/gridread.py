@@ -23,6 +23,7 @@ from rasterio.windows import Window
 
 from ..errors import InputError
 from ..raster_io import RasterGrid, read_on_grid, require_overlap
+from ..threads import gdal_threads
 
 #: Largest misalignment (px) still read directly: it moves a value by at most this
 #: fraction of the difference to its neighbour (e.g. 2 mm for a 20 m step).
@@ -37,7 +38,7 @@ _EXACT_IN_FLOAT32 = {"uint8", "int8", "uint16", "int16", "float32"}
 #: GDAL decodes the blocks of one read request on this many threads (same values, less wall time)
 #: when the file's blocks hold at least ``THREADED_BLOCK_PX`` px (one-row strips decode faster on one)
 #: and the request at least ``THREADED_READ_BYTES`` (small reads do not repay the threads).
-READ_THREADS = "ALL_CPUS"
+READ_THREADS = "ALL_CPUS"  # the default; a job's thread limit (serac.core.threads.gdal_threads) replaces it
 THREADED_BLOCK_PX = 256 * 64
 THREADED_READ_BYTES = 4 * 1024 ** 2
 
@@ -146,7 +147,7 @@ class BandReader:
     def _dataset(self, window):
         """The file opened in a GDAL environment suited to reading ``window``."""
         threaded = self._threaded and window.width * window.height * 4 >= THREADED_READ_BYTES
-        with rasterio.Env(**({"GDAL_NUM_THREADS": READ_THREADS} if threaded else {})), \
+        with rasterio.Env(**({"GDAL_NUM_THREADS": gdal_threads()} if threaded else {})), \
                 rasterio.open(self.path) as ds:
             yield ds
 

@@ -18,6 +18,7 @@ import rasterio
 import rasterio.shutil
 
 from ..raster_io import RasterWriter, has_cog_driver
+from ..threads import gdal_threads
 
 NODATA = -9999.0
 LEVEL = 1
@@ -43,9 +44,9 @@ def creation_options(cog, grid):
     """GDAL creation options of the final file (COG or tiled GeoTIFF)."""
     if cog:
         return {"driver": "COG", "COMPRESS": "DEFLATE", "LEVEL": str(LEVEL), "PREDICTOR": "YES",
-                "BLOCKSIZE": str(BLOCK), "BIGTIFF": "IF_SAFER", "NUM_THREADS": "ALL_CPUS"}
+                "BLOCKSIZE": str(BLOCK), "BIGTIFF": "IF_SAFER", "NUM_THREADS": gdal_threads()}
     options = {"driver": "GTiff", "COMPRESS": "DEFLATE", "ZLEVEL": str(LEVEL), "PREDICTOR": "3",
-               "BIGTIFF": "IF_SAFER", "NUM_THREADS": "ALL_CPUS"}
+               "BIGTIFF": "IF_SAFER", "NUM_THREADS": gdal_threads()}
     if grid.width >= BLOCK and grid.height >= BLOCK:
         options.update(TILED="YES", BLOCKXSIZE=str(BLOCK), BLOCKYSIZE=str(BLOCK))
     return options

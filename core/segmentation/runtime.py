@@ -9,7 +9,7 @@ Model files:
 * ``*.onnx`` — the canonical form. Metadata comes from the ONNX ``metadata_props`` key
   ``"serac"``, or else from a ``<model>.json`` file beside it. ONNX Runtime runs any such
   model. torch runs it when the metadata names an architecture Serac knows
-  (``serac-unet``): the network is rebuilt from ``serac.models.unet`` and its weights are
+  (``serac-unet``): the network is rebuilt from ``serac.core.segmentation.unet`` and its weights are
   read from the ONNX initializers (no separate weights file).
 * ``*.pt`` / ``*.pth`` — a torch *state dict* with a ``<model>.json`` metadata file beside
   it; torch backends only. It is loaded with ``torch.load(..., weights_only=True)`` only:
@@ -204,7 +204,7 @@ def build_torch_module(metadata, state_dict, source):
     if not metadata.architecture:
         raise ModelError(f"Model '{metadata.name}' names no architecture, so torch cannot rebuild it.",
                          "run it on the 'onnxruntime' backend.")
-    from ...models.unet import build_network
+    from .unet import build_network
 
     try:
         module = build_network(metadata.architecture, norm=False)

@@ -210,8 +210,9 @@ class ReviewDock(QDockWidget):
         self.layer_combo.setLayer(saved)
         if self.layer_combo.currentLayer() is not saved:  # combo signals only on a change
             self.set_layer(saved)
-        self.iface.messageBar().pushSuccess("Outline review", f"Saved to {storage.file_path(saved)}; the review "
-                                                              "continues on the file, and each decision is saved to it.")
+        self.iface.messageBar().pushSuccess(
+            "Outline review", f"Saved to {storage.file_path(saved)}; the review continues on the file, and each "
+                              "decision is saved to it.")
         return saved
 
     # actions ----------------------------------------------------------------------------------------

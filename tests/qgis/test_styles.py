@@ -16,7 +16,8 @@ TIMESERIES = sorted((SAMPLE_DATA / "timeseries").glob("kaskawulsh_*.tif"))
 
 RUNS = {  # algorithm: (parameters, {output: expected renderer type})
     "dem_coregistration": (
-        {"REFERENCE": str(DEM / "longyearbyen_reference_lzd_aligned.tif"), "DEM": str(DEM / "longyearbyen_dem_1990.tif"),
+        {"REFERENCE": str(DEM / "longyearbyen_reference_lzd_aligned.tif"),
+         "DEM": str(DEM / "longyearbyen_dem_1990.tif"),
          "OUTLINES": str(DEM / "longyearbyen_glacier_outlines_1990.gpkg")},
         {"OUTPUT": "singlebandpseudocolor", "DH": "singlebandpseudocolor"}),
     "glacier_velocity": (
@@ -36,7 +37,8 @@ RUNS = {  # algorithm: (parameters, {output: expected renderer type})
         {"INPUT": str(SEG / "everest_landsat_rgb_heldout.tif"), "BACKEND": 1},
         {"OUTPUT_PROBABILITY": "singlebandpseudocolor", "OUTPUT_OUTLINES": "categorizedSymbol"}),
     "rasterize_outlines": (
-        {"INPUT": str(DEM / "longyearbyen_dem_1990.tif"), "OUTLINES": str(DEM / "longyearbyen_glacier_outlines_1990.gpkg")},
+        {"INPUT": str(DEM / "longyearbyen_dem_1990.tif"),
+         "OUTLINES": str(DEM / "longyearbyen_glacier_outlines_1990.gpkg")},
         {"OUTPUT": "paletted"}),
     "velocity_timeseries": (
         {"INPUT": [str(p) for p in TIMESERIES], "STEP_DAYS": 60, "LAMBDA_MODE": 1},
