@@ -255,7 +255,7 @@ def apply_time_steps(layer, time_steps, project=None):
         renderer = step_layer.renderer()
         if hasattr(renderer, "setBand"):
             renderer.setBand(int(band))
-        step_layer.setName(f"{name} {str(start)[:10]}")
+        step_layer.setName(f"{name}, {str(start)[:10]} to {str(end)[:10]}")
         set_fixed_time_range(step_layer, start, end)
         announce_style_change(step_layer)
     if project is not None and len(layers) > 1:

@@ -150,3 +150,22 @@ def test_time_series_steps_animate_in_the_temporal_controller(serac_provider, tm
     group = project.layerTreeRoot().findLayer(layers[0].id()).parent()
     assert group.name().endswith(f"({n} time steps)") and len(group.findLayers()) == n
     project.clear()
+
+
+def test_a_velocity_pair_holds_from_its_first_to_its_second_date(serac_provider, tmp_path):
+    from qgis.core import QgsProject
+
+    project = QgsProject.instance()
+    project.clear()
+    params, _ = RUNS["glacier_velocity"]
+    results = _run_and_load("glacier_velocity", params, tmp_path)
+    layer = next(layer for layer in project.mapLayers().values()
+                 if layer.source().split("|")[0] == results["OUTPUT"])
+    props = layer.temporalProperties()
+    assert props.isActive()
+    span = props.fixedTemporalRange()
+    # dates from the file names: reference 2000-10-30, secondary 2000-11-15 (end excluded)
+    assert span.begin().date().toString("yyyy-MM-dd") == "2000-10-30"
+    assert span.end().date().toString("yyyy-MM-dd") == "2000-11-15" and not span.includeEnd()
+    assert layer.renderer().band() == 3 and layer.name().endswith("2000-10-30 to 2000-11-15")
+    project.clear()
