@@ -6,6 +6,10 @@ same text, so the wording here is what the user reads.
 """
 
 
+#: Where the plugin's dependency check lives in QGIS (a top-level "Serac" menu), for messages.
+DEPENDENCY_MENU = "Serac > Check dependencies…"
+
+
 class SeracError(Exception):
     """Base class of every error the core raises on purpose."""
 
@@ -55,7 +59,7 @@ class DependencyMissing(SeracError):
         self.pip_name = pip_name or package
         super().__init__(
             f"The Python package '{package}' is needed {purpose} but is not installed.",
-            f"install it into QGIS's Python (Plugins > Serac > Check dependencies, "
+            f"install it into QGIS's Python ({DEPENDENCY_MENU} in the QGIS menu bar, "
             f"or 'python -m pip install {self.pip_name}').",
         )
 

@@ -30,6 +30,7 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
+from ..core.errors import DEPENDENCY_MENU  # plain Python, importable without the core's dependencies
 from . import styles
 from .compat import SOURCE_RASTER
 
@@ -57,6 +58,19 @@ def file_error_text(exc):
 
 #: (import name, pip name) of the packages the core needs, per feature.
 CORE_REQUIREMENTS = (("numpy", "numpy"), ("scipy", "scipy"), ("rasterio", "rasterio"))
+
+
+def group_icon_path(group_id, default="serac.svg"):
+    """``resources/icons/group_<group_id>.svg`` (one icon per algorithm group), else ``default``."""
+    path = os.path.join(ICON_DIR, f"group_{group_id}.svg")
+    return path if group_id and os.path.isfile(path) else os.path.join(ICON_DIR, default)
+
+
+def plain_results(results):
+    """Results with numpy scalars as Python numbers: QGIS cannot convert a numpy.float64, and
+    ``qgis_process`` would print such an output empty."""
+    return {key: value.item() if hasattr(value, "item") and hasattr(value, "dtype") else value
+            for key, value in results.items()}
 
 
 class SeracAlgorithm(QgsProcessingAlgorithm):
@@ -97,7 +111,9 @@ class SeracAlgorithm(QgsProcessingAlgorithm):
         return self.tr(self.SHORT_HELP)
 
     def icon(self):
-        return QIcon(os.path.join(ICON_DIR, self.ICON))
+        if self.ICON != SeracAlgorithm.ICON:  # an algorithm's own icon
+            return QIcon(os.path.join(ICON_DIR, self.ICON))
+        return QIcon(group_icon_path(self.GROUP_ID))
 
     def createInstance(self):  # noqa: N802
         return type(self)()
@@ -114,8 +130,8 @@ class SeracAlgorithm(QgsProcessingAlgorithm):
         if missing:
             return False, self.tr(
                 "Serac needs these Python packages, which are not installed: {}. Install them from "
-                "Plugins > Serac > Check dependencies, or run 'python -m pip install {}' in QGIS's "
-                "Python.").format(", ".join(missing), " ".join(missing))
+                "{} in the QGIS menu bar, or run 'python -m pip install {}' in QGIS's "
+                "Python.").format(", ".join(missing), DEPENDENCY_MENU, " ".join(missing))
         return True, ""
 
     # -- parameters and run -------------------------------------------------------
@@ -147,7 +163,7 @@ class SeracAlgorithm(QgsProcessingAlgorithm):
         try:
             self.check_outputs(parameters, context)
             with forward_warnings(feedback):
-                return self.run_algorithm(parameters, context, feedback)
+                return plain_results(self.run_algorithm(parameters, context, feedback))
         except SeracError as exc:
             raise QgsProcessingException(str(exc)) from exc
         except MemoryError as exc:
@@ -237,10 +253,13 @@ class SeracAlgorithm(QgsProcessingAlgorithm):
             self.addOutput(QgsProcessingOutputString(key, self.tr(description)))
 
     @staticmethod
-    def style_output(context, output_ref, style_name, layer_name=None, value_range=None, band=None):
+    def style_output(context, output_ref, style_name, layer_name=None, value_range=None, band=None,
+                     time_steps=None):
         """Style an output with ``resources/styles/<style_name>.qml`` when Processing loads it.
 
         ``value_range`` (min, max) stretches the style to this run's values (e.g. 2-98 %);
-        ``band`` shows a single-band style on that band of a multi-band output.
+        ``band`` shows a single-band style on that band of a multi-band output; ``time_steps``
+        [(start date, end date, band)] gives a dated output QGIS temporal properties.
         """
-        return styles.style_on_completion(context, output_ref, style_name, layer_name, value_range, band)
+        return styles.style_on_completion(context, output_ref, style_name, layer_name, value_range, band,
+                                          time_steps)

@@ -242,6 +242,7 @@ class JobAlgorithm(SeracAlgorithm):
         ranges = result.report.get("display_ranges", {})
         bands = result.report.get("display_bands", {})
         styles = result.report.get("styles", {})
+        time_steps = result.report.get("time_steps", {})  # dated outputs: [(start, end, band)] per output
         for name, path in result.outputs.items():
             port = job.outputs.get(name)
             out[key_of(name)] = path
@@ -251,7 +252,7 @@ class JobAlgorithm(SeracAlgorithm):
                 layer_name = self.tr(self.LAYER_NAMES.get(name, port.label if port else name))
                 self.style_output(context, path, style, layer_name,
                                   value_range=tuple(float(v) for v in value_range) if value_range else None,
-                                  band=bands.get(name))
+                                  band=bands.get(name), time_steps=time_steps.get(name))
         for name, value in result.numbers.items():
             out[key_of(name)] = value
         if self.REPORT_OUTPUT not in out:
