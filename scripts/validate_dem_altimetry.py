@@ -235,7 +235,7 @@ def markdown(res):
                  f"{r['before']['median']:+.3f} / {r['after']['median']:+.3f} | {r['after']['nmad']:.3f} | "
                  f"{'yes' if r['flagged'] else 'no'} |")
     first = res["hooker"]["runs"][0]
-    L += ["", f"Undulation estimates at the points: " + ", ".join(f"{k} {v:+.2f} m" for k, v in
+    L += ["", "Undulation estimates at the points: " + ", ".join(f"{k} {v:+.2f} m" for k, v in
                                                                    first["undulations_m"].items()) + ".", "",
           f"Warning given for `H_orto`: \"{first['warnings'][0]}\"", "",
           f"With the datums declared (points EGM96, DEM ellipsoid) the points are converted with PROJ's "

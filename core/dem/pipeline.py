@@ -13,7 +13,6 @@ import os
 import time
 from dataclasses import dataclass, field
 
-import numpy as np
 
 from ..errors import InputError
 from ..progress import as_progress

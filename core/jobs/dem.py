@@ -82,7 +82,8 @@ def run(inputs: Mapping, outputs: Mapping, settings: DemCoregistrationSettings, 
     with thread_limits(threads):
         result = coregister(
             reference, dem, aligned_path, dh_path, report_path, method=settings.method,
-            deramp_order=settings.deramp_order, outlines=outlines, outlines_crs=grid.crs, mask=mask, max_iterations=settings.max_iterations,
+            deramp_order=settings.deramp_order, outlines=outlines, outlines_crs=grid.crs, mask=mask,
+            max_iterations=settings.max_iterations,
             tolerance_m=settings.tolerance, slope_limits=(settings.slope_min, settings.slope_max),
             subsample=settings.subsample, shift_by="geotransform" if settings.shift_geotransform else "resample",
             feedback=progress.feedback)

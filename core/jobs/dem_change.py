@@ -50,7 +50,8 @@ UNCERTAINTY_NUMBERS = dict(
     n_glaciers="Glacier outlines", glacier_area_km2="Glacier area on the grid (km²)",
     mean_dh_m="Area-weighted mean dh of the glaciers (m)",
     volume_change_m3="Volume change of all glaciers (m³)",
-    sigma_volume_sum_m3="Error of the total volume change, glacier errors summed (fully correlated: an upper bound, m³)",
+    sigma_volume_sum_m3="Error of the total volume change, glacier errors summed (fully correlated: an upper "
+                        "bound, m³)",
     stable_px="Stable pixels with a valid dh", stable_nmad_m="NMAD of stable dh (m)",
     variogram_sill="Sill of the standardized variogram (about 1 expected)",
     correlation_range_m="Longest correlation range of the errors (m)")
@@ -168,14 +169,16 @@ def run_uncertainty(inputs: Mapping, outputs: Mapping, settings: DemUncertaintyS
     props = [f["properties"] for f in features]
     measured = [p for p in props if np.isfinite(p["mean_dh_m"])]
     area = sum(p["area_km2"] for p in props)
-    volume = sum(p["volume_change_m3"] for p in measured) if measured else float("nan")
+    nan = float("nan")
+    volume = sum(p["volume_change_m3"] for p in measured) if measured else nan
+    sigma_sum = sum(p["sigma_volume_m3"] for p in measured) if measured else nan
     measured_area = sum(p["area_km2"] for p in measured)
     if len(measured) < len(props):
         progress.warn(f"{len(props) - len(measured)} of {len(props)} outline(s) have no valid dh (off the grid or "
                       "all void): their mean dh and volume change are empty.")
     numbers = {"n_glaciers": len(outlines), "glacier_area_km2": area,
-               "mean_dh_m": volume / (measured_area * 1e6) if measured_area else float("nan"),
-               "volume_change_m3": volume, "sigma_volume_sum_m3": sum(p["sigma_volume_m3"] for p in measured) if measured else float("nan"),
+               "mean_dh_m": volume / (measured_area * 1e6) if measured_area else nan,
+               "volume_change_m3": volume, "sigma_volume_sum_m3": sigma_sum,
                "stable_px": u.stable_count, "stable_nmad_m": float(nmad(dh[stable])),
                "variogram_sill": u.model.sill,
                "correlation_range_m": max((a for _, _, a in u.model.components), default=0.0)}
@@ -252,7 +255,8 @@ def dem_dates(paths, dates_text=None):
     if missing:
         import os
 
-        raise InputError(f"No date found in the name or metadata of {', '.join(os.path.basename(str(p)) for p in missing)}.",
+        names = ", ".join(os.path.basename(str(p)) for p in missing)
+        raise InputError(f"No date found in the name or metadata of {names}.",
                          "give the dates (YYYY-MM-DD; one per DEM, in order).")
     return dates
 
@@ -263,7 +267,8 @@ def dem_errors(text, count):
     if not values:
         return None
     if len(values) != count:
-        raise InputError(f"{len(values)} DEM errors were given for {count} DEMs.", "give one error (m) per DEM or none.")
+        raise InputError(f"{len(values)} DEM errors were given for {count} DEMs.",
+                         "give one error (m) per DEM or none.")
     try:
         errors = [float(v) for v in values]
     except ValueError:

@@ -98,9 +98,9 @@ def run(inputs: Mapping, outputs: Mapping, settings: DemPointsSettings, feedback
     report = {k: v for k, v in d.items() if k != "histogram"}
     report["display_ranges"] = ranges
     nk = next((st["info"] for st in result.steps if st["name"] == "nuth_kaab"), {})
-    datum_text = "; ".join(result.datum["notes"] + result.warnings) or (
-        f"no conversion (points: {result.datum['points_datum'] or 'not declared'}, DEM: "
-        f"{result.datum['dem_datum'] or 'not declared'}); no datum warning")
+    datum_text = "; ".join([f"points: {result.datum['points_datum'] or 'not declared'}, DEM: "
+                            f"{result.datum['dem_datum'] or 'not declared'}"]
+                           + (result.datum["notes"] + result.warnings or ["no conversion, no datum warning"]))
     numbers = {"shift_x_m": result.shift_x_m, "shift_y_m": result.shift_y_m, "shift_z_m": result.shift_z_m,
                "shift_x_px": result.shift_x_px, "shift_y_px": result.shift_y_px,
                "median_before_m": result.stats_before["median"], "nmad_before_m": result.stats_before["nmad"],
