@@ -116,28 +116,11 @@ def test_bad_points_input_is_a_clear_error(run_alg, tmp_path):
     assert not (tmp_path / "a.tif").exists() and not (tmp_path / "b.tif").exists()
 
 
-@pytest.fixture
-def later_dem(tmp_path):
-    """The bundled 1990 DEM thinned by 6 m inside the outlines, with 0.5 m of correlated noise."""
-    from scipy.ndimage import gaussian_filter
-
-    from serac.core.masks import glacier_mask
-    from serac.core.raster_io import read_raster, write_raster
-    from serac.core.vector_io import read_geometries
-
-    dem = read_raster(DEM)
-    inside = glacier_mask(read_geometries(OUTLINES, dem.grid.crs), dem.grid) == 1
-    noise = gaussian_filter(np.random.default_rng(5).normal(0, 1, inside.shape), 3)
-    path = tmp_path / "dem_later.tif"
-    write_raster(path, (dem.band(1) - 6.0 * inside + 0.5 * noise / noise.std()).astype(np.float32)[None], dem.grid)
-    return path
-
-
-def test_uncertainty_per_glacier(run_alg, tmp_path, later_dem):
+def test_uncertainty_per_glacier(run_alg, tmp_path, glacier_thinning):
     from qgis.core import QgsVectorLayer
 
     res = run_alg("dem_change_uncertainty", {
-        "REFERENCE": str(DEM), "DEM": str(later_dem), "OUTLINES": str(OUTLINES), "YEARS": 10.0,
+        "REFERENCE": str(DEM), "DEM": glacier_thinning["dem"], "OUTLINES": str(OUTLINES), "YEARS": 10.0,
         "OUTPUT": str(tmp_path / "glaciers.gpkg"), "ERROR_MAP": str(tmp_path / "sigma.tif")})
     assert res["N_GLACIERS"] == 18 and res["MEAN_DH_M"] == pytest.approx(-6.0, abs=0.2)
     layer = QgsVectorLayer(res["OUTPUT"], "glaciers", "ogr")
@@ -166,7 +149,7 @@ def test_rate_with_dates_parameter(run_alg, tmp_path):
                                     "OUTPUT": str(tmp_path / "rate2.tif")})
 
 
-def test_outputs_loaded_with_their_styles(serac_provider, tmp_path, later_dem):
+def test_outputs_loaded_with_their_styles(serac_provider, tmp_path, glacier_thinning):
     import processing
     from qgis.core import QgsProject
 
@@ -186,7 +169,7 @@ def test_outputs_loaded_with_their_styles(serac_provider, tmp_path, later_dem):
     (aligned,) = project.mapLayersByName("Aligned DEM")
     assert aligned.renderer().type() == "singlebandpseudocolor"
     processing.runAndLoadResults("serac:dem_change_uncertainty", {
-        "REFERENCE": str(DEM), "DEM": str(later_dem), "OUTLINES": str(OUTLINES),
+        "REFERENCE": str(DEM), "DEM": glacier_thinning["dem"], "OUTLINES": str(OUTLINES),
         "OUTPUT": str(tmp_path / "glaciers.gpkg"), "ERROR_MAP": str(tmp_path / "sigma.tif")})
     (sigma,) = project.mapLayersByName("dh error, 1 sigma (m)")
     assert sigma.renderer().type() == "singlebandpseudocolor" and sigma.renderer().classificationMin() == 0.0
