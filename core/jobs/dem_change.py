@@ -126,6 +126,7 @@ def run_uncertainty(inputs: Mapping, outputs: Mapping, settings: DemUncertaintyS
     from ..dem.pipeline import stable_terrain
     from ..dem.uncertainty import area_changes, estimate_uncertainty
     from ..dem.workgrid import working_grid
+    from ..masks import stable_mask
     from ..raster_io import read_grid, write_raster
     from ..segmentation.vectorize import pixel_area_m2
     from ..stats import nmad
@@ -143,7 +144,7 @@ def run_uncertainty(inputs: Mapping, outputs: Mapping, settings: DemUncertaintyS
     with thread_limits(threads):
         dh, ref = _dh_and_reference(inputs, work)
         labels = glacier_labels(on_work, work)
-        stable = (labels == 0) & np.isfinite(dh)
+        stable = stable_mask(on_work, work, np.isfinite(dh))  # outside the outlines and the pixels they touch
         extra = stable_terrain(None, None, inputs.get("unstable_mask") or None)
         if extra is not None:
             stable &= extra.stable(work)
