@@ -98,10 +98,13 @@ def announce_style_change(layer):
 
 
 def apply_value_range(layer, minimum, maximum):
-    """Stretch a raster layer's renderer to [minimum, maximum] (raster units). Returns True if applied."""
+    """Stretch a raster layer's renderer, or the classes of a graduated vector renderer, to [minimum, maximum]
+    (layer units). Returns True if applied."""
     if not (math.isfinite(minimum) and math.isfinite(maximum)) or maximum <= minimum:
         return False
     renderer = layer.renderer()
+    if hasattr(renderer, "ranges") and hasattr(renderer, "updateRangeLowerValue"):
+        return _rescale_classes(renderer, minimum, maximum)
     enhancement = getattr(renderer, "contrastEnhancement", lambda: None)()
     if enhancement is not None:
         enhancement.setMinimumValue(minimum)
@@ -124,6 +127,27 @@ def apply_value_range(layer, minimum, maximum):
     _legend_decimals(ramp, maximum - minimum)
     renderer.setClassificationMin(minimum)
     renderer.setClassificationMax(maximum)
+    return True
+
+
+def _rescale_classes(renderer, minimum, maximum):
+    """Spread the classes of a graduated renderer over [minimum, maximum], keeping each edge's relative position;
+    the outer classes stay open (values beyond the range keep the end colours)."""
+    ranges = renderer.ranges()
+    if not ranges:
+        return False
+    old_min, old_max = ranges[0].lowerValue(), ranges[-1].upperValue()
+    if not old_max > old_min:
+        return False
+    edges = [minimum + (v - old_min) * (maximum - minimum) / (old_max - old_min)
+             for v in [r.lowerValue() for r in ranges] + [old_max]]
+    last = len(ranges) - 1
+    for i in range(len(ranges)):
+        lower, upper = edges[i], edges[i + 1]
+        renderer.updateRangeLowerValue(i, -1e30 if i == 0 else lower)
+        renderer.updateRangeUpperValue(i, 1e30 if i == last else upper)
+        label = f"< {upper:+.4g}" if i == 0 else f"> {lower:+.4g}" if i == last else f"{lower:+.4g} to {upper:+.4g}"
+        renderer.updateRangeLabel(i, label)
     return True
 
 

@@ -33,6 +33,7 @@ from ..stats import nmad, robust_summary
 from .apply import apply_to_files
 from .datum import check_vertical_shift, convert_heights, datum_of_crs, normalize_datum
 from .deramp import fit_polynomial
+from .histogram import histogram
 from .nuth_kaab import MIN_COVERAGE, AspectBins, aspect_coverage, fit_cosine
 from .shifts import TransformShifts
 from .sources import DemSource
@@ -100,6 +101,7 @@ class PointCoregResult(TransformShifts):
     datum: dict
     warnings: list = field(default_factory=list)
     timings_s: dict = field(default_factory=dict)
+    stable_terrain: str = "all terrain stable"
 
     def summary_line(self):
         return (f"{self.method} to points: shift x {self.shift_x_m:+.3f} m, y {self.shift_y_m:+.3f} m, "
@@ -115,7 +117,8 @@ class PointCoregResult(TransformShifts):
                 "stats_before": self.stats_before, "stats_after": self.stats_after, "steps": self.steps,
                 "counts": self.counts, "datum": self.datum, "warnings": list(self.warnings),
                 "work_grid": self.work_grid.describe(), "dem_grid": self.dem_grid.describe(),
-                "timings_s": self.timings_s}
+                "timings_s": self.timings_s, "stable_terrain": self.stable_terrain,
+                "histogram": histogram(self.dh_before[self.stable], self.dh_after[self.stable])}
 
 
 class _Sampler:
@@ -263,6 +266,8 @@ def coregister_to_points(dem, points, stable=None, stable_points=None, method="n
                                "notes": [t for _, t in notes]}, warnings)
     timings["total"] = time.perf_counter() - t0
     result.timings_s = timings
+    if stable is not None:
+        result.stable_terrain = stable.describe()
     progress.update(1.0)
     return result
 
