@@ -63,6 +63,9 @@ def add_batch_parser(subparsers, common=None):
     rows.add_argument("--force", action="store_true", help="run every row again, complete or not")
     rows.add_argument("--verify", action="store_true",
                       help="check complete rows' outputs against their SHA-256 too (not just size and time)")
+    where.add_argument("--block-size", type=int, default=1024, metavar="PX",
+                       help="split each velocity_timeseries row into blocks of PX x PX pixels run as tasks, then "
+                       "mosaic them (same values; 0: one task per row; default 1024)")
     p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show the traceback of an error")
     return p
 
@@ -194,6 +197,8 @@ def _export_package_path():
 
 
 def run_batch(args, rows, catalogue) -> int:
+    from ..core.errors import SeracError
+    from .blocks import merge_blocks, plan_blocks, run_block
     from .console import cancel_on_signals
     from .tasks import new_record, run_row
 
@@ -209,7 +214,7 @@ def run_batch(args, rows, catalogue) -> int:
     by_id = {r.id: r for r in rows}
     deps = dependencies(rows)
     waiting = {r.id: [d for d in deps[r.id] if records[d]["status"] != DONE or by_id[d] in todo] for r in todo}
-    total, finished = len(rows), skipped
+    total = len(rows)
     say(f"Batch {os.path.basename(args.manifest)}: {total} rows, {skipped} already complete (skipped), "
         f"{len(todo)} to run.")
     for k, row in enumerate([r for r in rows if r not in todo], start=1):
@@ -223,13 +228,44 @@ def run_batch(args, rows, catalogue) -> int:
     stop = threading.Event()
     client, cluster, where = open_client(args)
     say(f"Running on {where}.")
-    futures, last_write = {}, 0.0
+    futures, state = {}, {"finished": skipped, "written": 0.0}
+
+    def finish(row, record):
+        records[row.id] = record
+        state["finished"] += 1
+        say(progress_line(record, state["finished"], total))
+        for other in todo:  # rows reading this row's outputs
+            if row.id in waiting.get(other.id, []):
+                waiting[other.id].remove(row.id)
+                if record["status"] != DONE:
+                    waiting.pop(other.id)
+                    failed = new_record(other, FAILED, f"Row {row.index} (id {row.id}), whose outputs this row "
+                                        f"reads, failed: {record['error']}")
+                    write_json_atomic(record_path(catalogue, other.id), failed)
+                    finish(other, failed)
+                elif not waiting[other.id]:
+                    submit(other)
+
+    def submit(row):
+        key = f"serac-{row.id}-{row.key()}"
+        try:
+            plan = plan_blocks(row, args.block_size)
+        except Exception as exc:  # the row's inputs cannot be read: record it, go on
+            record = new_record(row, FAILED, str(exc) if isinstance(exc, SeracError) else
+                                f"Unexpected {type(exc).__name__}: {exc}")
+            write_json_atomic(record_path(catalogue, row.id), record)
+            finish(row, record)
+            return
+        if plan is None:
+            futures[client.submit(run_row, row, catalogue, args.threads, key=key, pure=False)] = row
+            return
+        say(f"Row {row.index} (id {row.id}) {row.job}: {len(plan.windows)} blocks of up to {args.block_size} px.")
+        blocks = [client.submit(run_block, row, plan, i, args.threads, key=f"{key}-block{i}", pure=False)
+                  for i in range(len(plan.windows))]
+        futures[client.submit(merge_blocks, row, plan, catalogue, *blocks, key=f"{key}-mosaic", pure=False)] = row
+
     try:
         with cancel_on_signals(stop):
-            def submit(row):
-                futures[client.submit(run_row, row, catalogue, args.threads, key=f"serac-row-{row.id}-{row.key()}",
-                                      pure=False)] = row
-
             for row in todo:
                 if not waiting[row.id]:
                     submit(row)
@@ -242,36 +278,34 @@ def run_batch(args, rows, catalogue) -> int:
                     continue
                 for future in done:
                     row = futures.pop(future)
-                    record = _result(future, row, catalogue)
-                    records[row.id] = record
-                    finished += 1
-                    say(progress_line(record, finished, total))
-                    for other in todo:  # rows reading this row's outputs
-                        if row.id in waiting.get(other.id, []):
-                            waiting[other.id].remove(row.id)
-                            if record["status"] != DONE:
-                                waiting.pop(other.id)
-                                failed = new_record(other, FAILED, f"Row {row.index} (id {row.id}), whose outputs "
-                                                    f"this row reads, failed: {record['error']}")
-                                write_json_atomic(record_path(catalogue, other.id), failed)
-                                records[other.id] = failed
-                                finished += 1
-                                say(progress_line(failed, finished, total))
-                            elif not waiting[other.id]:
-                                submit(other)
-                if time.monotonic() - last_write > CATALOGUE_EVERY_S or not futures:
+                    finish(row, _result(future, row, catalogue))
+                if time.monotonic() - state["written"] > CATALOGUE_EVERY_S or not futures:
                     write_catalogue(catalogue, list(records.values()))
-                    last_write = time.monotonic()
+                    state["written"] = time.monotonic()
             if stop.is_set():
                 client.cancel(list(futures))
                 raise Cancelled()
     finally:
         write_catalogue(catalogue, list(records.values()))
+        close(client, cluster)
+    say(f"Catalogue: {catalogue} ({_counts(records.values())}).")
+    return EXIT_OK if all(r["status"] == DONE for r in records.values()) else EXIT_ROWS_FAILED
+
+
+def close(client, cluster):
+    """Close the client and the cluster this run started (its workers stop; a worker still busy with a
+    cancelled task is killed, which the nanny reports: that expected message is kept quiet)."""
+    import logging
+
+    nanny = logging.getLogger("distributed.nanny")
+    level = nanny.level
+    nanny.setLevel(logging.ERROR)
+    try:
         client.close()
         if cluster is not None:
             cluster.close()
-    say(f"Catalogue: {catalogue} ({_counts(records.values())}).")
-    return EXIT_OK if all(r["status"] == DONE for r in records.values()) else EXIT_ROWS_FAILED
+    finally:
+        nanny.setLevel(level)
 
 
 def _result(future, row, catalogue) -> dict:

@@ -184,3 +184,31 @@ def test_cluster_config_errors(tmp_path):
     (tmp_path / "c.yaml").write_text("cores: 2\nmemroy: 4GB\n")
     with pytest.raises(InputError, match="Unknown cluster setting"):
         read_config(str(tmp_path / "c.yaml"))
+
+
+def test_a_time_series_row_runs_as_blocks_with_the_values_of_one_run(tmp_path):
+    import numpy as np
+    import rasterio
+
+    from serac.core.jobs import run_job
+
+    folder = SAMPLE / "timeseries"
+    pairs = sorted(str(folder / f) for f in os.listdir(folder) if f.endswith(".tif"))
+    path = write_manifest(str(tmp_path / "ts.csv"), [{"job": "velocity_timeseries", "id": "ts", "input": pairs,
+                                                      "output": "ts.tif", "diagnostics": "diag.tif",
+                                                      "step_days": 30}])
+    proc = serac("batch", path, "--workers", 2, "--block-size", 48)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "6 blocks of up to 48 px" in proc.stdout  # 128 x 96 px grid
+    one = run_job("velocity_timeseries", {"input": pairs}, {"output": str(tmp_path / "one.tif"),
+                                                            "diagnostics": str(tmp_path / "one_diag.tif")},
+                  {"step_days": 30}, threads=1)
+    for split, single in (("ts.tif", "one.tif"), ("diag.tif", "one_diag.tif")):
+        with rasterio.open(tmp_path / split) as a, rasterio.open(tmp_path / single) as b:
+            np.testing.assert_array_equal(a.read(), b.read())
+            assert a.descriptions == b.descriptions and a.tags() == b.tags() and a.tags(3) == b.tags(3)
+            assert a.transform == b.transform and a.crs == b.crs
+    numbers = json.loads(catalogue(tmp_path / "ts.catalogue.gpkg")["ts"]["numbers"])
+    assert numbers["pixels_solved"] == one.numbers["pixels_solved"] and numbers["n_steps"] == one.numbers["n_steps"]
+    assert numbers["median_residual_rms"] == pytest.approx(one.numbers["median_residual_rms"], rel=1e-6)
+    assert [f for f in os.listdir(tmp_path) if f.startswith(".")] == []  # the block files are gone
