@@ -30,7 +30,15 @@ def worker_name() -> str:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far (MB; the worker's peak when run on a worker)."""
+    """Peak resident memory of this process so far (MiB; the worker's peak when run on a worker): VmHWM
+    where /proc exists (ru_maxrss may carry a parent's peak over), else ru_maxrss; NaN on Windows."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     try:
         import resource
     except ImportError:  # Windows
