@@ -111,6 +111,9 @@ def write_array_script(args, rows, catalogue) -> int:
     from .clusters import array_script, read_config
 
     config = read_config(args.cluster_config)
+    # the scheduler opens the log files before the script runs: their folder must exist (beside the manifest)
+    config["log_dir"] = os.path.join(os.path.dirname(os.path.abspath(args.manifest)), config["log_dir"])
+    os.makedirs(config["log_dir"], exist_ok=True)
     path = args.array_script or f"{os.path.abspath(args.manifest)}.{args.array}.sh"
     text = array_script(args.array, args.manifest, len(rows), catalogue, config)
     with open(path, "w", encoding="utf-8") as fh:

@@ -212,3 +212,38 @@ def test_a_time_series_row_runs_as_blocks_with_the_values_of_one_run(tmp_path):
     assert numbers["pixels_solved"] == one.numbers["pixels_solved"] and numbers["n_steps"] == one.numbers["n_steps"]
     assert numbers["median_residual_rms"] == pytest.approx(one.numbers["median_residual_rms"], rel=1e-6)
     assert [f for f in os.listdir(tmp_path) if f.startswith(".")] == []  # the block files are gone
+
+
+def test_sigterm_to_the_batch_stops_its_workers_and_keeps_no_half_written_output(tmp_path, pairs):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from .conftest import ROOT
+
+    rows = [dict(VELOCITY, id=f"slow{i}", reference=a, secondary=b, output=f"out/slow{i}.tif", spacing=1)
+            for i, (a, b) in enumerate(pairs)]
+    path = write_manifest(str(tmp_path / "slow.csv"), rows)
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "build" / "pluginpath"))
+    proc = subprocess.Popen([sys.executable, "-m", "serac.cli", "batch", path, "--workers", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            start_new_session=True)
+    for line in proc.stdout:
+        if line.startswith("Running on"):
+            break
+    time.sleep(2.0)
+    proc.send_signal(signal.SIGTERM)  # the command only: it must stop its own cluster
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out + err
+    assert "Traceback" not in err and "cancelled" in err
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, 0)  # any process left of the command's group (its workers)?
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail("worker processes outlived the cancelled batch")
+    assert not (tmp_path / "out").exists() or [f for f in os.listdir(tmp_path / "out") if not f.startswith(".")] == []
