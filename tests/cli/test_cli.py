@@ -122,3 +122,21 @@ def test_sigterm_cancels_and_leaves_no_output(tmp_path):
     assert proc.returncode == 130, err
     assert "cancelled" in err and "Traceback" not in err
     assert os.listdir(tmp_path) == []  # neither the output nor a temporary file
+
+
+def test_the_command_line_loads_without_dask_and_batch_says_what_to_install(tmp_path):
+    (tmp_path / "m.csv").write_text("job,input,outlines,output\nrasterize_outlines,a.tif,b.gpkg,c.tif\n")
+    code = ("import sys; sys.modules['dask'] = sys.modules['distributed'] = None; from serac.cli import main; "
+            "sys.exit(main(sys.argv[1:]))")
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "build" / "pluginpath"))
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True,
+                              env=env, timeout=120)
+
+    assert run("rasterize_outlines", "--help").returncode == 0
+    assert run("batch", "--help").returncode == 0
+    proc = run("batch", tmp_path / "m.csv", "--workers", 1)
+    assert proc.returncode == 2 and "'distributed' is needed to run a batch on Dask" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert run("batch", tmp_path / "m.csv", "--array", "slurm").returncode == 0  # job arrays need no Dask
