@@ -14,6 +14,7 @@ import time
 import traceback
 from datetime import datetime, timezone
 
+from ..core.memory import peak_rss_mb  # noqa: F401 (also used by the block tasks)
 from .records import DONE, FAILED, file_facts, footprint_wkt, record_path, write_json_atomic
 
 #: Parts of a job's report kept in the catalogue (for styling the outputs in QGIS).
@@ -27,23 +28,6 @@ def worker_name() -> str:
         return get_worker().address
     except (ImportError, ValueError):
         return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far (MiB; the worker's peak when run on a worker): VmHWM
-    where /proc exists (ru_maxrss may carry a parent's peak over), else ru_maxrss; NaN on Windows."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    try:
-        import resource
-    except ImportError:  # Windows
-        return float("nan")
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def _first_raster(job, inputs):
