@@ -32,7 +32,7 @@ from .manifest import read_manifest
 from .records import DONE, FAILED, SKIPPED, is_complete, read_record, record_path, write_catalogue, \
     write_json_atomic
 
-EXIT_ROWS_FAILED = 3
+EXIT_OK, EXIT_ROWS_FAILED = 0, 3
 CATALOGUE_EVERY_S = 2.0
 
 
@@ -90,9 +90,6 @@ def batch_command(args) -> int:
     if args.row is not None:
         return run_one_row(args, rows, catalogue)
     return run_batch(args, rows, catalogue)
-
-
-EXIT_OK = 0
 
 
 def _pending(row) -> dict:

@@ -54,7 +54,9 @@ def add_job_parser(subparsers, job, common):
                              help=port.label + (" (optional)" if port.optional else ""))
     settings = p.add_argument_group("settings (default: the Processing dialog's)")
     for spec in job.settings.fields():
-        settings.add_argument(f"--{spec.name}", metavar=_metavar(spec), default=argparse.SUPPRESS,
+        # the field name, and the Processing key where it differs (e.g. --regularisation, --lambda)
+        names = dict.fromkeys([f"--{spec.name}"] + ([f"--{spec.key.lower()}"] if spec.key else []))
+        settings.add_argument(*names, dest=spec.name, metavar=_metavar(spec), default=argparse.SUPPRESS,
                               help=describe_setting(spec).replace("%", "%%"))
     p.set_defaults(job_name=job.name)
     p.error = _usage_error(p)

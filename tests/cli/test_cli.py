@@ -63,6 +63,9 @@ def test_setting_values_are_read_from_text():
     assert setting_value(spec("regularisation"), "") is None
     with pytest.raises(InputError, match="not a number"):
         setting_value(spec("step_days"), "monthly")
+    args = build_parser().parse_args(["velocity_timeseries", "--input", "a.tif", "--output", "o.tif", "--lambda",
+                                      "5"])  # the Processing key LAMBDA of the field 'regularisation'
+    assert args.regularisation == "5"
     with pytest.raises(InputError, match="not true or false"):
         setting_value(spec("fill_gaps"), "maybe")
 
