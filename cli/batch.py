@@ -294,7 +294,9 @@ def run_batch(args, rows, catalogue) -> int:
 
 def close(client, cluster):
     """Close the client and the cluster this run started (its workers stop; a worker still busy with a
-    cancelled task is killed, which the nanny reports: that expected message is kept quiet)."""
+    cancelled task is killed, which the nanny reports: that expected message is kept quiet). A close that
+    fails (e.g. times out on an overloaded node) does not hide the batch's outcome; the local worker
+    processes it leaves, children of this process, are then killed by their ids."""
     import logging
 
     nanny = logging.getLogger("distributed.nanny")
@@ -304,8 +306,24 @@ def close(client, cluster):
         client.close()
         if cluster is not None:
             cluster.close()
+    except Exception as exc:
+        print(f"The Dask cluster did not close cleanly ({type(exc).__name__}: {exc}).", file=sys.stderr)
     finally:
         nanny.setLevel(level)
+        if cluster is not None:
+            _kill_children()
+
+
+def _kill_children():
+    try:
+        import psutil
+    except ImportError:
+        return
+    for child in psutil.Process().children(recursive=True):
+        try:
+            child.kill()
+        except psutil.Error:
+            pass
 
 
 def _result(future, row, catalogue) -> dict:
