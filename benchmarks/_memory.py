@@ -1,16 +1,11 @@
-"""Peak memory of a benchmark process, shared by the bench_*.py scripts."""
+"""Peak memory of a benchmark process, shared by the bench_*.py scripts: the core's
+:func:`serac.core.memory.peak_rss_mb`, loaded from its file (the scripts run before ``serac`` is importable)."""
 
-import resource
+import importlib.util
+from pathlib import Path
 
-
-def peak_rss_mb():
-    """Peak resident memory of this process (MiB): VmHWM, which starts afresh at exec (ru_maxrss would
-    carry over the parent's peak on Linux); ru_maxrss where /proc is absent."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+_spec = importlib.util.spec_from_file_location("serac_core_memory",
+                                               Path(__file__).resolve().parents[1] / "core" / "memory.py")
+_module = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_module)
+peak_rss_mb = _module.peak_rss_mb

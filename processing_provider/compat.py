@@ -36,6 +36,7 @@ SOURCE_POINT = _pick("ProcessingSourceType", "VectorPoint", getattr(QgsProcessin
 SOURCE_ANY_GEOMETRY = _pick("ProcessingSourceType", "VectorAnyGeometry",
                             getattr(QgsProcessing, "TypeVectorAnyGeometry", None))
 SOURCE_RASTER = _pick("ProcessingSourceType", "Raster", getattr(QgsProcessing, "TypeRaster", None))
+SOURCE_VECTOR = _pick("ProcessingSourceType", "Vector", getattr(QgsProcessing, "TypeVector", None))  # tables too
 
 # Geometry (WKB) types
 WKB_POINT = _pick("WkbType", "Point", getattr(QgsWkbTypes, "Point", None))

@@ -96,8 +96,12 @@ def inversion_settings(s):
 
 
 def run(inputs: Mapping, outputs: Mapping, settings: TimeSeriesSettings, feedback=None,
-        threads: Optional[int] = None) -> Result:
-    """Invert the pairs ``inputs['input']`` into ``outputs['output']`` (vx, vy, speed per step, m/yr)."""
+        threads: Optional[int] = None, window: Optional[tuple] = None) -> Result:
+    """Invert the pairs ``inputs['input']`` into ``outputs['output']`` (vx, vy, speed per step, m/yr).
+
+    ``window`` (col_off, row_off, width, height; px of the first pair's grid): only that block, for batch
+    runners that split a large area into block tasks (``serac batch``); the outputs then cover the block.
+    """
     from ..timeseries import PairStack, invert_stack, open_pairs, point_series
     from ..timeseries.stack import display_range
 
@@ -111,7 +115,8 @@ def run(inputs: Mapping, outputs: Mapping, settings: TimeSeriesSettings, feedbac
                                      units=None if s.units == "auto" else s.units))
         inv_settings = inversion_settings(s)
         result = invert_stack(stack, out_path, time_grid=time_grid(s, stack), step_days=s.step_days or None,
-                              settings=inv_settings, diagnostics_path=diag_path, feedback=progress.sub(0.0, 0.95))
+                              settings=inv_settings, diagnostics_path=diag_path, feedback=progress.sub(0.0, 0.95),
+                              window=window)
         progress.info(result.describe())
         n = result.time_grid.n_steps
         speed_band = 2 * n + 1 if "speed" in result.components else 1

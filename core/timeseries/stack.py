@@ -122,7 +122,7 @@ def _diagnostic_bands(sol):
 
 
 def invert_stack(pairs, output_path, time_grid=None, step_days=30, settings=None, diagnostics_path=None,
-                 units=None, errors=None, grid=None, block_size=256, feedback=None):
+                 units=None, errors=None, grid=None, block_size=256, feedback=None, window=None):
     """Invert a stack of velocity pairs into a raster time series; returns a :class:`StackResult`.
 
     ``pairs``: a :class:`PairStack`, or anything :func:`~.io.open_pairs` takes (with
@@ -130,6 +130,11 @@ def invert_stack(pairs, output_path, time_grid=None, step_days=30, settings=None
     The time grid is ``time_grid`` or steps of ``step_days`` days spanning the
     pairs (``None``/0: the acquisition dates). Pairs beyond a given time grid are
     left out (with a warning). Cancelling through ``feedback`` leaves no output.
+
+    ``window`` (col_off, row_off, width, height; px of the grid): invert only that block; the outputs
+    cover the block, with the same values as the same pixels of a whole-grid run (the time grid and pair
+    weights depend on the pairs' dates, not on the pixels), so batch runners can split a large area
+    into block tasks and mosaic them.
     """
     progress = as_progress(feedback)
     settings = settings or InversionSettings()
@@ -140,7 +145,14 @@ def invert_stack(pairs, output_path, time_grid=None, step_days=30, settings=None
     progress.info(f"{len(used)} pairs ({inversion.weighting} weighting) → {tgrid.describe()}; regularisation: "
                   f"{inversion.describe_regularisation()}; backend {inversion.backend.label}.")
 
-    raster = stack.grid
+    raster, row0, col0 = stack.grid, 0, 0
+    if window is not None:
+        col0, row0, width, height = (int(v) for v in window)
+        if width < 1 or height < 1 or col0 < 0 or row0 < 0 or col0 + width > raster.width or \
+                row0 + height > raster.height:
+            raise InputError(f"The block {tuple(window)} (col, row, width, height px) is not inside the "
+                             f"{raster.width}x{raster.height} px grid of the pairs.", "give a block inside the grid.")
+        raster = raster.window_grid((col0, row0, width, height))
     tags = _file_tags(tgrid, inversion, stack, used)
     diag_names = list(DIAGNOSTIC_BANDS) + [f"rms_{label}" for label in tgrid.labels]
     diag_writer = (nullcontext() if diagnostics_path is None else
@@ -149,15 +161,16 @@ def invert_stack(pairs, output_path, time_grid=None, step_days=30, settings=None
     total = block_count(raster.shape, block_size)
     with diag_writer as diag, RasterWriter(output_path, raster, count=len(names), band_names=names, tags=tags,
                                            band_tags=band_tags) as writer:
-        for b, (window, _) in enumerate(iter_blocks(raster.shape, block_size)):
-            rows, cols = int(window.height), int(window.width)
-            sol = inversion.solve(_block_pixels(stack, used, window))
+        for b, (block, _) in enumerate(iter_blocks(raster.shape, block_size)):
+            rows, cols = int(block.height), int(block.width)
+            read = (int(block.col_off) + col0, int(block.row_off) + row0, cols, rows)
+            sol = inversion.solve(_block_pixels(stack, used, read))
             vel = sol.velocity.transpose(2, 1, 0)  # (c, n, P)
             if len(comps) > c:
                 vel = np.concatenate([vel, np.sqrt((vel**2).sum(0, keepdims=True))])
-            writer.write(vel.reshape(len(comps) * n, rows, cols).astype(np.float32), window)
+            writer.write(vel.reshape(len(comps) * n, rows, cols).astype(np.float32), block)
             if diag is not None:
-                diag.write(_diagnostic_bands(sol).reshape(-1, rows, cols).astype(np.float32), window)
+                diag.write(_diagnostic_bands(sol).reshape(-1, rows, cols).astype(np.float32), block)
             solved += int(sol.solved.sum())
             rms_values.append(sol.residual_rms[sol.solved])
             lam_values.append(sol.regularisation[sol.solved])
