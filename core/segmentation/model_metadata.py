@@ -8,7 +8,7 @@ field and the fix. Schema (version :data:`SCHEMA_VERSION`)::
     {
       "schema_version": 1,
       "name": "glacier_landsat_v1", "version": "1.0.0",
-      "task": "glacier_extent" | "calving_front_zones" | "segmentation",
+      "task": "glacier_extent" | "calving_front_zones" | "fractures" | "segmentation",
       "description": "...",
       "input": {
         "bands": [{"name": "red", "sensor": "Landsat 7 ETM+", "description": "...", "units": "DN"}, ...],
@@ -16,7 +16,8 @@ field and the fix. Schema (version :data:`SCHEMA_VERSION`)::
                        | {"method": "offset_scale", "offset": [...], "scale": [...]},
         "nodata": {"values": [0], "fill": 0.0},
         "pixel_size_m": 30.0,
-        "pixel_size_tolerance": 0.5
+        "pixel_size_tolerance": 0.5,
+        "value_range": [0, 65535]                    (optional)
       },
       "tiling": {"tile_size": 256, "overlap": 32, "size_multiple": 8},
       "output": {"activation": "sigmoid" | "softmax",
@@ -41,6 +42,8 @@ Semantics:
 * ``pixel_size_m`` is the ground sampling distance the model was trained at (m/px);
   rasters whose pixel size differs by more than the factor ``1 + pixel_size_tolerance``
   are refused.
+* ``value_range`` (optional) is the range of raw values the model was trained on, in the
+  band units (e.g. ``[0, 65535]`` for a 16-bit mosaic); inputs far outside it are warned about.
 * ``overlap`` (px) is the width over which neighbouring tiles are blended; it must be
   below half the tile size. ``tile_size`` must be a multiple of ``size_multiple``.
 """
@@ -55,7 +58,7 @@ from ..errors import BandCountError, ModelError
 
 SCHEMA_VERSION = 1
 METADATA_KEY = "serac"
-TASKS = ("glacier_extent", "calving_front_zones", "segmentation")
+TASKS = ("glacier_extent", "calving_front_zones", "fractures", "segmentation")
 ACTIVATIONS = ("sigmoid", "softmax")
 NORMALIZATIONS = {"mean_std": ("mean", "std"), "offset_scale": ("offset", "scale")}
 
@@ -166,6 +169,8 @@ class ModelMetadata:
     training: dict
     schema_version: int = SCHEMA_VERSION
     extra: dict = field(default_factory=dict)
+    #: (low, high) raw input values the model was trained on (band units), or None
+    value_range: tuple = None
 
     # ------------------------------------------------------------------ derived
     @property
@@ -256,6 +261,11 @@ class ModelMetadata:
         if not (math.isfinite(px) and px > 0):
             _fail(f"'input.pixel_size_m' must be > 0 (m/px), got {px}.")
         tol = float(_get(inp, "pixel_size_tolerance", (int, float), "input", 0.5))
+        value_range = _get(inp, "value_range", list, "input", None)
+        if value_range is not None:
+            value_range = _numbers(value_range, "input.value_range", 2)
+            if value_range[0] >= value_range[1]:
+                _fail("'input.value_range' must be [low, high] with low < high (raw band units).")
         if not 0 < tol <= 10:
             _fail(f"'input.pixel_size_tolerance' must be in (0, 10], got {tol}.")
 
@@ -308,7 +318,7 @@ class ModelMetadata:
                    overlap=overlap, size_multiple=multiple, activation=activation, classes=tuple(classes),
                    positive_class=positive, threshold=threshold, front=front, architecture=arch,
                    training=training, schema_version=version,
-                   extra={k: v for k, v in d.items() if k not in known})
+                   extra={k: v for k, v in d.items() if k not in known}, value_range=value_range)
 
     def to_dict(self):
         d = {
@@ -324,6 +334,7 @@ class ModelMetadata:
                 "nodata": {"values": list(self.nodata_values), "fill": self.nodata_fill},
                 "pixel_size_m": self.pixel_size_m,
                 "pixel_size_tolerance": self.pixel_size_tolerance,
+                **({"value_range": list(self.value_range)} if self.value_range else {}),
             },
             "tiling": {"tile_size": self.tile_size, "overlap": self.overlap, "size_multiple": self.size_multiple},
             "output": {"activation": self.activation, "classes": list(self.classes),
