@@ -207,57 +207,62 @@ def filter_block(image, bank, workers=None, polarity="dark", threshold=None):
     spectrum = fft.fft2(z, workers=workers)
     spectrum[0, 0] = 0.0
     azimuths = np.radians(bank.wave_azimuths_deg)
-    n_wl = len(bank.wavelengths_px)
-    energies = np.zeros((n_wl,) + z.shape, np.float32)  # energy at the best orientation, per wavelength
-    vec = np.zeros((n_wl, 2) + z.shape, np.float32)     # doubled-angle energy sum (cos, sin), per wavelength
-    total = np.zeros((n_wl,) + z.shape, np.float32)     # energy sum over orientations, per wavelength
+    shape = z.shape
+    # running best over wavelengths (memory: a few full-size arrays whatever the number of filters)
+    best_e = np.full(shape, -1.0, np.float32)          # energy at the best orientation, best wavelength
+    best_i = np.zeros(shape, np.int16)                 # index of the best wavelength
+    best_c, best_s, best_t = (np.zeros(shape, np.float32) for _ in range(3))  # doubled-angle sums, total
+    prev_e, next_e = np.zeros(shape, np.float32), np.zeros(shape, np.float32)  # energies either side of best
+    last = None
     for j, wl in enumerate(bank.wavelengths_px):
-        best = tot = c2 = s2 = None
+        peak = tot = c2 = s2 = None
         for a in azimuths:  # accumulate on the wavelength's coarse grid, then interpolate once
-            e = gabor_energy(spectrum, z.shape, wl, a, bank.bandwidth, workers)
-            if best is None:
-                best, tot, c2, s2 = e.copy(), e.copy(), np.zeros_like(e), np.zeros_like(e)
+            e = gabor_energy(spectrum, shape, wl, a, bank.bandwidth, workers)
+            if peak is None:
+                peak, tot, c2, s2 = e.copy(), e.copy(), np.zeros_like(e), np.zeros_like(e)
             else:
-                np.maximum(best, e, out=best)
+                np.maximum(peak, e, out=peak)
                 tot += e
             c2 += np.float32(math.cos(2 * a)) * e
             s2 += np.float32(math.sin(2 * a)) * e
         # average over about one wavelength: a crevasse field keeps its orientation, speckle averages out
-        sigma = [bank.smoothing * wl * n_coarse / n_full for n_coarse, n_full in zip(best.shape, z.shape)]
-        best, tot, c2, s2 = (ndimage.gaussian_filter(x, sigma, mode="wrap") for x in (best, tot, c2, s2))
-        energies[j], total[j] = _to_full(best, z.shape), _to_full(tot, z.shape)
-        vec[j, 0], vec[j, 1] = _to_full(c2, z.shape), _to_full(s2, z.shape)
-    best_wl = energies.argmax(axis=0)
-    rows, cols = np.indices(z.shape)
-    v = vec[best_wl, 0, rows, cols] + 1j * vec[best_wl, 1, rows, cols]
-    coherence = np.abs(v) / np.maximum(total[best_wl, rows, cols], 1e-12)
-    best = energies[best_wl, rows, cols] * coherence
+        sigma = [bank.smoothing * wl * n_coarse / n_full for n_coarse, n_full in zip(peak.shape, shape)]
+        peak, tot, c2, s2 = (_to_full(ndimage.gaussian_filter(x, sigma, mode="wrap"), shape)
+                             for x in (peak, tot, c2, s2))
+        if last is not None:
+            np.copyto(next_e, peak, where=best_i == j - 1)
+        new = peak > best_e
+        for target, value in ((best_e, peak), (best_c, c2), (best_s, s2), (best_t, tot)):
+            np.copyto(target, value, where=new)
+        best_i[new] = j
+        np.copyto(prev_e, last if last is not None else np.float32(0.0), where=new)
+        last = peak
+    v = best_c + 1j * best_s
+    coherence = np.abs(v) / np.maximum(best_t, 1e-12)
+    best = best_e * coherence
     wave = 0.5 * np.angle(v)  # rad, across-fracture azimuth
     orientation = np.mod(np.degrees(wave) + 90.0, 180.0).astype(np.float32)
-    wavelength = _refine_wavelength(energies, best_wl, np.asarray(bank.wavelengths_px))
+    wavelength = _refine_wavelength(prev_e, best_e, next_e, best_i, np.asarray(bank.wavelengths_px))
     response = np.clip(best, 0.0, 1.0)
     zone = valid & (response >= (threshold or 0.0))
-    lines = np.where(line_centres(z, orientation, best_wl, bank.wavelengths_px, zone, polarity), response,
+    lines = np.where(line_centres(z, orientation, best_i, bank.wavelengths_px, zone, polarity), response,
                      np.float32(0.0)).astype(np.float32)
     for a in (response, orientation, wavelength, lines):
         a[~valid] = np.nan
     return response, orientation, wavelength, lines
 
 
-def _refine_wavelength(energies, index, wavelengths):
-    """Wavelength (px) of the peak of a parabola through log energy over log wavelength at the best index."""
+def _refine_wavelength(before, peak, after, index, wavelengths):
+    """Wavelength (px) of the peak of a parabola through log energy over log wavelength at the best index
+    (``before``/``peak``/``after``: energies at the wavelengths index - 1, index, index + 1)."""
     n = len(wavelengths)
-    logw = np.log(wavelengths)
     out = wavelengths[index].astype(np.float32)
     if n < 3:
         return out
-    i = np.clip(index, 1, n - 2)
-    rows, cols = np.indices(index.shape)
-    e = np.log(np.maximum(np.stack([energies[i - 1, rows, cols], energies[i, rows, cols],
-                                    energies[i + 1, rows, cols]]), 1e-6))
-    denom = e[0] - 2 * e[1] + e[2]
-    step = np.where(denom < 0, 0.5 * (e[0] - e[2]) / np.where(denom < 0, denom, -1.0), 0.0)
+    logw = np.log(wavelengths)
+    e0, e1, e2 = (np.log(np.maximum(x, 1e-6)) for x in (before, peak, after))
+    denom = e0 - 2 * e1 + e2
+    step = np.where(denom < 0, 0.5 * (e0 - e2) / np.where(denom < 0, denom, -1.0), 0.0)
     inner = (index >= 1) & (index <= n - 2)
-    dlog = logw[1] - logw[0]
-    refined = np.exp(logw[i] + np.clip(step, -0.5, 0.5) * dlog).astype(np.float32)
+    refined = np.exp(logw[index] + np.clip(step, -0.5, 0.5) * (logw[1] - logw[0])).astype(np.float32)
     return np.where(inner, refined, out)

@@ -38,7 +38,7 @@ class FractureMapAlgorithm(JobAlgorithm):
         "and the fraction above the threshold) and the dominant orientation (deg, with its coherence 0-1). Runs "
         "block by block (lines are split at block edges).")
 
-    ORDER = ("input", "band", "outlines", "method", "min_wavelength_m", "max_wavelength_m", "model", "threshold",
-             "min_length_m", "window_m", "orientations", "backend", "batch_size", "block")
+    ORDER = ("input", "band", "outlines", "method", "min_wavelength_m", "max_wavelength_m", "polarity", "model",
+             "threshold", "min_length_m", "window_m", "orientations", "backend", "batch_size", "block")
     FIELDS = {"output_lines": LINE_FIELDS}
     LAYER_NAMES = {"output_lines": "Fracture lines"}
