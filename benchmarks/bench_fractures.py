@@ -25,6 +25,7 @@ import tempfile
 import time
 
 from _memory import peak_rss_mb  # noqa: E402 (benchmarks/ is on sys.path as the script folder)
+from _scenes import mirror_mosaic  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(os.path.dirname(ROOT), "shared", "data")
@@ -57,19 +58,7 @@ def make_scene(path, size, case):
         with rasterio.open(MOA_TILE) as ds:
             data = ds.read(1).astype("float32")
         grid = rio.RasterGrid(CRS.from_epsg(3031), Affine(125.0, 0, -400_000.0, 0, -125.0, -1_000_000.0), size, size)
-    data = np.nan_to_num(data).astype("uint16")
-    h, w = data.shape
-
-    def mirror(idx, n):
-        idx = idx % (2 * n)
-        return np.where(idx < n, idx, 2 * n - 1 - idx)
-
-    with rio.RasterWriter(path, grid, count=1, dtype="uint16", nodata=None, cog=False) as writer:
-        for inner, _ in rio.iter_blocks(grid.shape, 2048):
-            rows = mirror(np.arange(int(inner.row_off), int(inner.row_off + inner.height)), h)
-            cols = mirror(np.arange(int(inner.col_off), int(inner.col_off + inner.width)), w)
-            writer.write(data[rows][:, cols][None], inner)
-    return path
+    return mirror_mosaic(path, np.nan_to_num(data).astype("uint16")[None], grid, "uint16")
 
 
 def run_case(case, scene, outdir, threads):

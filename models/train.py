@@ -241,6 +241,20 @@ def write_log(path, config, model, log, metrics, report, seconds):
     return path
 
 
+def finish_export(report, meta, metrics, config, model, log, start, log_path=None):
+    """The last steps of a training tool: ``metrics`` into the exported model's metadata (embedded and mirrored
+    as JSON), the training log written, a JSON summary printed. Returns the log path."""
+    meta["training"]["metrics"] = metrics
+    final = embed_metadata(report.onnx_path, meta)
+    write_sidecar(report.onnx_path, final)
+    seconds = time.perf_counter() - start
+    log_path = write_log(log_path or os.path.splitext(config.output)[0] + ".training_log.json", config, model, log,
+                         metrics, report, seconds)
+    print(json.dumps({"onnx": report.onnx_path, "log": log_path, "metrics": metrics,
+                      "torch_onnx_max_abs_diff": report.max_abs_diff, "seconds": round(seconds, 1)}, indent=1))
+    return log_path
+
+
 def train(config, feedback=None):
     """Train (or fine-tune) a model as described by ``config``; returns a :class:`TrainResult`.
 

@@ -21,19 +21,17 @@ if __name__ == "__main__" and __package__ != "serac.models":
 
 import argparse
 import datetime
-import json
-import os
 import time
 
 import numpy as np
 
 from ..core.progress import ConsoleFeedback, as_progress
 from ..core.segmentation.inference import predict_array
-from ..core.segmentation.runtime import load_model, write_sidecar
+from ..core.segmentation.runtime import load_model
 from .datasets import IGNORE, TileSampler
-from .export_onnx import embed_metadata, export_onnx
+from .export_onnx import export_onnx
 from .lai2020 import PIXEL_SIZE_M, PUBLISHED, best_threshold, load_split, score
-from .train import TrainConfig, _device, _seed_everything, add_fit_arguments, fit, write_log
+from .train import TrainConfig, _device, _seed_everything, add_fit_arguments, finish_export, fit
 from .unet import UNet
 
 VALUE_RANGE = [1.0, 65535.0]  # MOA2009 UInt16 tiles; 0 is no data
@@ -126,14 +124,7 @@ def main(argv=None):
                "test_at_0.5": score(test_p, [m for _, _, m in test_tiles], 0.5),
                "published_lai2020_test": PUBLISHED}
     meta["output"]["threshold"] = round(threshold, 4)
-    meta["training"]["metrics"] = metrics
-    final = embed_metadata(report.onnx_path, meta)
-    write_sidecar(report.onnx_path, final)
-    seconds = time.perf_counter() - start
-    log_path = write_log(a.log or os.path.splitext(a.output)[0] + ".training_log.json", config, model, log,
-                         metrics, report, seconds)
-    print(json.dumps({"onnx": report.onnx_path, "log": log_path, "metrics": metrics,
-                      "torch_onnx_max_abs_diff": report.max_abs_diff, "seconds": round(seconds, 1)}, indent=1))
+    finish_export(report, meta, metrics, config, model, log, start, a.log)
     return 0
 
 

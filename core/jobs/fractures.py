@@ -76,13 +76,11 @@ def _model(inputs, settings, pixel_size, progress):
         raise ModelError(f"Model '{meta.name}' is a '{meta.task}' model, not a fracture model.",
                          "use a model whose metadata task is 'fractures' (e.g. the shipped "
                          f"{FRACTURE_MODEL}), or the filter bank method.")
-    lo, hi = meta.pixel_size_range()
-    if not lo <= pixel_size <= hi:
-        raise ModelError(
-            f"The image's pixel size ({pixel_size:.4g} m) is far from the {meta.pixel_size_m:g} m that model "
-            f"'{meta.name}' was trained at (accepted {lo:.3g}-{hi:.3g} m).",
-            f"use the filter bank method (it works at any pixel size), or resample the image to about "
-            f"{meta.pixel_size_m:g} m (Raster > Projections > Warp), or use a model trained at this resolution.")
+    try:
+        meta.check_pixel_size(pixel_size)
+    except ModelError as err:
+        raise ModelError(err.problem, f"use the filter bank method (it works at any pixel size), or {err.fix}") \
+            from None
     limits = meta.training.get("limits") if isinstance(meta.training, dict) else None
     if limits:
         progress.warn(f"Model '{meta.name}': {limits}")

@@ -1,4 +1,4 @@
-"""Processing algorithm: train or fine-tune a glacier or fracture segmentation model (adapter of models/train_job.py)."""
+"""Processing algorithm: train or fine-tune a glacier or fracture model (adapter of models/train_job.py)."""
 
 from ..job_algorithm import JobAlgorithm
 
