@@ -10,7 +10,8 @@ Nature 584, 574-578, doi:10.1038/s41586-020-2627-8; tiles from chingyaolai/Antar
 * Scoring (:func:`score`): fracture-class precision, recall and F1 at a threshold over **all** pixels of a
   tile (no-data pixels count as "no fracture predicted", so fractures labelled there are misses), and the
   ROC AUC of the per-pixel score over the **valid** pixels only (counting the easy no-data background
-  would inflate it). Figures are pooled over the tiles of a split (pixels of all tiles together).
+  would inflate it; ``roc_auc_all_pixels`` counts them too, for comparison with figures computed that way).
+  Figures are pooled over the tiles of a split (pixels of all tiles together).
 """
 
 import glob
@@ -56,6 +57,7 @@ def score(probabilities, masks, threshold):
     ref = np.concatenate([m.ravel() for m in masks])
     s = segmentation_scores(p >= threshold, ref).as_dict()
     s["roc_auc"] = round(roc_auc(p, ref, valid), 4)
+    s["roc_auc_all_pixels"] = round(roc_auc(p, ref), 4)  # no-data pixels as score 0: inflated by easy negatives
     s["threshold"] = round(float(threshold), 4)
     return s
 
@@ -67,7 +69,8 @@ def best_threshold(probabilities, masks, candidates=None):
     p = np.concatenate([np.nan_to_num(a, nan=0.0).ravel() for a in probabilities])
     ref = np.concatenate([m.ravel() for m in masks])
     finite = p[p > 0]
-    if candidates is None:
-        candidates = np.unique(np.quantile(finite, np.linspace(0.5, 0.999, 120))) if finite.size else [0.5]
+    if candidates is None:  # a fixed grid over (0, 1) and the upper quantiles of the scores (fine where they crowd)
+        quantiles = np.quantile(finite, np.linspace(0.5, 0.999, 120)) if finite.size else []
+        candidates = np.unique(np.concatenate([np.linspace(0.01, 0.99, 99), quantiles]))
     f1 = [segmentation_scores(p >= t, ref).f1 for t in candidates]
     return float(candidates[int(np.nanargmax(f1))])

@@ -21,15 +21,16 @@ if __name__ == "__main__" and __package__ != "serac.models":
 
 import argparse
 import datetime
+import json
 import time
 
 import numpy as np
 
 from ..core.progress import ConsoleFeedback, as_progress
 from ..core.segmentation.inference import predict_array
-from ..core.segmentation.runtime import load_model
+from ..core.segmentation.runtime import load_model, read_metadata, write_sidecar
 from .datasets import IGNORE, TileSampler
-from .export_onnx import export_onnx
+from .export_onnx import embed_metadata, export_onnx
 from .lai2020 import PIXEL_SIZE_M, PUBLISHED, best_threshold, load_split, score
 from .train import TrainConfig, _device, _seed_everything, add_fit_arguments, finish_export, fit
 from .unet import UNet
@@ -48,7 +49,10 @@ def main(argv=None):
     p.add_argument("--name", default="fractures_moa_v1")
     p.add_argument("--version", default="1.0.0")
     add_fit_arguments(p, steps=300, tile_size=128, base_channels=8, depth=3)
+    p.add_argument("--rescore", action="store_true", help="only score the existing --output model again")
     a = p.parse_args(argv)
+    if a.rescore:
+        return rescore(a.output, a.threads)
     progress = as_progress(ConsoleFeedback(verbose=True))
     start = time.perf_counter()
     _seed_everything(a.seed, a.threads)
@@ -114,8 +118,17 @@ def main(argv=None):
                      "threads": a.threads, "train_seconds": round(train_seconds, 1)},
     }
     report = export_onnx(model, meta, a.output)
-    onnx_model = load_model(report.onnx_path, backend="onnxruntime", threads=a.threads)
     progress.info("Scoring the exported ONNX model (validation: threshold; test: scores) ...")
+    threshold, metrics = score_model(report.onnx_path, valid_tiles, test_tiles, a.threads)
+    meta["output"]["threshold"] = round(threshold, 4)
+    finish_export(report, meta, metrics, config, model, log, start, a.log)
+    return 0
+
+
+def score_model(onnx_path, valid_tiles, test_tiles, threads=1):
+    """(threshold, metrics) of an exported model: threshold for the best pooled F1 on the validation tiles,
+    scores on the test tiles at that threshold (and at 0.5, for reference)."""
+    onnx_model = load_model(onnx_path, backend="onnxruntime", threads=threads)
     valid_p = predict_tiles(onnx_model, valid_tiles)
     threshold = best_threshold(valid_p, [m for _, _, m in valid_tiles])
     test_p = predict_tiles(onnx_model, test_tiles)
@@ -123,8 +136,18 @@ def main(argv=None):
                "validation": score(valid_p, [m for _, _, m in valid_tiles], threshold),
                "test_at_0.5": score(test_p, [m for _, _, m in test_tiles], 0.5),
                "published_lai2020_test": PUBLISHED}
+    return threshold, metrics
+
+
+def rescore(onnx_path, threads=1):
+    """Score an exported fracture model again (e.g. after a fix of the threshold search) and store the new
+    threshold and metrics in its metadata (embedded and mirrored); the weights are unchanged."""
+    meta = read_metadata(onnx_path).to_dict()
+    threshold, metrics = score_model(onnx_path, load_split("validation"), load_split("test"), threads)
     meta["output"]["threshold"] = round(threshold, 4)
-    finish_export(report, meta, metrics, config, model, log, start, a.log)
+    meta["training"]["metrics"] = metrics
+    write_sidecar(onnx_path, embed_metadata(onnx_path, meta))
+    print(json.dumps({"onnx": onnx_path, "threshold": threshold, "metrics": metrics}, indent=1))
     return 0
 
 
