@@ -138,3 +138,29 @@ def test_bad_band_and_wavelength_settings(field_raster, tmp_path):
     with pytest.raises(InputError, match="below the shortest"):
         run_job("fracture_map", {"input": path}, {"output_response": str(tmp_path / "r.tif")},
                 {"min_wavelength_m": 500.0, "max_wavelength_m": 100.0})
+
+
+def test_shipped_model_on_a_lai_test_tile_through_the_job(shared_data, tmp_path):
+    """The shipped model on a real MOA test tile (given a polar-stereographic grid), through the job."""
+    import rasterio
+
+    from serac.core.jobs.segmentation import shipped_model_path
+    from serac.core.segmentation.metrics import segmentation_scores
+    from serac.core.segmentation.runtime import read_metadata
+
+    meta = read_metadata(shipped_model_path("fractures_moa_v1"))
+    assert meta.task == "fractures" and meta.pixel_size_m == 125.0 and meta.value_range == (1.0, 65535.0)
+    tile = shared_data / "seg" / "lai2020_antarctic_fractures" / "data_testset" / "MOA209_125m_mask9x10"
+    with rasterio.open(f"{tile}.tif") as ds:
+        image = ds.read(1)
+    with rasterio.open(f"{tile}_mask.tif") as ds:
+        mask = ds.read(1) > 0
+    grid = RasterGrid(CRS.from_epsg(3031), Affine(125.0, 0, -1_000_000, 0, -125.0, 1_000_000), 1000, 1000)
+    path = tmp_path / "moa.tif"
+    write_raster(path, image[None].astype(np.float32), grid, nodata=0.0)
+    out = {"output_response": str(tmp_path / "p.tif"), "output_density": str(tmp_path / "d.tif")}
+    result = run_job("fracture_map", {"input": str(path)}, out, {"method": "model", "window_m": 5000.0})
+    probability = read_raster(out["output_response"]).data[0]
+    scores = segmentation_scores(np.nan_to_num(probability) >= meta.threshold, mask)
+    assert scores.f1 > 0.6  # 0.76 when the model was scored (models/fractures_moa_v1.json)
+    assert result.numbers["n_lines"] > 10 and result.numbers["mean_density"] > 0
