@@ -23,10 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from . import REVIEW_FIELDS  # noqa: F401 (part of this module's API)
+
 EIGHT = np.ones((3, 3), bool)
-#: Review fields (names as core/review_fields.py defines them) with a fresh prediction's values.
-REVIEW_FIELDS = (("review_status", "String"), ("reviewer", "String"), ("reviewed_at", "String"),
-                 ("review_comment", "String"), ("geometry_edited", "Int"), ("predicted_size", "Double"))
 
 
 def _neighbours(img):

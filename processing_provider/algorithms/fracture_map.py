@@ -4,7 +4,7 @@ Parameters in -> the core job (serac.core.jobs.fractures) -> response/probabilit
 (with the review fields), fracture density and dominant orientation per window, all styled.
 """
 
-from ...core.fractures.lines import REVIEW_FIELDS
+from ...core.fractures import REVIEW_FIELDS
 from ..job_algorithm import JobAlgorithm
 
 #: Attribute table of the fracture lines: measures, then the review fields (as the outline layers have them).
