@@ -28,6 +28,7 @@ import tempfile
 import time
 
 from _memory import peak_rss_mb  # noqa: E402 (benchmarks/ is on sys.path as the script folder)
+from _scenes import mirror_mosaic  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(os.path.dirname(ROOT), "shared", "data")
@@ -55,20 +56,7 @@ def make_scene(path, size):
 
     src = rio.read_raster(EVEREST_RGB if os.path.exists(EVEREST_RGB) else SAMPLE_RGB)
     data = np.nan_to_num(src.data).astype("uint8")
-    h, w = data.shape[1:]
-    t = src.grid.transform
-    grid = rio.RasterGrid(src.grid.crs, t, size, size)
-
-    def mirror(idx, n):
-        idx = idx % (2 * n)
-        return np.where(idx < n, idx, 2 * n - 1 - idx)
-
-    with rio.RasterWriter(path, grid, count=3, dtype="uint8", nodata=None, cog=False) as writer:
-        for inner, _ in rio.iter_blocks(grid.shape, 2048):
-            rows = mirror(np.arange(int(inner.row_off), int(inner.row_off + inner.height)), h)
-            cols = mirror(np.arange(int(inner.col_off), int(inner.col_off + inner.width)), w)
-            writer.write(data[:, rows][:, :, cols], inner)
-    return path
+    return mirror_mosaic(path, data, rio.RasterGrid(src.grid.crs, src.grid.transform, size, size), "uint8")
 
 
 def run_case(case, scene, model_path, outdir, threads):

@@ -51,6 +51,11 @@ PAIR_WEIGHTINGS = (("auto", "Pair errors when every pair has one, else baseline"
 #: Masking: which side of the outlines to keep.
 MASK_KEEP = (("inside", "Inside the outlines (glaciers)"), ("outside", "Outside the outlines (stable ground)"))
 
+#: Crevasse and fracture mapping methods (serac.core.fractures).
+FRACTURE_METHODS = (("filter_bank", "Directional filter bank (Gabor, training-free)"),
+                    ("model", "Learned model (ONNX; default: the shipped ice-shelf model, 125 m)"))
+FRACTURE_POLARITIES = (("dark", "Dark lines (shadowed crevasses, open rifts)"), ("bright", "Bright lines"))
+
 
 def values(choices):
     """The values of a choice list."""

@@ -2,8 +2,9 @@
 
 * :func:`load_scene` — stack the bands of one or more co-registered rasters (NaN = nodata).
 * :func:`load_labels` — labels on the scene's grid from an outline layer (vector file or
-  GeoJSON geometries, rasterised: 1 inside, 0 outside) or a label raster (class values,
-  nearest-neighbour); 255 = unknown (ignored by the loss).
+  GeoJSON geometries, rasterised: 1 inside, 0 outside), a line layer (e.g. reviewed fracture
+  lines, buffered to a width in m) or a label raster (class values, nearest-neighbour);
+  255 = unknown (ignored by the loss).
 * :func:`split_holdout` — a spatially held-out block (e.g. ``"right:0.25"``: the right-most
   25 % of columns) separated from the training area by a gap, so no training tile sees
   the held-out pixels.
@@ -30,21 +31,46 @@ def load_scene(sources):
     return np.concatenate(parts, axis=0).astype(np.float32), grid
 
 
-def load_labels(labels, grid, valid=None):
-    """uint8 labels on ``grid``: from a vector path / list of GeoJSON geometries (0/1) or a label raster."""
+def is_line(geometry):
+    """True for a (Multi)LineString geometry (line labels, e.g. reviewed fracture lines)."""
+    return bool(geometry) and geometry.get("type") in ("LineString", "MultiLineString")
+
+
+def burn_labels(geometries, grid, line_width_m=0.0):
+    """0/1 labels on ``grid``: polygons filled; lines burnt along every pixel they touch and widened to
+    ``line_width_m`` (m, full width: pixels within half of it from the line; 0 = the touched pixels only)."""
+    from scipy import ndimage
+
+    polygons = [g for g in geometries if g and not is_line(g)]
+    lines = [g for g in geometries if is_line(g)]
+    out = rasterize_geometries(polygons, grid).astype(np.uint8)
+    if lines:
+        burnt = rasterize_geometries(lines, grid, all_touched=True).astype(bool)
+        if line_width_m > 0 and burnt.any():
+            px = abs(grid.res[0])
+            if grid.crs is not None and grid.crs.linear_units_factor:
+                px *= grid.crs.linear_units_factor[1]
+            burnt = ndimage.distance_transform_edt(~burnt) * px <= line_width_m / 2.0
+        out[burnt] = 1
+    return out
+
+
+def load_labels(labels, grid, valid=None, line_width_m=0.0):
+    """uint8 labels on ``grid``: from a vector path / list of GeoJSON geometries (0/1; polygons filled, lines
+    buffered to ``line_width_m``, see :func:`burn_labels`) or a label raster."""
     vector = isinstance(labels, (list, tuple)) or str(labels).lower().endswith(VECTOR_SUFFIXES)
     if isinstance(labels, (list, tuple)):
-        out = rasterize_geometries(labels, grid).astype(np.uint8)
+        out = burn_labels(labels, grid, line_width_m)
     elif vector:
-        out = rasterize_geometries(read_geometries(labels, target_crs=grid.crs), grid).astype(np.uint8)
+        out = burn_labels(read_geometries(labels, target_crs=grid.crs), grid, line_width_m)
     else:
         data = read_on_grid(labels, grid, bands=1, resampling="nearest").data[0]
         out = np.where(np.isfinite(data), data, IGNORE).astype(np.uint8)
     if valid is not None:
         out[~valid] = IGNORE
     if not (out != IGNORE).any() or (vector and not (out == 1).any()):
-        raise InputError("The reference outlines do not cover any valid pixel of the raster.",
-                         "check that the outline layer overlaps the raster and has the right CRS.")
+        raise InputError("The reference outlines (or lines) do not cover any valid pixel of the raster.",
+                         "check that the label layer overlaps the raster and has the right CRS.")
     return out
 
 

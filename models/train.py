@@ -92,6 +92,7 @@ class TrainConfig:
     threads: int = 2
     device: str = "auto"
     init_model: str = None
+    line_width_m: float = 0.0
     nodata_values: list = field(default_factory=list)
     pixel_size_tolerance: float = 0.5
     threshold: float = 0.5
@@ -267,6 +268,20 @@ def write_log(path, config, model, log, metrics, report, seconds):
     return path
 
 
+def finish_export(report, meta, metrics, config, model, log, start, log_path=None):
+    """The last steps of a training tool: ``metrics`` into the exported model's metadata (embedded and mirrored
+    as JSON), the training log written, a JSON summary printed. Returns the log path."""
+    meta["training"]["metrics"] = metrics
+    final = embed_metadata(report.onnx_path, meta)
+    write_sidecar(report.onnx_path, final)
+    seconds = time.perf_counter() - start
+    log_path = write_log(log_path or os.path.splitext(config.output)[0] + ".training_log.json", config, model, log,
+                         metrics, report, seconds)
+    print(json.dumps({"onnx": report.onnx_path, "log": log_path, "metrics": metrics,
+                      "torch_onnx_max_abs_diff": report.max_abs_diff, "seconds": round(seconds, 1)}, indent=1))
+    return log_path
+
+
 def train(config, feedback=None):
     """Train (or fine-tune) a model as described by ``config``; returns a :class:`TrainResult`.
 
@@ -294,7 +309,7 @@ def train(config, feedback=None):
     valid = np.all(np.isfinite(image), axis=0)
     for v in config.nodata_values:
         valid &= ~np.any(image == v, axis=0)
-    labels = load_labels(config.labels, grid, valid)
+    labels = load_labels(config.labels, grid, valid, config.line_width_m)
     px = pixel_size_m(grid)
     if init_meta is not None:
         init_meta.check_pixel_size(px)
@@ -407,7 +422,9 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--raster", action="append", required=True,
                    help="input raster, optionally with bands: path@1,2,3 (repeat to stack rasters)")
-    p.add_argument("--labels", required=True, help="outline layer (vector) or label raster")
+    p.add_argument("--labels", required=True, help="outline or line layer (vector) or label raster")
+    p.add_argument("--line-width", type=float, default=0.0,
+                   help="line labels (e.g. fracture lines) are burnt this wide (m; 0: the pixels they touch)")
     p.add_argument("--output", required=True, help="ONNX file to write (metadata JSON written beside it)")
     p.add_argument("--name", default="glacier_model")
     p.add_argument("--version", default="1.0.0")
@@ -441,7 +458,7 @@ def main(argv=None):
         depth=a.depth, steps=a.steps, batch_size=a.batch_size, lr=a.lr, jitter=a.jitter, seed=a.seed,
         threads=a.threads, device=a.device, init_model=a.init,
         nodata_values=[float(v) for v in a.nodata.split(",") if v], provenance=json.loads(a.provenance),
-        log_path=a.log, log_every=a.log_every)
+        log_path=a.log, log_every=a.log_every, line_width_m=a.line_width)
     result = train(config, ConsoleFeedback(verbose=True))
     print(json.dumps({"onnx": result.onnx_path, "metrics": result.metrics, "seconds": round(result.seconds, 1),
                       "torch_onnx_max_abs_diff": result.torch_onnx_max_abs_diff}, indent=1))

@@ -22,7 +22,6 @@ if __name__ == "__main__" and __package__ != "serac.models":
 
 import argparse
 import datetime
-import json
 import os
 import time
 
@@ -32,11 +31,11 @@ from ..core.progress import ConsoleFeedback, as_progress
 from ..core.segmentation.fronts import clean_zones, front_mask
 from ..core.segmentation.inference import classify, predict_array
 from ..core.segmentation.metrics import mean_distance_error, segmentation_scores
-from ..core.segmentation.runtime import load_model, write_sidecar
+from ..core.segmentation.runtime import load_model
 from .calving_scenes import CLASSES, GLACIER, OCEAN, TERRAIN_SOURCES, columbia_scene, load_terrains, scene_set
 from .datasets import TileSampler
-from .export_onnx import embed_metadata, export_onnx
-from .train import TrainConfig, _device, _seed_everything, add_fit_arguments, fit, write_log
+from .export_onnx import export_onnx
+from .train import TrainConfig, _device, _seed_everything, add_fit_arguments, finish_export, fit
 from .unet import UNet
 
 SHARED_DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__)))),
@@ -131,14 +130,7 @@ def main(argv=None):
     if os.path.isdir(a.shared_data):
         db, zones, _ = columbia_scene(a.shared_data, np.random.default_rng(a.seed + 7), a.pixel_size)
         metrics["columbia_geometry_simulated"] = evaluate_zones(onnx_model, [db], [zones], a.pixel_size)
-    meta["training"]["metrics"] = metrics
-    final = embed_metadata(report.onnx_path, meta)
-    write_sidecar(report.onnx_path, final)
-    seconds = time.perf_counter() - start
-    log_path = write_log(a.log or os.path.splitext(a.output)[0] + ".training_log.json", config, model, log,
-                         metrics, report, seconds)
-    print(json.dumps({"onnx": report.onnx_path, "log": log_path, "metrics": metrics,
-                      "torch_onnx_max_abs_diff": report.max_abs_diff, "seconds": round(seconds, 1)}, indent=1))
+    finish_export(report, meta, metrics, config, model, log, start, a.log)
     return 0
 
 

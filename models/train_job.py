@@ -1,4 +1,5 @@
-"""Job: train or fine-tune a glacier segmentation model on a raster and reference outlines.
+"""Job: train or fine-tune a segmentation model on a raster and reference outlines (glaciers) or lines
+(e.g. reviewed fracture lines, buffered to a width in m: a fracture model).
 
 The one job outside ``core/``: training needs torch and lives with the network code in
 ``models/``; the registry (:data:`serac.core.jobs.JOBS`) finds it here by name.
@@ -10,6 +11,7 @@ import os
 from dataclasses import dataclass
 from typing import Mapping, Optional
 
+from ..core.errors import InputError
 from ..core.jobs.base import Job, Port, Result, Settings, as_feedback, core_feedback, current_threads, \
     parse_band_list, require_input, require_vector, setting, thread_limits
 from ..core.jobs.segmentation import MODEL_FILTER
@@ -33,6 +35,8 @@ class TrainSettings(Settings):
     seed: int = setting(0, "Random seed", minimum=0, maximum=2 ** 31 - 1, advanced=True)
     device: str = setting("auto", "Device", choices=DEVICES)
     model_name: str = setting("glacier_custom", "Model name")
+    line_width_m: float = setting(250.0, "Line labels: width they are burnt with (m)", unit="m", minimum=0.0,
+                                  maximum=1e5)
 
     def __post_init__(self):
         object.__setattr__(self, "bands", parse_band_list(self.bands))
@@ -43,11 +47,16 @@ def run(inputs: Mapping, outputs: Mapping, settings: TrainSettings, feedback=Non
         threads: Optional[int] = None) -> Result:
     """Train on ``inputs['input']`` with ``inputs['outlines']``; write the ONNX model ``outputs['output_model']``."""
     from ..core.raster_io import read_grid
+    from .datasets import is_line
     from .train import TrainConfig, train
 
     path = require_input(inputs, "input", "training image")
     grid = read_grid(path)
-    outlines = require_vector(inputs, "outlines", "reference glacier outlines", grid.crs)
+    outlines = require_vector(inputs, "outlines", "reference outlines or lines", grid.crs)
+    lines = [g for g in outlines if is_line(g)]
+    if lines and len(lines) < len(outlines):
+        raise InputError("The reference layer mixes polygons and lines.",
+                         "give glacier outlines (polygons) or fracture lines, not both.")
     output = os.fspath(require_input(outputs, "output_model", "trained model output"))
     if not output.lower().endswith(".onnx"):
         output += ".onnx"
@@ -59,9 +68,11 @@ def run(inputs: Mapping, outputs: Mapping, settings: TrainSettings, feedback=Non
             tile_size=settings.tile_size, batch_size=settings.batch_size, base_channels=settings.base_channels,
             lr=settings.learning_rate, seed=settings.seed, threads=current_threads() or os.cpu_count() or 1,
             device=settings.device, init_model=inputs.get("init_model") or None,
-            provenance={"data": os.path.basename(path), "labels": f"reference outline layer ({len(outlines)} "
-                        "polygons)"},
-            log_every=max(1, settings.steps // 20))
+            provenance={"data": os.path.basename(path),
+                        "labels": (f"{len(lines)} reference lines burnt {settings.line_width_m:g} m wide" if lines
+                                   else f"reference outline layer ({len(outlines)} polygons)")},
+            log_every=max(1, settings.steps // 20), line_width_m=settings.line_width_m,
+            **(dict(task="fractures", classes=["background", "fracture"]) if lines else {}))
         result = train(config, core_feedback(as_feedback(feedback)))
     held_out = result.metrics["held_out"]
     return Result({"output_model": result.onnx_path, "training_log": result.log_path},
@@ -72,7 +83,8 @@ def run(inputs: Mapping, outputs: Mapping, settings: TrainSettings, feedback=Non
 
 
 JOB = Job("segmentation_train", "Train segmentation model", TrainSettings, run,
-          {"input": Port("raster", "Image"), "outlines": Port("polygons", "Reference glacier outlines"),
+          {"input": Port("raster", "Image"),
+           "outlines": Port("vector", "Reference glacier outlines (polygons) or fracture lines (lines)"),
            "init_model": Port("file", "Model to fine-tune (empty: train from scratch)", optional=True,
                               file_filter=MODEL_FILTER)},
           {"output_model": Port("file", "Trained model", file_filter="ONNX model (*.onnx)"),

@@ -27,6 +27,7 @@ JOBS = {
     "segmentation_train": "models.train_job",
     "rasterize_outlines": "core.jobs.masks",
     "mask_raster": "core.jobs.masks",
+    "fracture_map": "core.jobs.fractures",
 }
 _ROOT = __name__.rsplit(".", 2)[0]  # the package holding core/ (``serac``)
 

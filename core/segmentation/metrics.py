@@ -66,6 +66,24 @@ def segmentation_scores(predicted, reference, valid=None):
                               accuracy=_ratio(tp + tn, tp + tn + fp + fn), tp=tp, fp=fp, fn=fn, tn=tn)
 
 
+def roc_auc(scores, reference, valid=None):
+    """Area under the ROC curve of per-pixel ``scores`` (higher = more likely positive) against boolean
+    ``reference`` over ``valid`` pixels: the Mann-Whitney probability that a random positive pixel scores
+    above a random negative one (ties count one half). NaN when either class is absent."""
+    from scipy.stats import rankdata
+
+    s = np.asarray(scores, dtype=np.float64)
+    ref = np.asarray(reference, bool)
+    v = np.isfinite(s) if valid is None else np.asarray(valid, bool) & np.isfinite(s)
+    s, ref = s[v], ref[v]
+    n_pos = int(ref.sum())
+    n_neg = ref.size - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    ranks = rankdata(s)
+    return float((ranks[ref].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
 def compare_outlines(predicted_geometries, reference_geometries, grid, valid=None):
     """Scores of predicted vs reference polygons (GeoJSON dicts in ``grid``'s CRS), rasterised on ``grid``.
 

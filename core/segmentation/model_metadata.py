@@ -8,7 +8,7 @@ field and the fix. Schema (version :data:`SCHEMA_VERSION`)::
     {
       "schema_version": 1,
       "name": "glacier_landsat_v1", "version": "1.0.0",
-      "task": "glacier_extent" | "calving_front_zones" | "segmentation",
+      "task": "glacier_extent" | "calving_front_zones" | "fractures" | "segmentation",
       "description": "...",
       "input": {
         "bands": [{"name": "red", "sensor": "Landsat 7 ETM+", "description": "...", "units": "DN"}, ...],
@@ -17,7 +17,8 @@ field and the fix. Schema (version :data:`SCHEMA_VERSION`)::
         "nodata": {"values": [0], "fill": 0.0},
         "pixel_size_m": 30.0,
         "pixel_size_tolerance": 0.5,
-        "value_range": {"dtype": "uint8", "min": 0, "max": 255, "rescale": null | "percentile"}
+        "value_range": {"dtype": "uint8", "min": 0, "max": 255, "rescale": null | "percentile"}  (optional;
+                                                     [low, high] is short for {"dtype": "", "min": low, "max": high})
       },
       "tiling": {"tile_size": 256, "overlap": 32, "size_multiple": 8},
       "output": {"activation": "sigmoid" | "softmax",
@@ -60,7 +61,7 @@ from ..errors import BandCountError, ModelError
 
 SCHEMA_VERSION = 1
 METADATA_KEY = "serac"
-TASKS = ("glacier_extent", "calving_front_zones", "segmentation")
+TASKS = ("glacier_extent", "calving_front_zones", "fractures", "segmentation")
 ACTIVATIONS = ("sigmoid", "softmax")
 NORMALIZATIONS = {"mean_std": ("mean", "std"), "offset_scale": ("offset", "scale")}
 
@@ -307,7 +308,10 @@ class ModelMetadata:
         if not 0 < tol <= 10:
             _fail(f"'input.pixel_size_tolerance' must be in (0, 10], got {tol}.")
 
-        value_range = _get(inp, "value_range", dict, "input", None)
+        value_range = _get(inp, "value_range", (dict, list), "input", None)
+        if isinstance(value_range, list):  # [low, high]: the short form, no data type declared
+            low_high = _numbers(value_range, "input.value_range", 2)
+            value_range = {"dtype": "", "min": low_high[0], "max": low_high[1]}
         if value_range is not None:
             rng = _numbers([_get(value_range, "min", (int, float), "input.value_range"),
                             _get(value_range, "max", (int, float), "input.value_range")], "input.value_range", 2)

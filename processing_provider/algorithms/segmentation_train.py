@@ -1,4 +1,4 @@
-"""Processing algorithm: train or fine-tune a glacier segmentation model (adapter of models/train_job.py)."""
+"""Processing algorithm: train or fine-tune a glacier or fracture model (adapter of models/train_job.py)."""
 
 from ..job_algorithm import JobAlgorithm
 
@@ -9,7 +9,7 @@ class TrainSegmentationAlgorithm(JobAlgorithm):
     DISPLAY_NAME = "Train segmentation model"
     GROUP_ID = "segmentation"
     GROUP = "Segmentation (deep learning)"
-    TAGS = ("train", "fine-tune", "deep learning", "U-Net", "ONNX", "outlines", "RGI")
+    TAGS = ("train", "fine-tune", "deep learning", "U-Net", "ONNX", "outlines", "RGI", "fractures", "crevasses")
     REQUIRES = (("torch", "torch"), ("onnx", "onnx"), ("onnxruntime", "onnxruntime"))
     SHORT_HELP = (
         "Trains a compact U-Net to map glaciers from a raster and reference outlines (e.g. RGI, or your own "
@@ -20,4 +20,7 @@ class TrainSegmentationAlgorithm(JobAlgorithm):
         "tiles with flips and rotations; everything seeded. Writes an ONNX model with its metadata (bands, "
         "normalisation, pixel size in m, tiling, classes, training provenance and scores) embedded and mirrored "
         "as a .json file beside it, plus a training log; the model then runs in 'Glacier outlines (deep "
-        "learning)'. When fine-tuning, the bands must match the base model's.")
+        "learning)'. When fine-tuning, the bands must match the base model's. Line labels (e.g. your reviewed "
+        "fracture lines from 'Crevasse and fracture map') are burnt onto the grid this many m wide and train a "
+        "fracture model (classes background/fracture, task 'fractures'), or fine-tune one such as "
+        "fractures_moa_v1; the model then runs in 'Crevasse and fracture map' (method: model).")

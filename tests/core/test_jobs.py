@@ -63,7 +63,7 @@ def finite(result, *names):
 
 # -- the registry and the settings ---------------------------------------------------------------------------------
 def test_every_job_has_settings_that_round_trip_through_json():
-    assert len(JOBS) == 13
+    assert len(JOBS) == 14
     for name in JOBS:
         job = get_job(name)
         assert job.name == name
@@ -365,3 +365,31 @@ def test_the_core_imports_neither_qgis_nor_models():
             for name in names:
                 assert not name.split(".")[0] == "qgis", (path, name)
                 assert "models" not in name.lstrip(".").split(".")[:1] or node.level == 0, (path, name)
+
+
+def test_fracture_map_and_training_on_its_lines(tmp_path):
+    """Fracture map of the Landsat B4 sample (30 m), then a fracture model trained on its lines (buffered)."""
+    res = run(tmp_path, "fracture_map", {"input": SAMPLE["b4"], "outlines": SAMPLE["rgi"]},
+              {"output_response": "fr.tif", "output_density": "fd.tif", "output_orientation": "fo.tif",
+               "output_lines": "lines.gpkg"},
+              {"min_wavelength_m": 90.0, "max_wavelength_m": 600.0, "window_m": 1500.0, "block": 512})
+    assert res.numbers["n_lines"] > 0 and 0 <= res.numbers["dominant_orientation_deg"] < 180
+    assert finite(res, "total_length_km", "fracture_fraction", "mean_density")
+    pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    from serac.core.vector_io import read_geometries
+    from serac.models.datasets import burn_labels
+
+    grid = rio.read_grid(SAMPLE["b4"])
+    geoms = read_geometries(res.outputs["output_lines"], grid.crs)
+    narrow, wide = burn_labels(geoms, grid), burn_labels(geoms, grid, line_width_m=150.0)
+    assert narrow.sum() > 0 and wide.sum() > 2 * narrow.sum() and (wide >= narrow).all()
+    trained = run(tmp_path, "segmentation_train", {"input": SAMPLE["b4"], "outlines": res.outputs["output_lines"]},
+                  {"output_model": "fractures_tiny.onnx"},
+                  {"holdout_side": "bottom", "holdout_fraction": 0.3, "steps": 2, "tile_size": 64, "batch_size": 2,
+                   "base_channels": 4, "model_name": "fractures_tiny", "line_width_m": 90.0})
+    from serac.core.segmentation.runtime import read_metadata
+
+    meta = read_metadata(trained.outputs["output_model"])
+    assert meta.task == "fractures" and list(meta.classes) == ["background", "fracture"]
+    assert "lines burnt 90 m wide" in meta.training["labels"]

@@ -93,3 +93,16 @@ def test_network_shape_checks():
         meta.check_network_shapes([None, 3, None, None], [None, 3, None, None])
     with pytest.raises(ModelError, match="fixed size of 64 px"):
         meta.check_network_shapes([1, 3, 64, 64], [1, 1, 64, 64])
+
+
+def test_fracture_task_and_input_value_range():
+    d = json.loads(json.dumps(BASE_METADATA))
+    d["task"] = "fractures"
+    d["input"]["value_range"] = [1, 65535]
+    meta = ModelMetadata.from_dict(d)
+    assert meta.task == "fractures" and (meta.value_range.min, meta.value_range.max) == (1.0, 65535.0)
+    assert ModelMetadata.from_json(meta.to_json()) == meta
+    assert ModelMetadata.from_dict(BASE_METADATA).value_range is None
+    d["input"]["value_range"] = [10, 1]
+    with pytest.raises(ModelError, match="value_range"):
+        ModelMetadata.from_dict(d)
