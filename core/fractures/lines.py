@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from . import REVIEW_FIELDS  # noqa: F401 (part of this module's API)
+from ..review_fields import initial_values
 
 EIGHT = np.ones((3, 3), bool)
 
@@ -154,12 +154,6 @@ def chain_properties(rows, cols, pixel_size_m, local_px=3):
     return Chain(rows, cols, length, orientation, per_pixel, direction)
 
 
-def review_values(length_km):
-    """Review fields of a freshly predicted line (unreviewed, not edited, predicted size in km)."""
-    return {"review_status": "unreviewed", "reviewer": None, "reviewed_at": None, "review_comment": None,
-            "geometry_edited": 0, "predicted_size": round(float(length_km), 6)}
-
-
 def line_features(chains, grid, response=None, method="", min_length_m=0.0, row_off=0, col_off=0):
     """LineString features (map coordinates of ``grid``) of :class:`Chain` objects at least ``min_length_m``
     long; ``response`` (optional, same block as the chains) gives ``mean_response``; ``row_off``/``col_off``
@@ -173,7 +167,7 @@ def line_features(chains, grid, response=None, method="", min_length_m=0.0, row_
         mean = float(np.nanmean(response[ch.rows, ch.cols])) if response is not None else float("nan")
         props = {"id": 0, "length_m": round(ch.length_m, 1), "orientation_deg": round(ch.orientation_deg, 1),
                  "mean_response": round(mean, 4) if math.isfinite(mean) else None, "method": method}
-        props.update(review_values(ch.length_m / 1000.0))
+        props.update(initial_values(ch.length_m / 1000.0))
         features.append({"type": "Feature", "properties": props,
                          "geometry": {"type": "LineString", "coordinates": [tuple(map(float, p)) for p in keep]}})
     return features

@@ -4,12 +4,12 @@ Parameters in -> the core job (serac.core.jobs.fractures) -> response/probabilit
 (with the review fields), fracture density and dominant orientation per window, all styled.
 """
 
-from ...core.fractures import REVIEW_FIELDS
+from ...core.review_fields import with_review_fields
 from ..job_algorithm import JobAlgorithm
 
 #: Attribute table of the fracture lines: measures, then the review fields (as the outline layers have them).
-LINE_FIELDS = [("id", "LongLong"), ("length_m", "Double"), ("orientation_deg", "Double"),
-               ("mean_response", "Double"), ("method", "String")] + list(REVIEW_FIELDS)
+LINE_FIELDS = with_review_fields([("id", "LongLong"), ("length_m", "Double"), ("orientation_deg", "Double"),
+                                  ("mean_response", "Double"), ("method", "String")])
 
 
 class FractureMapAlgorithm(JobAlgorithm):
