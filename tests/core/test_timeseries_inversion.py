@@ -99,9 +99,10 @@ def test_missing_pairs_are_dropped_per_pixel():
     obs[3, 2:, :] = np.nan  # pixel 3 keeps 2 pairs: too few
     sol = PairInversion(d1, d2, grid, st).solve(obs)
     keep = np.setdiff1d(np.arange(60), drop)
-    # the same as inverting only the pairs the pixel has (on the same grid, with the same weights)
-    sub = PairInversion(d1[keep], d2[keep], grid, st)
-    sub.base_weights = PairInversion(d1, d2, grid, st).base_weights[keep]
+    # the same as inverting only the pairs the pixel has (on the same grid and unknowns, with the same weights)
+    full = PairInversion(d1, d2, grid, st)
+    sub = PairInversion(d1[keep], d2[keep], grid, st, intervals=full.intervals)
+    sub.base_weights = full.base_weights[keep]
     ref = sub.solve(obs[1:2, keep])
     np.testing.assert_allclose(sol.velocity[1], ref.velocity[0], rtol=1e-9, equal_nan=True)
     assert sol.pairs_used.tolist() == [60, 40, 59, 2]
