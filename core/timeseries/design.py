@@ -245,7 +245,7 @@ def interval_grid(date1, date2):
 
 
 def resampling_matrix(fine, coarse):
-    """(coarse.n_steps, fine.n_steps) interval-length weights turning interval means of ``fine`` into those of ``coarse``.
+    """(coarse.n_steps, fine.n_steps) interval-length weights: interval means of ``fine`` -> those of ``coarse``.
 
     Row k averages the fine intervals overlapping step k, each weighted by the days it
     shares with the step (the velocity is taken constant within a fine interval); steps

@@ -58,6 +58,10 @@ HUBER_K = 1.345
 MIN_SCALE = 1e-3
 #: Lambdas among which 'auto' regularisation chooses per pixel (half-decade steps).
 GCV_CANDIDATES = tuple(float(v) for v in np.logspace(-2, 3, 11))
+#: Pairs whose residual spread (0-1, see PairInversion.residual_spread) is smaller are not judged by the robust pass.
+MIN_SPREAD = 0.3
+#: Smallest share of the (robust-weighted) pairs left as residual degrees of freedom by a lambda GCV may choose.
+MIN_DOF_FRACTION = 0.2
 #: Lambda of the robust (IRLS) pass that fixes the pair weights before 'auto' chooses lambda.
 AUTO_START = 0.03
 #: Median of |N(0, I_c)| for c = 1, 2, 3 components: turns a median residual norm into a standard deviation.
@@ -279,7 +283,8 @@ class PairInversion:
     None where unknown). The unknowns are the mean velocities of the intervals between
     consecutive acquisition dates (``intervals``, default: from the pair dates; every
     pair must start and end on its edges), resampled to the steps of ``grid`` by
-    interval-length weighted means (:func:`~.design.resampling_matrix`). Every pair must lie inside ``grid`` (see :func:`prepare_grid`).
+    interval-length weighted means (:func:`~.design.resampling_matrix`). Every pair must
+    lie inside ``grid`` (see :func:`prepare_grid`).
     :meth:`solve` takes pair velocities of any number of pixels.
     """
 
@@ -367,40 +372,50 @@ class PairInversion:
         N = self._regularised(self._normal(w), lam)
         return self.ops.solve(N, self.ops.xp.matmul(self._AT, w[:, :, None] * y))
 
-    def leverages(self, lam):
-        """Leverage (0-1) of each pair in the fit at ``lam`` with the base weights and all pairs valid.
+    def residual_spread(self, lam):
+        """Standard deviation (relative to the pair's own) of each pair's weighted residual at ``lam``.
 
-        ``h_i = w_i a_i^T (A^T W A + lam D^T D)^-1 a_i``: how much a pair's own value sets its fitted
-        value. A pair that alone (or with few others) measures some intervals, such as a short pair
-        over a speed-up, is fitted closely whatever its value, so its raw residual understates
-        its misfit and the scale of all residuals is underestimated; residuals are divided by
-        ``sqrt(1 - h_i)`` (standardised) before robust weighting.
+        With the base weights, all pairs valid and ``H = W^1/2 A (A^T W A + lam D^T D)^-1 A^T W^1/2``,
+        the weighted residuals are ``(I - H)`` times the weighted noise, so their standard
+        deviations are the row norms of ``I - H`` (``sqrt(1 - h_i)`` without smoothing). A pair
+        that alone (or with few others) measures some intervals, such as a short pair over a
+        speed-up, is fitted closely whatever its value: its raw residual understates its misfit.
+        Residuals are divided by this spread before robust weighting (standardised residuals).
         """
         key = float(lam)
-        cache = self.__dict__.setdefault("_leverages", {})
+        cache = self.__dict__.setdefault("_spread", {})
         if key not in cache:
-            w = self.base_weights
+            sw = np.sqrt(self.base_weights)
             Ae = self.A_intervals
-            N = Ae.T @ (w[:, None] * Ae) + key * self.DtD
+            N = Ae.T @ (self.base_weights[:, None] * Ae) + key * self.DtD
             N[np.diag_indices_from(N)] += 1e-10 * np.trace(N) / N.shape[0] + 1e-12
-            h = w * np.einsum("ij,ij->i", Ae @ np.linalg.pinv(N), Ae)
-            cache[key] = self.ops.asarray(np.clip(h, 0.0, 0.95))
+            H = (sw[:, None] * Ae) @ np.linalg.pinv(N) @ (Ae.T * sw[None, :])
+            cache[key] = self.ops.asarray(np.sqrt(((np.eye(H.shape[0]) - H) ** 2).sum(1)))
         return cache[key]
 
     def _robust_weights(self, residual_norm, w0, n_valid, n_components, lam):
-        """Tukey / Huber weights (P, m) of the standardised residual norms (P, m) scaled by their median."""
+        """Tukey / Huber weights (P, m) of the standardised residual norms (P, m) scaled by their median.
+
+        Pairs whose residual spread (:meth:`residual_spread`) is below ``MIN_SPREAD`` (nearly
+        alone on their intervals) say nothing about the noise and cannot be judged: they are
+        left out of the scale and keep their weight.
+        """
         xp = self.ops.xp
-        u = xp.sqrt(w0) * residual_norm / xp.sqrt(1.0 - self.leverages(lam))[None, :]
-        big = xp.where(w0 > 0, u, xp.full_like(u, float("inf")))
+        spread = self.residual_spread(lam)
+        judged = (spread > MIN_SPREAD)[None, :] & (w0 > 0)
+        u = xp.sqrt(w0) * residual_norm / xp.clip(spread, MIN_SPREAD, None)[None, :]
+        big = xp.where(judged, u, xp.full_like(u, float("inf")))
         ordered = self.ops.sort(big)
-        k = xp.clip(n_valid, 1, None)
+        k = xp.clip(judged.sum(-1), 1, None)
         median = 0.5 * (self.ops.take(ordered, (k - 1) // 2) + self.ops.take(ordered, k // 2))
+        median = xp.where(judged.sum(-1) > 0, median, xp.full_like(median, MIN_SCALE))
         scale = xp.clip(median / _MEDIAN_NORM.get(n_components, np.sqrt(n_components)), MIN_SCALE, None)
         z = u / scale[:, None]
         if self.settings.robust == "tukey":
             rw = xp.clip(1.0 - (z / TUKEY_C) ** 2, 0.0, None) ** 2
         else:
             rw = HUBER_K / xp.clip(z, HUBER_K, None)
+        rw = xp.where(judged, rw, xp.ones_like(rw))
         return xp.where(w0 > 0, rw, xp.zeros_like(rw))
 
     def _irls(self, y, w0, n_valid, lam):
@@ -444,6 +459,11 @@ class PairInversion:
         rss = (yWy[:, None, :] - xp.matmul(fit, C * C)).sum(-1)  # (P, K)
         dof = xp.clip(m_eff[:, None] - (e[:, None, :] / d).sum(-1), 1e-6, None)
         score = m_eff[:, None] * xp.clip(rss, 0.0, None) / dof**2
+        # near-interpolating fits (more intervals than pairs) leave too few residual degrees of freedom for GCV
+        too_few = dof < xp.clip(MIN_DOF_FRACTION * m_eff, 1.0, None)[:, None]
+        score = xp.where(too_few, xp.full_like(score, float("inf")), score)
+        top = int(np.argmax(self.settings.gcv_candidates))  # else the smoothest
+        score[:, top] = xp.where(too_few.all(1), xp.zeros_like(score[:, top]), score[:, top])
         best = xp.argmin(score, 1)
         lam = lams[best]
         d_best = ops.take_rows(d, best)  # (P, n)
