@@ -2,8 +2,10 @@
 
 A velocity pair *i* is the mean velocity between its two acquisition dates
 ``date1_i < date2_i`` (its temporal baseline, days). The unknowns are the mean
-velocities of the intervals of a :class:`TimeGrid` (regular steps of N days, or
-the intervals between consecutive acquisition dates). Because a mean over an
+velocities of the intervals of a :class:`TimeGrid`: in the inversion, the
+intervals between consecutive acquisition dates (:func:`interval_grid`), whose
+means are then averaged onto the output steps (:func:`resampling_matrix`).
+Because a mean over an
 interval is the duration-weighted average of the means over its parts, pair *i*
 observes
 

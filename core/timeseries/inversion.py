@@ -1,43 +1,57 @@
 """Per-pixel least-squares inversion of velocity pairs into a regular time series.
 
-For each pixel, with ``A`` the design matrix of :mod:`.design` (fraction of each
-pair's baseline in each interval), ``y`` the pair velocities (m/yr), ``W`` the
-pair weights and ``D`` a temporal difference operator, the interval velocities
-``u`` (m/yr) minimise
+The unknowns are the mean velocities ``u`` (m/yr) of the *intervals between
+consecutive acquisition dates* (:func:`.design.interval_grid`), as in TICOI
+(Charrier et al., 2022, ISPRS Annals V-3-2022, 311-318, "Fusion of multi-temporal
+and multi-sensor ice velocity observations"; Charrier et al., 2025, "TICOI: an
+operational Python package to generate regular glacier velocity time series",
+EGUsphere preprint): every pair is a whole number of them, so a short pair that
+sees a short event (a spring speed-up) is fitted by its own intervals instead of
+having to agree with the mean of a month-long output step (where it looked like
+an outlier and was rejected). For each pixel, with ``A`` the design matrix of
+:mod:`.design` on those intervals (fraction of each pair's baseline in each),
+``y`` the pair velocities (m/yr), ``W`` the pair weights and ``D`` the temporal
+derivative operator of :func:`.design.smoothness_operator`, ``u`` minimises
 
     sum_i W_i (y_i - (A u)_i)^2  +  lambda * |D u|^2
 
-(Tikhonov regularisation of the first or second temporal derivative), solved
-through the normal equations ``(A^T W A + lambda D^T D) u = A^T W y``. The
-systems are n_steps x n_steps (tens), so all pixels of a chunk are solved at once
-as a batch of small matrices. Pairs missing at a pixel (NaN) get weight 0 there,
-so every pixel has its own system. vx and vy share one system (two right-hand
-sides) and one set of weights.
+solved through the normal equations ``(A^T W A + lambda D^T D) u = A^T W y``;
+the output steps are the interval-length weighted means ``R u``
+(:func:`.design.resampling_matrix`). The systems are tens of intervals across, so
+all pixels of a chunk are solved at once as a batch of small matrices. Pairs
+missing at a pixel (NaN) get weight 0 there, so every pixel has its own system.
+vx and vy share one system (two right-hand sides) and one set of weights.
 
 Weights: ``W_i = 1 / sigma_i^2`` normalised to a median of 1 over the pairs, with
 ``sigma_i`` the pair's error (m/yr) when known, else ``sigma_i ∝ 1 / baseline_i``
 (a constant displacement error of feature tracking becomes a velocity error
-inversely proportional to the temporal baseline), or uniform. Because weights
-are relative, ``lambda`` is dimensionless: a change of 1 m/yr between consecutive
-steps costs as much as a misfit of 1 m/yr of a pair of median weight.
+inversely proportional to the temporal baseline), or uniform. ``|D u|^2``
+approximates the time integral of the squared rate of change in units of the
+output step, so ``lambda`` is dimensionless and does not depend on how close the
+acquisition dates are: a change of 1 m/yr from one output step to the next costs
+as much as a misfit of 1 m/yr of a pair of median weight.
 
 ``lambda`` is fixed, or ('auto', the default) chosen for every pixel among
 half-decade candidates (0.01-1000) by generalised cross-validation (Golub, Heath
-& Wahba 1979, Technometrics 21(2), 215-223), after a robust pass at lambda = 1 has
-fixed the pair weights. The best lambda depends on the ratio of the velocity
-changes to the noise, so slow ice and stable ground (noise-dominated) get smoother
-series than fast ice; a single lambda cannot suit both.
+& Wahba 1979, Technometrics 21(2), 215-223), after a robust pass at lambda =
+``AUTO_START`` has fixed the pair weights; one generalised eigendecomposition per
+pixel gives the GCV score of every candidate in closed form. The best lambda
+depends on the ratio of the velocity changes to the noise, so slow ice and
+stable ground (noise-dominated) get smoother series than fast ice; a single
+lambda cannot suit both. Lambdas leaving fewer than ``MIN_DOF_FRACTION`` of the
+pairs as residual degrees of freedom are not chosen (with more intervals than
+pairs, near-interpolating fits make GCV meaningless).
 
 Outlier pairs are down-weighted by iteratively reweighted least squares (Tukey
-biweight, c = 4.685, or Huber, k = 1.345, on residuals scaled by their median
-absolute value; Holland & Welsch 1977), following the robust temporal inversion
-of TICOI (Charrier et al., 2022, ISPRS Annals V-3-2022, 311-318, "Fusion of
-multi-temporal and multi-sensor ice velocity observations"; Charrier et al.,
-2025, "TICOI: an operational Python package to generate regular glacier velocity
-time series", EGUsphere preprint). TICOI inverts for displacements between
-consecutive acquisition dates and interpolates them afterwards; here the
-unknowns are the interval velocities of the output grid directly (see
-:mod:`.design`), which is the same model when the grid is the acquisition dates.
+biweight, c = 4.685, or Huber, k = 1.345; Holland & Welsch 1977) on residuals
+standardised by their own spread (:meth:`PairInversion.residual_spread`) and
+scaled by their median, as TICOI's robust temporal inversion does; a pair nearly
+alone on its intervals cannot be judged and keeps its weight.
+
+Each output step gets a 1-sigma error (m/yr): ``s^2 diag(R N^-1 R^T)`` with ``N``
+the regularised normal matrix at the final weights and ``s^2`` the weighted
+residual variance (the posterior covariance; it also counts what the smoothing
+cannot resolve).
 """
 
 from dataclasses import dataclass, field
@@ -599,7 +613,8 @@ class PointSeries:
 
     ``velocity`` (n_steps, c) per component in ``components``; ``observations``,
     ``residuals`` (m, c) and ``weights`` (m,) per pair (pairs outside the grid are
-    left out); ``date1``/``date2`` the pair dates.
+    left out); ``date1``/``date2`` the pair dates; ``error`` (n_steps, c) the 1-sigma
+    error of ``velocity`` (m/yr).
     """
 
     time_grid: TimeGrid
@@ -615,6 +630,7 @@ class PointSeries:
     coverage: np.ndarray
     weighting: str = ""
     extra: dict = field(default_factory=dict)
+    error: np.ndarray = None
 
     @property
     def speed(self):
@@ -629,6 +645,8 @@ class PointSeries:
             row = {"start": iso(g.starts[k]), "end": iso(g.ends[k]), "centre": iso(g.centres[k])}
             row.update({comp: float(self.velocity[k, j]) for j, comp in enumerate(self.components)})
             row["speed"] = float(self.speed[k])
+            if self.error is not None:
+                row.update({f"{comp}_error": float(self.error[k, j]) for j, comp in enumerate(self.components)})
             row["residual_rms"] = float(self.step_rms[k])
             rows.append(row)
         return rows
@@ -651,4 +669,4 @@ def invert_point(values, date1, date2, time_grid=None, step_days=30, settings=No
     sol = inversion.solve(values[inside][None])
     return PointSeries(grid, components, sol.velocity[0], values[inside], sol.residuals[0], sol.weights[0],
                        d1[inside], d2[inside], float(sol.residual_rms[0]), sol.step_rms[0], sol.coverage[0],
-                       inversion.weighting, {"regularisation": float(sol.regularisation[0])})
+                       inversion.weighting, {"regularisation": float(sol.regularisation[0])}, sol.error[0])
