@@ -364,10 +364,10 @@ class PairInversion:
 
     # -- building blocks ----------------------------------------------------------------------------------------------
     def _chunk_arrays(self, obs, valid):
-        """Backend arrays of a chunk: y (zero where missing), base weights w0 (0 where missing), valid counts."""
+        """Backend arrays of a chunk: y (zero where missing) and base weights w0 (0 where missing)."""
         ops = self.ops
         y = ops.asarray(np.where(valid[:, :, None], obs, 0.0))
-        return y, ops.asarray(valid * self.base_weights), ops.as_index(valid.sum(1))
+        return y, ops.asarray(valid * self.base_weights)
 
     def _normal(self, w):
         """A^T W A for every pixel; w (P, m) → (P, n, n) (n unknowns)."""
@@ -407,7 +407,7 @@ class PairInversion:
             cache[key] = self.ops.asarray(np.sqrt(((np.eye(H.shape[0]) - H) ** 2).sum(1)))
         return cache[key]
 
-    def _robust_weights(self, residual_norm, w0, n_valid, n_components, lam):
+    def _robust_weights(self, residual_norm, w0, n_components, lam):
         """Tukey / Huber weights (P, m) of the standardised residual norms (P, m) scaled by their median.
 
         Pairs whose residual spread (:meth:`residual_spread`) is below ``MIN_SPREAD`` (nearly
@@ -432,20 +432,18 @@ class PairInversion:
         rw = xp.where(judged, rw, xp.ones_like(rw))
         return xp.where(w0 > 0, rw, xp.zeros_like(rw))
 
-    def _irls(self, y, w0, n_valid, lam):
-        """Weighted (and, unless robust is 'none', iteratively reweighted) solution: (x (P, n, c), robust weights)."""
+    def _irls(self, y, w0, lam):
+        """Robust weights (P, m) of iteratively reweighted solutions at ``lam`` (all 1 when robust is 'none')."""
         xp, st = self.ops.xp, self.settings
         rw = xp.where(w0 > 0, xp.ones_like(w0), xp.zeros_like(w0))
-        x = self._solve_weighted(w0, y, lam)
         for _ in range(int(st.iterations) if st.robust != "none" else 0):
-            res = y - xp.matmul(self._A, x)
-            new = self._robust_weights(xp.sqrt((res * res).sum(-1)), w0, n_valid, y.shape[2], lam)
+            res = y - xp.matmul(self._A, self._solve_weighted(w0 * rw, y, lam))
+            new = self._robust_weights(xp.sqrt((res * res).sum(-1)), w0, y.shape[2], lam)
             settled = float(xp.abs(new - rw).max()) < 1e-3
             rw = new
-            x = self._solve_weighted(w0 * rw, y, lam)
             if settled:
                 break
-        return x, rw
+        return rw
 
     def _gcv_solve(self, y, w, m_eff):
         """Per-pixel lambda among ``settings.gcv_candidates`` minimising GCV, and the solution's error factors.
@@ -536,13 +534,13 @@ class PairInversion:
     def _solve_chunk(self, obs, valid, index, out):
         ops, xp, st = self.ops, self.ops.xp, self.settings
         v = valid[index]
-        y, w0, n_valid = self._chunk_arrays(obs[index], v)
+        y, w0 = self._chunk_arrays(obs[index], v)
         if self.auto_regularisation:
-            _, rw = self._irls(y, w0, n_valid, AUTO_START)
+            rw = self._irls(y, w0, AUTO_START)
             x, lam, stats = self._gcv_solve(y, w0 * rw, rw.sum(-1))
             lam = ops.to_numpy(lam)
         else:
-            _, rw = self._irls(y, w0, n_valid, st.regularisation)
+            rw = self._irls(y, w0, st.regularisation)
             lam = st.regularisation
             x, stats = self._fixed_solve(y, w0 * rw, rw.sum(-1), lam)
         res = y - xp.matmul(self._A, x)
