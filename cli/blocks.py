@@ -6,7 +6,7 @@ per block of ``block_size`` px (``run(..., window=...)`` of the job) writing hid
 the output, and a last task writes the outputs (atomically, through the core's raster writer) from
 them with the same values, band names and tags as a single run. Numbers: pixels solved summed over
 the blocks; the median residual RMS and lambda over every solved pixel (from the blocks'
-diagnostics, float32); pairs and steps as any block's.
+diagnostics, float32); pairs and steps as any block's. The per-step 1-sigma errors are mosaicked the same way.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from ..core.errors import InputError
 
 JOB = "velocity_timeseries"
 #: Outputs a split run writes from blocks (a row asking for a point table runs as one task).
-BLOCK_OUTPUTS = ("output", "diagnostics")
+BLOCK_OUTPUTS = ("output", "diagnostics", "error")
 
 
 @dataclass(frozen=True)
@@ -156,8 +156,10 @@ def merge_blocks(row, plan: BlockPlan, catalogue: str, *blocks) -> dict:
         ranges = {"output": from_zero(display_range(written["output"], speed_band))}
         if "diagnostics" in written:
             ranges["diagnostics"] = from_zero(display_range(written["diagnostics"], 1))
+        if "error" in written:
+            ranges["error"] = from_zero(display_range(written["error"], speed_band))
         report = {"display_ranges": {k: v for k, v in ranges.items() if v is not None},
-                  "display_bands": {"output": speed_band, "diagnostics": 1}}
+                  "display_bands": {"output": speed_band, "diagnostics": 1, "error": speed_band}}
         payload = json.loads(Result(written, numbers, report).to_json())
         record.update(status=DONE, outputs=written, numbers=payload["numbers"],
                       files={p: file_facts(p) for p in written.values()},

@@ -109,6 +109,7 @@ def run(inputs: Mapping, outputs: Mapping, settings: TimeSeriesSettings, feedbac
     s = settings
     out_path = str(require_input(outputs, "output", "time-series output"))
     diag_path = optional_output(outputs, "diagnostics")
+    error_path = optional_output(outputs, "error")
     csv_path = optional_output(outputs, "point_csv")
     with thread_limits(threads):
         stack = PairStack(open_pairs(pair_items(inputs.get("input"), s.dates),
@@ -116,7 +117,7 @@ def run(inputs: Mapping, outputs: Mapping, settings: TimeSeriesSettings, feedbac
         inv_settings = inversion_settings(s)
         result = invert_stack(stack, out_path, time_grid=time_grid(s, stack), step_days=s.step_days or None,
                               settings=inv_settings, diagnostics_path=diag_path, feedback=progress.sub(0.0, 0.95),
-                              window=window)
+                              window=window, error_path=error_path)
         progress.info(result.describe())
         n = result.time_grid.n_steps
         speed_band = 2 * n + 1 if "speed" in result.components else 1
@@ -125,6 +126,9 @@ def run(inputs: Mapping, outputs: Mapping, settings: TimeSeriesSettings, feedbac
                   "pixels_total": result.pixels_total}
         ranges = {"output": from_zero(display_range(out_path, speed_band))}
         written = {"output": out_path}
+        if error_path:
+            written["error"] = error_path
+            ranges["error"] = from_zero(display_range(error_path, speed_band))
         if diag_path:
             written["diagnostics"] = diag_path
             ranges["diagnostics"] = from_zero(display_range(diag_path, 1))
@@ -140,10 +144,11 @@ def run(inputs: Mapping, outputs: Mapping, settings: TimeSeriesSettings, feedbac
             progress.warn("A CSV for the point series was asked for but no point was given; none written.")
     progress.update(1.0)
     report["display_ranges"] = {k: v for k, v in ranges.items() if v is not None}
-    report["display_bands"] = {"output": speed_band, "diagnostics": 1}
+    report["display_bands"] = {"output": speed_band, "diagnostics": 1, "error": speed_band}
     if "speed" in result.components:  # step k (edges[k] to edges[k + 1], end excluded) is band speed_band + k
         edges = report["time_grid_edges"]
-        report["time_steps"] = {"output": [[edges[k], edges[k + 1], speed_band + k] for k in range(n)]}
+        steps = [[edges[k], edges[k + 1], speed_band + k] for k in range(n)]
+        report["time_steps"] = {"output": steps, "error": steps} if error_path else {"output": steps}
     numbers = {"n_pairs": result.n_pairs, "n_steps": n, "pixels_solved": result.pixels_solved,
                "median_residual_rms": result.median_residual_rms, "median_lambda": result.median_regularisation}
     return Result(written, numbers, report)
@@ -160,6 +165,8 @@ def write_csv(path, series):
 JOB = Job("velocity_timeseries", "Velocity time series (inversion of many pairs)", TimeSeriesSettings, run,
           {"input": Port("rasters", "Velocity pairs (rasters with vx and vy, or _vx/_vy files)")},
           {"output": Port("raster", "Velocity time series (vx, vy, speed per step; m/yr)", style="timeseries_speed"),
+           "error": Port("raster", "Velocity error per step (1-sigma vx, vy, speed; m/yr)", optional=True,
+                         style="timeseries_error"),
            "diagnostics": Port("raster", "Diagnostics (residual RMS, pairs used, lambda)", optional=True,
                                style="timeseries_residual", default_on=False),
            "point_csv": Port("file", "Time series at the point (CSV)", optional=True,

@@ -1,7 +1,8 @@
 """Velocity time series: many velocity pairs of one area combined into a regular series.
 
 * :mod:`.design` — dates, :class:`TimeGrid`, the design matrix (fraction of each pair's
-  baseline in each interval) and temporal difference operators.
+  baseline in each interval), the intervals between acquisition dates, their resampling
+  onto output steps and temporal difference operators.
 * :mod:`.inversion` — per-pixel weighted, regularised, robust least squares, batched over
   pixels (:class:`PairInversion`, :func:`invert_point`).
 * :mod:`.io` — velocity pair rasters with their dates and units (:func:`open_pairs`, :class:`PairStack`).

@@ -2,8 +2,10 @@
 
 A velocity pair *i* is the mean velocity between its two acquisition dates
 ``date1_i < date2_i`` (its temporal baseline, days). The unknowns are the mean
-velocities of the intervals of a :class:`TimeGrid` (regular steps of N days, or
-the intervals between consecutive acquisition dates). Because a mean over an
+velocities of the intervals of a :class:`TimeGrid`: in the inversion, the
+intervals between consecutive acquisition dates (:func:`interval_grid`), whose
+means are then averaged onto the output steps (:func:`resampling_matrix`).
+Because a mean over an
 interval is the duration-weighted average of the means over its parts, pair *i*
 observes
 
@@ -230,3 +232,64 @@ def difference_operator(grid, order=1):
     # second derivative: difference of consecutive first differences, over their mean relative spacing
     gap = (rel[:-1] + rel[1:]) / 2
     return (first[1:] - first[:-1]) / gap[:, None]
+
+
+def interval_grid(date1, date2):
+    """The elementary intervals between consecutive acquisition dates of the pairs (the unknowns of the inversion).
+
+    Every pair is a whole number of these intervals, so a pair that sees a short event (a
+    spring speed-up) is fitted by the velocities of its own intervals instead of being
+    forced to agree with the mean of a longer output step (TICOI's formulation, Charrier
+    et al. 2022).
+    """
+    d1, d2 = ordered_pairs(date1, date2)
+    return TimeGrid.from_dates(np.concatenate([d1, d2]))
+
+
+def resampling_matrix(fine, coarse):
+    """(coarse.n_steps, fine.n_steps) interval-length weights: interval means of ``fine`` -> those of ``coarse``.
+
+    Row k averages the fine intervals overlapping step k, each weighted by the days it
+    shares with the step (the velocity is taken constant within a fine interval); steps
+    only partly covered by ``fine`` average over the covered part; rows of steps ``fine``
+    does not reach are zero.
+    """
+    lo = np.maximum(fine.starts[None, :], coarse.starts[:, None])
+    hi = np.minimum(fine.ends[None, :], coarse.ends[:, None])
+    days = np.clip((hi - lo).astype(np.float64), 0.0, None)
+    total = days.sum(1, keepdims=True)
+    return np.divide(days, total, out=np.zeros_like(days), where=total > 0)
+
+
+def smoothness_operator(grid, order=1, reference_days=None):
+    """Temporal derivative operator of a time grid whose squared norm approximates an integral over time.
+
+    ``|D u|^2`` is ``reference_days^(2 order - 1) * integral (d^order u / dt^order)^2 dt``
+    discretised on the interval centres: order 1 gives ``sum (u_{k+1} - u_k)^2 *
+    reference_days / spacing_k``, so a change costs less when it happens over a longer
+    spacing and the cost of a given rate of change does not depend on how finely
+    the grid is cut (acquisition dates a few days apart or a month apart).
+    On a regular grid of ``reference_days`` steps it is the plain difference operator.
+    ``reference_days`` defaults to the mean spacing; order 0 damps towards zero
+    (``sum u_k^2 * duration_k / reference_days``).
+    """
+    n = grid.n_steps
+    if order not in (0, 1, 2):
+        raise InputError(f"Regularisation order {order} is not supported.",
+                         "use 0, 1 (first derivative) or 2 (second).")
+    if order == 0:
+        ref = float(reference_days or grid.durations_days.mean())
+        return np.diag(np.sqrt(grid.durations_days / ref))
+    if n <= order:
+        return np.zeros((0, n))
+    mid = grid.starts.astype(np.float64) + grid.durations_days / 2
+    spacing = np.diff(mid)
+    ref = float(reference_days or spacing.mean())
+    idx = np.arange(n - 1)
+    rate = np.zeros((n - 1, n))  # (u_{k+1} - u_k) / spacing_k * ref
+    rate[idx, idx] = -ref / spacing
+    rate[idx, idx + 1] = ref / spacing
+    if order == 1:
+        return rate * np.sqrt(spacing / ref)[:, None]
+    gap = (spacing[:-1] + spacing[1:]) / 2
+    return (rate[1:] - rate[:-1]) * (ref / gap * np.sqrt(gap / ref))[:, None]

@@ -1,43 +1,57 @@
 """Per-pixel least-squares inversion of velocity pairs into a regular time series.
 
-For each pixel, with ``A`` the design matrix of :mod:`.design` (fraction of each
-pair's baseline in each interval), ``y`` the pair velocities (m/yr), ``W`` the
-pair weights and ``D`` a temporal difference operator, the interval velocities
-``u`` (m/yr) minimise
+The unknowns are the mean velocities ``u`` (m/yr) of the *intervals between
+consecutive acquisition dates* (:func:`.design.interval_grid`), as in TICOI
+(Charrier et al., 2022, ISPRS Annals V-3-2022, 311-318, "Fusion of multi-temporal
+and multi-sensor ice velocity observations"; Charrier et al., 2025, "TICOI: an
+operational Python package to generate regular glacier velocity time series",
+EGUsphere preprint): every pair is a whole number of them, so a short pair that
+sees a short event (a spring speed-up) is fitted by its own intervals instead of
+having to agree with the mean of a month-long output step (where it looked like
+an outlier and was rejected). For each pixel, with ``A`` the design matrix of
+:mod:`.design` on those intervals (fraction of each pair's baseline in each),
+``y`` the pair velocities (m/yr), ``W`` the pair weights and ``D`` the temporal
+derivative operator of :func:`.design.smoothness_operator`, ``u`` minimises
 
     sum_i W_i (y_i - (A u)_i)^2  +  lambda * |D u|^2
 
-(Tikhonov regularisation of the first or second temporal derivative), solved
-through the normal equations ``(A^T W A + lambda D^T D) u = A^T W y``. The
-systems are n_steps x n_steps (tens), so all pixels of a chunk are solved at once
-as a batch of small matrices. Pairs missing at a pixel (NaN) get weight 0 there,
-so every pixel has its own system. vx and vy share one system (two right-hand
-sides) and one set of weights.
+solved through the normal equations ``(A^T W A + lambda D^T D) u = A^T W y``;
+the output steps are the interval-length weighted means ``R u``
+(:func:`.design.resampling_matrix`). The systems are tens of intervals across, so
+all pixels of a chunk are solved at once as a batch of small matrices. Pairs
+missing at a pixel (NaN) get weight 0 there, so every pixel has its own system.
+vx and vy share one system (two right-hand sides) and one set of weights.
 
 Weights: ``W_i = 1 / sigma_i^2`` normalised to a median of 1 over the pairs, with
 ``sigma_i`` the pair's error (m/yr) when known, else ``sigma_i ∝ 1 / baseline_i``
 (a constant displacement error of feature tracking becomes a velocity error
-inversely proportional to the temporal baseline), or uniform. Because weights
-are relative, ``lambda`` is dimensionless: a change of 1 m/yr between consecutive
-steps costs as much as a misfit of 1 m/yr of a pair of median weight.
+inversely proportional to the temporal baseline), or uniform. ``|D u|^2``
+approximates the time integral of the squared rate of change in units of the
+output step, so ``lambda`` is dimensionless and does not depend on how close the
+acquisition dates are: a change of 1 m/yr from one output step to the next costs
+as much as a misfit of 1 m/yr of a pair of median weight.
 
 ``lambda`` is fixed, or ('auto', the default) chosen for every pixel among
 half-decade candidates (0.01-1000) by generalised cross-validation (Golub, Heath
-& Wahba 1979, Technometrics 21(2), 215-223), after a robust pass at lambda = 1 has
-fixed the pair weights. The best lambda depends on the ratio of the velocity
-changes to the noise, so slow ice and stable ground (noise-dominated) get smoother
-series than fast ice; a single lambda cannot suit both.
+& Wahba 1979, Technometrics 21(2), 215-223), after a robust pass at lambda =
+``AUTO_START`` has fixed the pair weights; one generalised eigendecomposition per
+pixel gives the GCV score of every candidate in closed form. The best lambda
+depends on the ratio of the velocity changes to the noise, so slow ice and
+stable ground (noise-dominated) get smoother series than fast ice; a single
+lambda cannot suit both. Lambdas leaving fewer than ``MIN_DOF_FRACTION`` of the
+pairs as residual degrees of freedom are not chosen (with more intervals than
+pairs, near-interpolating fits make GCV meaningless).
 
 Outlier pairs are down-weighted by iteratively reweighted least squares (Tukey
-biweight, c = 4.685, or Huber, k = 1.345, on residuals scaled by their median
-absolute value; Holland & Welsch 1977), following the robust temporal inversion
-of TICOI (Charrier et al., 2022, ISPRS Annals V-3-2022, 311-318, "Fusion of
-multi-temporal and multi-sensor ice velocity observations"; Charrier et al.,
-2025, "TICOI: an operational Python package to generate regular glacier velocity
-time series", EGUsphere preprint). TICOI inverts for displacements between
-consecutive acquisition dates and interpolates them afterwards; here the
-unknowns are the interval velocities of the output grid directly (see
-:mod:`.design`), which is the same model when the grid is the acquisition dates.
+biweight, c = 4.685, or Huber, k = 1.345; Holland & Welsch 1977) on residuals
+standardised by their own spread (:meth:`PairInversion.residual_spread`) and
+scaled by their median, as TICOI's robust temporal inversion does; a pair nearly
+alone on its intervals cannot be judged and keeps its weight.
+
+Each output step gets a 1-sigma error (m/yr): ``s^2 diag(R N^-1 R^T)`` with ``N``
+the regularised normal matrix at the final weights and ``s^2`` the weighted
+residual variance (the posterior covariance; it also counts what the smoothing
+cannot resolve).
 """
 
 from dataclasses import dataclass, field
@@ -47,7 +61,8 @@ import numpy as np
 from ..backend import select_backend
 from ..errors import InputError
 from ..threads import blas_threads
-from .design import TimeGrid, baselines_days, design_matrix, difference_operator, iso, ordered_pairs
+from .design import (TimeGrid, baselines_days, design_matrix, interval_grid, iso, ordered_pairs, resampling_matrix,
+                     smoothness_operator)
 
 ROBUST_METHODS = ("tukey", "huber", "none")
 WEIGHTINGS = ("auto", "error", "baseline", "uniform")
@@ -57,8 +72,12 @@ HUBER_K = 1.345
 MIN_SCALE = 1e-3
 #: Lambdas among which 'auto' regularisation chooses per pixel (half-decade steps).
 GCV_CANDIDATES = tuple(float(v) for v in np.logspace(-2, 3, 11))
+#: Pairs whose residual spread (0-1, see PairInversion.residual_spread) is smaller are not judged by the robust pass.
+MIN_SPREAD = 0.3
+#: Smallest share of the (robust-weighted) pairs left as residual degrees of freedom by a lambda GCV may choose.
+MIN_DOF_FRACTION = 0.2
 #: Lambda of the robust (IRLS) pass that fixes the pair weights before 'auto' chooses lambda.
-AUTO_START = 1.0
+AUTO_START = 0.03
 #: Median of |N(0, I_c)| for c = 1, 2, 3 components: turns a median residual norm into a standard deviation.
 _MEDIAN_NORM = {1: 0.6744897501960817, 2: 1.1774100225154747, 3: 1.5381722544550522}
 
@@ -164,6 +183,18 @@ class _NumpyOps:
     def inv(self, N):
         return np.linalg.inv(N)
 
+    def cholesky(self, N):
+        return np.linalg.cholesky(N)
+
+    def inv_lower(self, L):
+        return np.linalg.inv(L)
+
+    def eigh(self, S):
+        return np.linalg.eigh(S)
+
+    def take_rows(self, a, index):
+        return a[np.arange(a.shape[0]), index]
+
     def sort(self, a):
         return np.sort(a, axis=-1)
 
@@ -202,6 +233,19 @@ class _TorchOps:
             return self.xp.linalg.inv(N)
         return self.xp.cholesky_inverse(L)
 
+    def cholesky(self, N):
+        return self.xp.linalg.cholesky(N)
+
+    def inv_lower(self, L):
+        eye = self.xp.eye(L.shape[-1], dtype=L.dtype, device=L.device).expand_as(L)
+        return self.xp.linalg.solve_triangular(L, eye, upper=False)
+
+    def eigh(self, S):
+        return self.xp.linalg.eigh(S)
+
+    def take_rows(self, a, index):
+        return a[self.xp.arange(a.shape[0], device=a.device), index]
+
     def sort(self, a):
         return self.xp.sort(a, dim=-1).values
 
@@ -230,7 +274,8 @@ class BatchSolution:
     same over the pairs overlapping each step (weighted by overlap); ``coverage``
     (P, n) sum of baseline fractions of the valid pairs in each step;
     ``pairs_used`` (P,) valid pairs; ``regularisation`` (P,) the lambda used;
-    ``solved`` (P,) bool.
+    ``solved`` (P,) bool; ``error`` (P, n, c) 1-sigma error of ``velocity`` (m/yr, see
+    :meth:`PairInversion._step_errors`).
     """
 
     velocity: np.ndarray
@@ -242,17 +287,22 @@ class BatchSolution:
     pairs_used: np.ndarray
     regularisation: np.ndarray
     solved: np.ndarray
+    error: np.ndarray = None
 
 
 class PairInversion:
     """The inversion of a fixed set of pairs onto a :class:`TimeGrid`.
 
     ``date1``/``date2`` are the pair dates; ``errors`` their errors (m/yr, NaN or
-    None where unknown). Every pair must lie inside ``grid`` (see :func:`prepare_grid`).
+    None where unknown). The unknowns are the mean velocities of the intervals between
+    consecutive acquisition dates (``intervals``, default: from the pair dates; every
+    pair must start and end on its edges), resampled to the steps of ``grid`` by
+    interval-length weighted means (:func:`~.design.resampling_matrix`). Every pair must
+    lie inside ``grid`` (see :func:`prepare_grid`).
     :meth:`solve` takes pair velocities of any number of pixels.
     """
 
-    def __init__(self, date1, date2, grid, settings=None, errors=None):
+    def __init__(self, date1, date2, grid, settings=None, errors=None, intervals=None):
         self.settings = settings or InversionSettings()
         self.date1, self.date2 = ordered_pairs(date1, date2)
         self.grid = grid
@@ -262,17 +312,24 @@ class PairInversion:
                              f"{iso(grid.edges[0])} to {iso(grid.edges[-1])}.",
                              "use a time grid that spans all pairs, or leave the pairs out.")
         self.baselines = baselines_days(self.date1, self.date2)
-        self.A = design_matrix(self.date1, self.date2, grid)
+        self.A = design_matrix(self.date1, self.date2, grid)  # pairs on the output steps (coverage, step RMS)
+        # the unknowns: intervals between acquisition dates (``intervals``: a finer grid of them, e.g. another set's)
+        self.intervals = interval_grid(self.date1, self.date2) if intervals is None else intervals
+        self.A_intervals = design_matrix(self.date1, self.date2, self.intervals)
+        self.R = resampling_matrix(self.intervals, grid)  # interval means -> output step means
         self.base_weights, self.weighting = pair_weights(self.baselines, errors, self.settings.weighting)
-        D = difference_operator(grid, self.settings.order)
+        D = smoothness_operator(self.intervals, self.settings.order, float(grid.durations_days.mean()))
         self.DtD = D.T @ D
         self.auto_regularisation = self.settings.regularisation == "auto"
         self.ops, self.backend = array_ops(self.settings.backend)
-        n, m = self.n_steps, self.n_pairs
-        self._A = self.ops.asarray(self.A)
-        self._AT = self.ops.asarray(np.ascontiguousarray(self.A.T))
-        self._AA = self.ops.asarray(np.einsum("ij,ik->ijk", self.A, self.A).reshape(m, n * n))
+        n, m = self.n_unknowns, self.n_pairs
+        Ae = self.A_intervals
+        self._A = self.ops.asarray(Ae)
+        self._AT = self.ops.asarray(np.ascontiguousarray(Ae.T))
+        self._AA = self.ops.asarray(np.einsum("ij,ik->ijk", Ae, Ae).reshape(m, n * n))
         self._DtD = self.ops.asarray(self.DtD)
+        self._R = self.ops.asarray(self.R)
+        self._A_steps = self.ops.asarray(self.A)
         self._diag = self.ops.as_index(np.arange(n))
 
     @property
@@ -281,32 +338,40 @@ class PairInversion:
 
     @property
     def n_steps(self):
+        """Output steps (of ``grid``)."""
         return self.A.shape[1]
+
+    @property
+    def n_unknowns(self):
+        """Intervals between consecutive acquisition dates (the unknowns)."""
+        return self.A_intervals.shape[1]
 
     def describe_regularisation(self):
         st = self.settings
         kind = {0: "values", 1: "first derivative", 2: "second derivative"}[st.order]
+        where = f"on {self.n_unknowns} intervals between acquisition dates"
         if self.auto_regularisation:
             c = st.gcv_candidates
-            return f"{kind}, lambda per pixel by GCV in [{min(c):g}, {max(c):g}]"
-        return f"{kind}, lambda {st.regularisation:g}"
+            return f"{kind} {where}, lambda per pixel by GCV in [{min(c):g}, {max(c):g}]"
+        return f"{kind} {where}, lambda {st.regularisation:g}"
 
     def chunk_pixels(self, n_components):
         """Pixels solved together so that the working arrays stay within ``settings.chunk_mb``."""
-        n, m = self.n_steps, self.n_pairs
-        per_pixel = 8 * (5 * n * n + m * n + 6 * m * n_components + 4 * m)
+        n, m, k = self.n_unknowns, self.n_pairs, self.n_steps
+        per_pixel = 8 * (8 * n * n + m * n + 2 * k * n + 6 * m * n_components + 4 * m
+                         + 3 * len(self.settings.gcv_candidates) * n)
         return max(256, int(self.settings.chunk_mb * 2**20 // per_pixel))
 
     # -- building blocks ----------------------------------------------------------------------------------------------
     def _chunk_arrays(self, obs, valid):
-        """Backend arrays of a chunk: y (zero where missing), base weights w0 (0 where missing), valid counts."""
+        """Backend arrays of a chunk: y (zero where missing) and base weights w0 (0 where missing)."""
         ops = self.ops
         y = ops.asarray(np.where(valid[:, :, None], obs, 0.0))
-        return y, ops.asarray(valid * self.base_weights), ops.as_index(valid.sum(1))
+        return y, ops.asarray(valid * self.base_weights)
 
     def _normal(self, w):
-        """A^T W A for every pixel; w (P, m) → (P, n, n)."""
-        n = self.n_steps
+        """A^T W A for every pixel; w (P, m) → (P, n, n) (n unknowns)."""
+        n = self.n_unknowns
         return (w @ self._AA).reshape(w.shape[0], n, n)
 
     def _regularised(self, N0, lam):
@@ -321,59 +386,129 @@ class PairInversion:
         N = self._regularised(self._normal(w), lam)
         return self.ops.solve(N, self.ops.xp.matmul(self._AT, w[:, :, None] * y))
 
-    def _robust_weights(self, residual_norm, w0, n_valid, n_components):
-        """Tukey / Huber weights (P, m) of the residual norms (P, m) scaled by their median."""
+    def residual_spread(self, lam):
+        """Standard deviation (relative to the pair's own) of each pair's weighted residual at ``lam``.
+
+        With the base weights, all pairs valid and ``H = W^1/2 A (A^T W A + lam D^T D)^-1 A^T W^1/2``,
+        the weighted residuals are ``(I - H)`` times the weighted noise, so their standard
+        deviations are the row norms of ``I - H`` (``sqrt(1 - h_i)`` without smoothing). A pair
+        that alone (or with few others) measures some intervals, such as a short pair over a
+        speed-up, is fitted closely whatever its value: its raw residual understates its misfit.
+        Residuals are divided by this spread before robust weighting (standardised residuals).
+        """
+        key = float(lam)
+        cache = self.__dict__.setdefault("_spread", {})
+        if key not in cache:
+            sw = np.sqrt(self.base_weights)
+            Ae = self.A_intervals
+            N = Ae.T @ (self.base_weights[:, None] * Ae) + key * self.DtD
+            N[np.diag_indices_from(N)] += 1e-10 * np.trace(N) / N.shape[0] + 1e-12
+            H = (sw[:, None] * Ae) @ np.linalg.pinv(N) @ (Ae.T * sw[None, :])
+            cache[key] = self.ops.asarray(np.sqrt(((np.eye(H.shape[0]) - H) ** 2).sum(1)))
+        return cache[key]
+
+    def _robust_weights(self, residual_norm, w0, n_components, lam):
+        """Tukey / Huber weights (P, m) of the standardised residual norms (P, m) scaled by their median.
+
+        Pairs whose residual spread (:meth:`residual_spread`) is below ``MIN_SPREAD`` (nearly
+        alone on their intervals) say nothing about the noise and cannot be judged: they are
+        left out of the scale and keep their weight.
+        """
         xp = self.ops.xp
-        u = xp.sqrt(w0) * residual_norm
-        big = xp.where(w0 > 0, u, xp.full_like(u, float("inf")))
+        spread = self.residual_spread(lam)
+        judged = (spread > MIN_SPREAD)[None, :] & (w0 > 0)
+        u = xp.sqrt(w0) * residual_norm / xp.clip(spread, MIN_SPREAD, None)[None, :]
+        big = xp.where(judged, u, xp.full_like(u, float("inf")))
         ordered = self.ops.sort(big)
-        k = xp.clip(n_valid, 1, None)
+        k = xp.clip(judged.sum(-1), 1, None)
         median = 0.5 * (self.ops.take(ordered, (k - 1) // 2) + self.ops.take(ordered, k // 2))
+        median = xp.where(judged.sum(-1) > 0, median, xp.full_like(median, MIN_SCALE))
         scale = xp.clip(median / _MEDIAN_NORM.get(n_components, np.sqrt(n_components)), MIN_SCALE, None)
         z = u / scale[:, None]
         if self.settings.robust == "tukey":
             rw = xp.clip(1.0 - (z / TUKEY_C) ** 2, 0.0, None) ** 2
         else:
             rw = HUBER_K / xp.clip(z, HUBER_K, None)
+        rw = xp.where(judged, rw, xp.ones_like(rw))
         return xp.where(w0 > 0, rw, xp.zeros_like(rw))
 
-    def _irls(self, y, w0, n_valid, lam):
-        """Weighted (and, unless robust is 'none', iteratively reweighted) solution: (x (P, n, c), robust weights)."""
+    def _irls(self, y, w0, lam):
+        """Robust weights (P, m) of iteratively reweighted solutions at ``lam`` (all 1 when robust is 'none')."""
         xp, st = self.ops.xp, self.settings
         rw = xp.where(w0 > 0, xp.ones_like(w0), xp.zeros_like(w0))
-        x = self._solve_weighted(w0, y, lam)
         for _ in range(int(st.iterations) if st.robust != "none" else 0):
-            res = y - xp.matmul(self._A, x)
-            new = self._robust_weights(xp.sqrt((res * res).sum(-1)), w0, n_valid, y.shape[2])
+            res = y - xp.matmul(self._A, self._solve_weighted(w0 * rw, y, lam))
+            new = self._robust_weights(xp.sqrt((res * res).sum(-1)), w0, y.shape[2], lam)
             settled = float(xp.abs(new - rw).max()) < 1e-3
             rw = new
-            x = self._solve_weighted(w0 * rw, y, lam)
             if settled:
                 break
-        return x, rw
+        return rw
 
     def _gcv_solve(self, y, w, m_eff):
-        """Per-pixel lambda among ``settings.gcv_candidates`` minimising GCV: (x (P, n, c), lambda (P,))."""
+        """Per-pixel lambda among ``settings.gcv_candidates`` minimising GCV, and the solution's error factors.
+
+        One generalised eigendecomposition per pixel, ``DtD v = s M v`` with ``M = N0 + DtD``
+        (``V^T M V = I``, ``V^T DtD V = diag(s)``), diagonalises ``N0 + lambda DtD`` for every
+        lambda at once (``diag(e + lambda s)``, ``e = 1 - s``), so the residual, the trace of the
+        influence matrix and GCV of all candidates are closed forms. Returns (x (P, n, c),
+        lambda (P,), :func:`_fit_stats` of the chosen lambda).
+        """
         ops, xp = self.ops, self.ops.xp
         N0 = self._normal(w)
         rhs = xp.matmul(self._AT, w[:, :, None] * y)
-        best_score = best_lam = best_x = None
-        for lam in self.settings.gcv_candidates:
-            inverse = ops.inv(self._regularised(N0, float(lam)))
-            x = xp.matmul(inverse, rhs)
-            r = y - xp.matmul(self._A, x)
-            rss = (w[:, :, None] * r * r).sum(-1).sum(-1)
-            trace = (inverse * N0).sum(-1).sum(-1)  # tr(N^-1 N0); N0 is symmetric
-            dof = xp.clip(m_eff - trace, 1e-6, None)
-            score = m_eff * rss / dof**2
-            if best_score is None:
-                best_score, best_lam, best_x = score, xp.full_like(score, float(lam)), x
-            else:
-                better = score < best_score
-                best_score = xp.where(better, score, best_score)
-                best_lam = xp.where(better, xp.full_like(score, float(lam)), best_lam)
-                best_x = xp.where(better[:, None, None], x, best_x)
-        return best_x, best_lam
+        Li = ops.inv_lower(ops.cholesky(self._regularised(N0, 1.0)))
+        S = xp.matmul(xp.matmul(Li, self._DtD), Li.swapaxes(-1, -2))
+        s, Q = ops.eigh(0.5 * (S + S.swapaxes(-1, -2)))
+        s = xp.clip(s, 0.0, 1.0)
+        e = xp.clip(1.0 - s, 1e-12, None)
+        V = xp.matmul(Li.swapaxes(-1, -2), Q)  # (P, n, n)
+        C = xp.matmul(V.swapaxes(-1, -2), rhs)  # (P, n, c)
+        yWy = (w[:, :, None] * y * y).sum(1)  # (P, c)
+        lams = ops.asarray(np.asarray(self.settings.gcv_candidates))
+        d = e[:, None, :] + lams[None, :, None] * s[:, None, :]  # (P, K, n)
+        fit = (2.0 / d - e[:, None, :] / d**2)  # rss = yWy - sum_k C_k^2 fit_k
+        rss = (yWy[:, None, :] - xp.matmul(fit, C * C)).sum(-1)  # (P, K)
+        dof = xp.clip(m_eff[:, None] - (e[:, None, :] / d).sum(-1), 1e-6, None)
+        score = m_eff[:, None] * xp.clip(rss, 0.0, None) / dof**2
+        # near-interpolating fits (more intervals than pairs) leave too few residual degrees of freedom for GCV
+        too_few = dof < xp.clip(MIN_DOF_FRACTION * m_eff, 1.0, None)[:, None]
+        score = xp.where(too_few, xp.full_like(score, float("inf")), score)
+        top = int(np.argmax(self.settings.gcv_candidates))  # else the smoothest
+        score[:, top] = xp.where(too_few.all(1), xp.zeros_like(score[:, top]), score[:, top])
+        best = xp.argmin(score, 1)
+        lam = lams[best]
+        d_best = ops.take_rows(d, best)  # (P, n)
+        x = xp.matmul(V, C / d_best[:, :, None])
+        RV = xp.matmul(self._R, V)  # (P, k, n)
+        posterior = (RV * RV / d_best[:, None, :]).sum(-1)  # diag(R N^-1 R^T), (P, k)
+        rss_c = xp.clip(yWy - (C * C * ops.take_rows(fit, best)[:, :, None]).sum(1), 0.0, None)
+        return x, lam, (posterior, rss_c, ops.take(dof, best))
+
+    def _fixed_solve(self, y, w, m_eff, lam):
+        """Solution at a fixed lambda with its error factors: (x (P, n, c), :func:`_fit_stats`)."""
+        xp = self.ops.xp
+        N0 = self._normal(w)
+        inverse = self.ops.inv(self._regularised(N0, lam))
+        x = xp.matmul(inverse, xp.matmul(self._AT, w[:, :, None] * y))
+        r = y - xp.matmul(self._A, x)
+        rss_c = (w[:, :, None] * r * r).sum(1)
+        dof = xp.clip(m_eff - (inverse * N0).sum(-1).sum(-1), 1e-6, None)
+        posterior = (xp.matmul(self._R, inverse) * self._R).sum(-1)
+        return x, (posterior, rss_c, dof)
+
+    def _step_errors(self, stats):
+        """1-sigma error (P, k, c) of each output step, m/yr: ``s_c^2 diag(R N^-1 R^T)``.
+
+        ``s_c^2`` is the weighted residual sum of squares over its degrees of freedom (the
+        pair weights are relative), ``N^-1`` the inverse of the regularised normal matrix
+        with the final robust weights: the posterior covariance of the interval velocities,
+        which also counts what the smoothing cannot resolve.
+        """
+        xp = self.ops.xp
+        posterior, rss_c, dof = stats
+        scale2 = rss_c / xp.clip(dof, 1.0, None)[:, None]  # (P, c)
+        return xp.sqrt(xp.clip(posterior, 0.0, None)[:, :, None] * scale2[:, None, :])
 
     # -- public -------------------------------------------------------------------------------------------------------
     def solve(self, obs):
@@ -399,24 +534,29 @@ class PairInversion:
     def _solve_chunk(self, obs, valid, index, out):
         ops, xp, st = self.ops, self.ops.xp, self.settings
         v = valid[index]
-        y, w0, n_valid = self._chunk_arrays(obs[index], v)
+        y, w0 = self._chunk_arrays(obs[index], v)
         if self.auto_regularisation:
-            _, rw = self._irls(y, w0, n_valid, AUTO_START)
-            x, lam = self._gcv_solve(y, w0 * rw, rw.sum(-1))
+            rw = self._irls(y, w0, AUTO_START)
+            x, lam, stats = self._gcv_solve(y, w0 * rw, rw.sum(-1))
             lam = ops.to_numpy(lam)
         else:
-            x, rw = self._irls(y, w0, n_valid, st.regularisation)
+            rw = self._irls(y, w0, st.regularisation)
             lam = st.regularisation
+            x, stats = self._fixed_solve(y, w0 * rw, rw.sum(-1), lam)
         res = y - xp.matmul(self._A, x)
         sq = (res * res).mean(-1)
-        step_w = rw[:, :, None] * self._A[None]
+        step_w = rw[:, :, None] * self._A_steps[None]
         step_rms = _weighted_rms(xp, sq[:, :, None], step_w, axis=1)
         rms = _weighted_rms(xp, sq, rw, axis=1)
+        velocity = ops.to_numpy(xp.matmul(self._R, x))
+        error = ops.to_numpy(self._step_errors(stats))
 
-        x, res, rw = ops.to_numpy(x), ops.to_numpy(res), ops.to_numpy(rw)
+        res, rw = ops.to_numpy(res), ops.to_numpy(rw)
         coverage = v @ self.A  # valid pairs, whatever their robust weight
         keep = (coverage > 0) | (st.fill_gaps and not (np.isscalar(lam) and lam == 0))
-        out.velocity[index] = np.where(keep[:, :, None], x, np.nan)
+        keep &= self.R.sum(1)[None, :] > 0  # steps the pairs' dates do not reach
+        out.velocity[index] = np.where(keep[:, :, None], velocity, np.nan)
+        out.error[index] = np.where(keep[:, :, None], error, np.nan)
         out.residuals[index] = np.where(v[:, :, None], res, np.nan)
         out.weights[index] = rw
         out.residual_rms[index] = ops.to_numpy(rms)
@@ -437,11 +577,12 @@ def _empty_solution(P, m, n, c):
     nan = np.nan
     return BatchSolution(np.full((P, n, c), nan), np.full((P, m, c), nan), np.zeros((P, m)), np.full(P, nan),
                          np.full((P, n), nan), np.zeros((P, n)), np.zeros(P, dtype=np.int64), np.full(P, nan),
-                         np.zeros(P, dtype=bool))
+                         np.zeros(P, dtype=bool), np.full((P, n, c), nan))
 
 
 def _squeeze(sol):
     sol.velocity = sol.velocity[:, :, 0]
+    sol.error = sol.error[:, :, 0]
     sol.residuals = sol.residuals[:, :, 0]
     return sol
 
@@ -470,7 +611,8 @@ class PointSeries:
 
     ``velocity`` (n_steps, c) per component in ``components``; ``observations``,
     ``residuals`` (m, c) and ``weights`` (m,) per pair (pairs outside the grid are
-    left out); ``date1``/``date2`` the pair dates.
+    left out); ``date1``/``date2`` the pair dates; ``error`` (n_steps, c) the 1-sigma
+    error of ``velocity`` (m/yr).
     """
 
     time_grid: TimeGrid
@@ -486,6 +628,7 @@ class PointSeries:
     coverage: np.ndarray
     weighting: str = ""
     extra: dict = field(default_factory=dict)
+    error: np.ndarray = None
 
     @property
     def speed(self):
@@ -500,6 +643,8 @@ class PointSeries:
             row = {"start": iso(g.starts[k]), "end": iso(g.ends[k]), "centre": iso(g.centres[k])}
             row.update({comp: float(self.velocity[k, j]) for j, comp in enumerate(self.components)})
             row["speed"] = float(self.speed[k])
+            if self.error is not None:
+                row.update({f"{comp}_error": float(self.error[k, j]) for j, comp in enumerate(self.components)})
             row["residual_rms"] = float(self.step_rms[k])
             rows.append(row)
         return rows
@@ -522,4 +667,4 @@ def invert_point(values, date1, date2, time_grid=None, step_days=30, settings=No
     sol = inversion.solve(values[inside][None])
     return PointSeries(grid, components, sol.velocity[0], values[inside], sol.residuals[0], sol.weights[0],
                        d1[inside], d2[inside], float(sol.residual_rms[0]), sol.step_rms[0], sol.coverage[0],
-                       inversion.weighting, {"regularisation": float(sol.regularisation[0])})
+                       inversion.weighting, {"regularisation": float(sol.regularisation[0])}, sol.error[0])

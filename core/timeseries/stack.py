@@ -13,7 +13,10 @@ and writes
   pairs, robust-weighted), ``pairs_used`` (valid pairs), ``pairs_downweighted``
   (robust weight < 0.5), ``regularisation`` (the lambda used), then
   ``rms_<centre date>`` per step (m/yr, RMS misfit of the pairs overlapping the
-  step, weighted by overlap).
+  step, weighted by overlap);
+* optionally an **error** GeoTIFF with the same band layout as the time series, bands
+  ``<component>_error_<centre date>`` (m/yr, 1-sigma, from the covariance of the inversion
+  with the final robust weights; the speed's from vx's and vy's).
 
 :func:`point_series` inverts the pairs at one map point (for a plot).
 """
@@ -51,6 +54,7 @@ class StackResult:
     median_regularisation: float
     weighting: str
     backend: str
+    error_path: str = None
 
     def describe(self):
         return (f"{self.n_pairs} pairs → {self.time_grid.describe()}; {self.pixels_solved} of {self.pixels_total} "
@@ -121,8 +125,20 @@ def _diagnostic_bands(sol):
     return np.concatenate([np.stack([sol.residual_rms, used, down, sol.regularisation]), sol.step_rms.T])
 
 
+def _error_bands(sol, vel, with_speed):
+    """(components (+ speed), n, P) 1-sigma errors, m/yr; the speed's from vx's and vy's (``vel``: (.., n, P))."""
+    err = sol.error.transpose(2, 1, 0)
+    if not with_speed:
+        return err
+    speed = np.where(vel[-1] > 0, vel[-1], np.nan)
+    speed_err = np.sqrt((vel[0] * err[0]) ** 2 + (vel[1] * err[1]) ** 2) / speed
+    speed_err = np.where(np.isfinite(speed_err), speed_err, np.sqrt((err[0] ** 2 + err[1] ** 2) / 2))
+    return np.concatenate([err, speed_err[None]])
+
+
 def invert_stack(pairs, output_path, time_grid=None, step_days=30, settings=None, diagnostics_path=None,
-                 units=None, errors=None, grid=None, block_size=256, feedback=None, window=None):
+                 units=None, errors=None, grid=None, block_size=256, feedback=None, window=None,
+                 error_path=None):
     """Invert a stack of velocity pairs into a raster time series; returns a :class:`StackResult`.
 
     ``pairs``: a :class:`PairStack`, or anything :func:`~.io.open_pairs` takes (with
@@ -135,6 +151,7 @@ def invert_stack(pairs, output_path, time_grid=None, step_days=30, settings=None
     cover the block, with the same values as the same pixels of a whole-grid run (the time grid and pair
     weights depend on the pairs' dates, not on the pixels), so batch runners can split a large area
     into block tasks and mosaic them.
+    ``error_path``: optional GeoTIFF of the 1-sigma error of every band (m/yr).
     """
     progress = as_progress(feedback)
     settings = settings or InversionSettings()
@@ -159,7 +176,12 @@ def invert_stack(pairs, output_path, time_grid=None, step_days=30, settings=None
                    RasterWriter(diagnostics_path, raster, count=len(diag_names), band_names=diag_names, tags=tags))
     solved, rms_values, lam_values = 0, [np.empty(0)], [np.empty(0)]
     total = block_count(raster.shape, block_size)
-    with diag_writer as diag, RasterWriter(output_path, raster, count=len(names), band_names=names, tags=tags,
+    error_names = [name.replace("_", "_error_", 1) for name in names]
+    error_writer = (nullcontext() if error_path is None else
+                    RasterWriter(error_path, raster, count=len(names), band_names=error_names, tags=tags,
+                                 band_tags=band_tags))
+    with error_writer as err_out, \
+            diag_writer as diag, RasterWriter(output_path, raster, count=len(names), band_names=names, tags=tags,
                                            band_tags=band_tags) as writer:
         for b, (block, _) in enumerate(iter_blocks(raster.shape, block_size)):
             rows, cols = int(block.height), int(block.width)
@@ -169,6 +191,9 @@ def invert_stack(pairs, output_path, time_grid=None, step_days=30, settings=None
             if len(comps) > c:
                 vel = np.concatenate([vel, np.sqrt((vel**2).sum(0, keepdims=True))])
             writer.write(vel.reshape(len(comps) * n, rows, cols).astype(np.float32), block)
+            if err_out is not None:
+                err_out.write(_error_bands(sol, vel, len(comps) > c).reshape(len(comps) * n, rows, cols)
+                              .astype(np.float32), block)
             if diag is not None:
                 diag.write(_diagnostic_bands(sol).reshape(-1, rows, cols).astype(np.float32), block)
             solved += int(sol.solved.sum())
@@ -182,7 +207,8 @@ def invert_stack(pairs, output_path, time_grid=None, step_days=30, settings=None
     return StackResult(os.fspath(output_path), None if diagnostics_path is None else os.fspath(diagnostics_path),
                        tgrid, tuple(comps), names, len(used), left_out, solved, raster.width * raster.height,
                        float(np.median(rms)) if rms.size else nan, float(np.median(lam)) if lam.size else nan,
-                       inversion.weighting, inversion.backend.label)
+                       inversion.weighting, inversion.backend.label,
+                       None if error_path is None else os.fspath(error_path))
 
 
 def display_range(path, band=1, percentiles=(2, 98), max_side=512):

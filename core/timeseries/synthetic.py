@@ -219,3 +219,42 @@ def field_scenario(field, n_pairs=40, start="2018-01-01", end="2019-12-31", revi
     if gap_fraction:
         add_gaps(stack, gap_fraction, rng)
     return Scenario(stack, d1, d2, signal, np.asarray(field, dtype=np.float64), bad)
+
+
+def short_pairs(dates, start, end, baselines=(8, 16)):
+    """Pairs of acquisition ``dates`` with the given baselines (days) that lie within [start, end]: (date1, date2)."""
+    dates = np.unique(as_days(dates))
+    start, end = as_day(start), as_day(end)
+    d1, d2 = [], []
+    for a in dates[(dates >= start) & (dates <= end)]:
+        for b in baselines:
+            other = a + np.timedelta64(int(b), "D")
+            if other <= end and other in dates:
+                d1.append(a)
+                d2.append(other)
+    return np.array(d1, dtype="datetime64[D]"), np.array(d2, dtype="datetime64[D]")
+
+
+def speedup_scenario(field, n_pairs=40, speedup=(1.5, "2018-05-16", "2018-06-09"), short_baselines=(8, 16),
+                     start="2018-01-01", end="2019-12-31", revisit_days=8, sigma_disp=3.0, outlier_pairs=2,
+                     outlier_size=300.0, outlier_fraction=0.5, seed=0):
+    """A seasonal series with a short spring speed-up, seen by short pairs: a :class:`Scenario`.
+
+    ``field`` (c, rows, cols) m/yr is scaled by a seasonal cycle (amplitude 0.3, peak at day
+    200) times ``speedup`` = (factor, first day, last day). Besides ``n_pairs`` random
+    pairs (16-365 day baselines) every pair of acquisitions ``short_baselines`` days
+    apart within a revisit of the speed-up is added (these see the speed-up itself).
+    ``Scenario.short`` marks them.
+    """
+    rng = np.random.default_rng(seed)
+    signal = SeasonalSignal(amplitude=0.3, peak_doy=200, surge=tuple(speedup))
+    dates = acquisition_dates(start, end, revisit_days, rng)
+    r1, r2 = random_pairs(dates, n_pairs, 16, 365, rng)
+    margin = np.timedelta64(int(revisit_days), "D")
+    s1, s2 = short_pairs(dates, as_day(speedup[1]) - margin, as_day(speedup[2]) + margin, short_baselines)
+    d1, d2 = np.concatenate([r1, s1]), np.concatenate([r2, s2])
+    stack, bad = pair_stack(field, signal, d1, d2, sigma_disp=sigma_disp, outlier_pairs=outlier_pairs,
+                            outlier_size=outlier_size, outlier_fraction=outlier_fraction, rng=rng)
+    sc = Scenario(stack, d1, d2, signal, np.asarray(field, dtype=np.float64), bad)
+    sc.short = np.arange(d1.size) >= r1.size
+    return sc

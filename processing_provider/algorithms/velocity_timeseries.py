@@ -22,23 +22,33 @@ class VelocityTimeSeriesAlgorithm(JobAlgorithm):
             "pairs", "temporal baseline")
     SHORT_HELP = (
         "Combines many velocity pairs of one area (each the mean velocity between its two dates) into a regular "
-        "time series by per-pixel least-squares inversion, as TICOI does (Charrier et al. 2022, 2025). Each pair "
-        "observes the baseline-weighted mean of the time steps it spans, so short and long pairs are combined "
-        "consistently. Inputs: rasters with bands named vx and vy (else bands 1 and 2), such as Serac's velocity "
+        "time series by per-pixel least-squares inversion, as TICOI does (Charrier et al. 2022, 2025): the unknowns "
+        "are the mean velocities between consecutive acquisition dates, each pair observes the baseline-weighted "
+        "mean of the intervals it spans, and the result is averaged onto the time steps (interval-length "
+        "weighted), so short pairs that see a short event (a spring speed-up) are fitted instead of rejected. "
+        "Inputs: rasters with bands named vx and vy (else bands 1 and 2), such as Serac's velocity "
         "output, or single-band ..._vx / ..._vy files side by side (both selected). Dates come from the text "
         "below, else the file tags (DATE1/DATE2, REFERENCE_DATE/SECONDARY_DATE, ...) or the first two dates in "
         "the file name (e.g. 20180304-20180405_vx.tif); identical dates are refused. Pairs on other grids are "
         "resampled onto the first one's. Time steps: every N days from the earliest to the latest date (0: "
         "between consecutive acquisition dates), optionally within a start and end date (pairs outside are left "
         "out). Pair weights: 1/error² (error from the metadata) or, by default, baseline² (a constant "
-        "displacement error). Smoothing: lambda times the squared change between steps; 'automatic' chooses "
-        "lambda per pixel by generalised cross-validation (slow ice gets smoother series). Outlier pairs are "
-        "rejected by Tukey reweighting. Output bands (m/yr): vx_<date> for every step, then vy_<date>, then "
-        "speed_<date> (date = centre of the step). Diagnostics: residual_rms, pairs_used, pairs_downweighted, "
+        "displacement error). Smoothing: lambda times the squared rate of change integrated over time, in units "
+        "of the time step (a change of 1 m/yr from one step to the next costs as much as a 1 m/yr misfit of a "
+        "pair of median weight), so it does not depend on how close the acquisition dates are; 'automatic' "
+        "chooses lambda per pixel by generalised cross-validation (slow ice gets smoother series; fast ice keeps "
+        "short events). A fixed lambda of 1 smooths out events shorter than a few steps. Outlier pairs are "
+        "down-weighted by Tukey reweighting of leverage-standardised residuals, so a pair that alone measures a "
+        "few days is not rejected for being fitted by them. "
+        "Output bands (m/yr): vx_<date> for every step, then vy_<date>, then "
+        "speed_<date> (date = centre of the step). Error (optional, on by default): the 1-sigma error of every band "
+        "(vx_error_<date>, ..., m/yr) from the covariance of the inversion with the final pair weights, styled and "
+        "dated like the series. Diagnostics: residual_rms, pairs_used, pairs_downweighted, "
         "regularisation, then the residual RMS of each step. With a point, the series there is written to a "
         "CSV (one row per step) for plotting.")
 
-    LAYER_NAMES = {"output": "Velocity time series", "diagnostics": "Time-series residual RMS (m/yr)"}
+    LAYER_NAMES = {"output": "Velocity time series", "error": "Velocity time-series error (1-sigma, m/yr)",
+                   "diagnostics": "Time-series residual RMS (m/yr)"}
 
     def _declare_setting(self, spec):
         if spec.widget == "point":

@@ -196,14 +196,15 @@ def test_a_time_series_row_runs_as_blocks_with_the_values_of_one_run(tmp_path):
     pairs = sorted(str(folder / f) for f in os.listdir(folder) if f.endswith(".tif"))
     path = write_manifest(str(tmp_path / "ts.csv"), [{"job": "velocity_timeseries", "id": "ts", "input": pairs,
                                                       "output": "ts.tif", "diagnostics": "diag.tif",
-                                                      "step_days": 30}])
+                                                      "error": "err.tif", "step_days": 30}])
     proc = serac("batch", path, "--workers", 2, "--block-size", 48)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "6 blocks of up to 48 px" in proc.stdout  # 128 x 96 px grid
     one = run_job("velocity_timeseries", {"input": pairs}, {"output": str(tmp_path / "one.tif"),
-                                                            "diagnostics": str(tmp_path / "one_diag.tif")},
+                                                            "diagnostics": str(tmp_path / "one_diag.tif"),
+                                                            "error": str(tmp_path / "one_err.tif")},
                   {"step_days": 30}, threads=1)
-    for split, single in (("ts.tif", "one.tif"), ("diag.tif", "one_diag.tif")):
+    for split, single in (("ts.tif", "one.tif"), ("diag.tif", "one_diag.tif"), ("err.tif", "one_err.tif")):
         with rasterio.open(tmp_path / split) as a, rasterio.open(tmp_path / single) as b:
             np.testing.assert_array_equal(a.read(), b.read())
             assert a.descriptions == b.descriptions and a.tags() == b.tags() and a.tags(3) == b.tags(3)

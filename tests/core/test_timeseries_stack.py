@@ -172,3 +172,26 @@ def test_real_columbia_field_on_shifted_grids_with_units_from_metadata(shared_da
     # where the blunders hit, their pairs are flagged as down-weighted
     assert np.nanmedian(diag.band(3)[5:100, 7:107]) >= 1
     assert np.nanmax(diag.band(2)) == 36 and np.nanmin(diag.band(2)) == 18  # outside the sub-grid: half the pairs
+
+
+def test_error_raster_has_the_series_layout_and_covers_the_truth(tmp_path):
+    from serac.core.jobs import run_job
+
+    paths, field, signal, grid, d1, d2 = small_stack(tmp_path)
+    out, err_path = tmp_path / "series.tif", tmp_path / "error.tif"
+    result = invert_stack(paths, out, step_days=30, settings=SETTINGS, error_path=err_path, block_size=10)
+    n = result.time_grid.n_steps
+    ts, err = rio.read_raster(out), rio.read_raster(err_path)
+    assert result.error_path == str(err_path) and err.count == ts.count
+    assert err.band_names[0] == ts.band_names[0].replace("vx_", "vx_error_")
+    assert err.band_names[2 * n][:12] == "speed_error_"
+    assert np.array_equal(np.isfinite(err.data), np.isfinite(ts.data)) and np.nanmin(err.data) > 0
+    truth = signal.grid_means(result.time_grid)[:, None, None] * 600.0
+    within = np.nanmean(np.abs(ts.data[:n, :, 4:] - truth) < err.data[:n, :, 4:])
+    assert 0.5 < within < 0.95
+    # through the job: the error output is dated like the series
+    res = run_job("velocity_timeseries", {"input": [str(p) for p in paths]},
+                  {"output": str(tmp_path / "j.tif"), "error": str(tmp_path / "j_err.tif")}, {"backend": "numpy"})
+    assert res.outputs["error"] == str(tmp_path / "j_err.tif")
+    assert res.report["time_steps"]["error"] == res.report["time_steps"]["output"]
+    assert res.report["display_bands"]["error"] == 2 * res.numbers["n_steps"] + 1
