@@ -18,6 +18,8 @@ JOBS = {
     "velocity_timeseries": "core.jobs.timeseries",
     "dem_coregistration": "core.jobs.dem",
     "sar_normalization": "core.jobs.sar",
+    "sar_melt": "core.jobs.melt",
+    "sar_local_incidence": "core.jobs.melt",
     "segmentation_glacier_outlines": "core.jobs.segmentation",
     "segmentation_calving_front": "core.jobs.segmentation",
     "segmentation_evaluate": "core.jobs.evaluate",
