@@ -28,7 +28,7 @@
     <provider>
       <resampling enabled="false" zoomedOutResamplingMethod="nearestNeighbour" zoomedInResamplingMethod="nearestNeighbour" maxOversampling="2"/>
     </provider>
-    <rasterrenderer band="1" type="paletted" opacity="1" alphaBand="-1" nodataColor="">
+    <rasterrenderer alphaBand="-1" classificationMin="0" type="singlebandpseudocolor" opacity="1" band="1" nodataColor="" classificationMax="1">
       <minMaxOrigin>
         <limits>None</limits>
         <extent>WholeRaster</extent>
@@ -37,10 +37,25 @@
         <cumulativeCutUpper>0.98</cumulativeCutUpper>
         <stdDevFactor>2</stdDevFactor>
       </minMaxOrigin>
-      <colorPalette>
-        <paletteEntry label="dry (no wet snow)" color="#e8eef5" alpha="255" value="0"/>
-        <paletteEntry label="wet snow" color="#2166ac" alpha="255" value="1"/>
-      </colorPalette>
+      <rastershader>
+        <colorrampshader maximumValue="1" minimumValue="0" classificationMode="1" clip="0" colorRampType="EXACT" labelPrecision="6">
+          <item alpha="255" value="0" color="#e8eef5" label="dry (no wet snow)"/>
+          <item alpha="255" value="1" color="#2166ac" label="wet snow"/>
+          <rampLegendSettings useContinuousLegend="0" maximumLabel="" direction="0" minimumLabel="" suffix="" orientation="2" prefix="">
+            <numericFormat id="basic">
+              <Option type="Map">
+                <Option value="" type="QChar" name="decimal_separator"/>
+                <Option value="6" type="int" name="decimals"/>
+                <Option value="0" type="int" name="rounding_type"/>
+                <Option value="false" type="bool" name="show_plus"/>
+                <Option value="true" type="bool" name="show_thousand_separator"/>
+                <Option value="false" type="bool" name="show_trailing_zeros"/>
+                <Option value="" type="QChar" name="thousand_separator"/>
+              </Option>
+            </numericFormat>
+          </rampLegendSettings>
+        </colorrampshader>
+      </rastershader>
     </rasterrenderer>
     <brightnesscontrast gamma="1" contrast="0" brightness="0"/>
     <huesaturation invertColors="0" saturation="0" colorizeStrength="100" colorizeBlue="128" colorizeGreen="128" colorizeOn="0" grayscaleMode="0" colorizeRed="255"/>

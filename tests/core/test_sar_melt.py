@@ -221,7 +221,8 @@ def test_detection_with_a_minimum_run_removes_single_false_dates(tmp_path, scene
     never = ~np.isfinite(scene["period"][0]) & (scene["codes"] == li.VALID)
     false_onsets = []
     for run in (1, 2):
-        result, _ = run_melt(tmp_path / str(run), scene, {"min_run": run}, outputs=("wet_snow", "melt_onset"))
+        result, _ = run_melt(tmp_path / str(run), scene, {"min_run": run, "speckle_size": 1},
+                             outputs=("wet_snow", "melt_onset"))
         onset = rio.read_raster(result.outputs["melt_onset"]).data[0]
         false_onsets.append(float(np.mean(np.isfinite(onset[never]))))
     # unfiltered speckle: single false wet dates start a melt in never-wet pixels; two in a row are rarer
