@@ -37,7 +37,8 @@ class MeltSettings(Settings):
                                maximum=90.0)
     max_angle: float = setting(75.0, "… up to (deg)", unit="deg", minimum=0.0, maximum=90.0)
     min_run: int = setting(1, "Melt onset/end: minimum run of consecutive wet dates", minimum=1, maximum=20)
-    speckle_size: int = setting(3, "Speckle filter: boxcar size (px, 1 = none; for stacks already multilooked)", unit="px", minimum=1, maximum=15)
+    speckle_size: int = setting(3, "Speckle filter: boxcar size (px, 1 = none; for stacks already multilooked)",
+                                unit="px", minimum=1, maximum=15)
     theta1: float = setting(20.0, "Weight W: angle theta1 below which W = 1 (deg)", unit="deg", minimum=0.0,
                             maximum=90.0, advanced=True)
     theta2: float = setting(45.0, "Weight W: angle theta2 above which W = k (deg)", unit="deg", minimum=0.0,
