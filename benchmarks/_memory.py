@@ -1,6 +1,9 @@
-"""Peak memory of a benchmark process, shared by the bench_*.py scripts."""
+"""Peak memory of a benchmark process and the machine it ran on, shared by the bench_*.py scripts."""
 
+import os
+import platform
 import resource
+import time
 
 
 def peak_rss_mb():
@@ -14,3 +17,14 @@ def peak_rss_mb():
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def machine_info():
+    """The machine and library versions a benchmark ran with (for its JSON)."""
+    import numpy
+    import rasterio
+    import scipy
+
+    return {"platform": platform.platform(), "cpu_count": os.cpu_count(), "python": platform.python_version(),
+            "numpy": numpy.__version__, "scipy": scipy.__version__, "rasterio": rasterio.__version__,
+            "gdal": rasterio.__gdal_version__, "date": time.strftime("%Y-%m-%d %H:%M:%S")}

@@ -14,7 +14,9 @@ incidence angle and layover/shadow from the annotation and the DEM), writing the
 onset, end and count:
 
 * ``block256``: 256 px blocks (the default);
-* ``block512``: 512 px blocks (4x the memory per block).
+* ``block512``: 512 px blocks (4x the memory per block);
+* ``block256_gdal_cache_64mb``: 256 px blocks with GDAL's raster block cache limited to 64 MB (GDAL_CACHEMAX),
+  to separate the job's own memory from GDAL's cache.
 
 Reported: wall time (s), time per date (s), peak resident memory (MiB, VmHWM) and the Python heap peak (tracemalloc,
 numpy included).
@@ -24,7 +26,6 @@ import argparse
 import glob
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -43,10 +44,11 @@ if not (PLUGIN_PATH / "serac").exists():
     (PLUGIN_PATH / "serac").symlink_to(ROOT, target_is_directory=True)
 sys.path.insert(0, str(PLUGIN_PATH))
 
-from _memory import peak_rss_mb  # noqa: E402 (after the path set-up)
+from _memory import machine_info, peak_rss_mb  # noqa: E402 (after the path set-up)
 
 PYROSAR = "S1A__IW___A_20150309T173017_VV_grd_mli_geo_norm_db.tif"
-CASES = {"block256": 256, "block512": 512}
+#: case -> (block size in px, GDAL block cache in MB or None for GDAL's default of 5 % of the RAM)
+CASES = {"block256": (256, None), "block512": (512, None), "block256_gdal_cache_64mb": (256, 64)}
 NOTE = ("Measured while 7 agents shared the machine's 2 CPU cores: wall times are upper bounds, expect them shorter "
         "on an idle machine; peak memory is not affected.")
 
@@ -99,28 +101,18 @@ def run_case(case, paths):
     tracemalloc.start()
     t0 = time.perf_counter()
     result = run_job("sar_melt", {"vv": [paths["VV"]], "vh": [paths["VH"]], "annotation": paths["annotation"],
-                                  "dem": paths["dem"]}, outputs, {"block": CASES[case]})
+                                  "dem": paths["dem"]}, outputs, {"block": CASES[case][0]})
     wall = time.perf_counter() - t0
     _, heap = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     n = result.numbers["n_dates"]
-    out = {"case": case, "block_px": CASES[case], "wall_s": wall, "s_per_date": wall / n,
+    out = {"case": case, "block_px": CASES[case][0], "gdal_cachemax_mb": CASES[case][1], "wall_s": wall, "s_per_date": wall / n,
            "peak_rss_mb": peak_rss_mb(), "python_heap_peak_mb": heap / 2 ** 20,
            "wet_snow_mb": os.path.getsize(outputs["wet_snow"]) / 2 ** 20,
            "peak_wet_fraction": result.numbers["peak_wet_fraction"]}
     for path in outputs.values():
         os.remove(path)
     return out
-
-
-def machine_info():
-    import numpy
-    import rasterio
-    import scipy
-
-    return {"platform": platform.platform(), "cpu_count": os.cpu_count(), "python": platform.python_version(),
-            "numpy": numpy.__version__, "scipy": scipy.__version__, "rasterio": rasterio.__version__,
-            "gdal": rasterio.__gdal_version__, "date": time.strftime("%Y-%m-%d %H:%M:%S")}
 
 
 def main():
@@ -142,8 +134,9 @@ def main():
         make_s = time.perf_counter() - t0
         results = []
         for case in CASES:
+            env = dict(os.environ, **({"GDAL_CACHEMAX": str(CASES[case][1])} if CASES[case][1] else {}))
             proc = subprocess.run([sys.executable, __file__, "--case", case, "--inputs", json.dumps(paths)],
-                                  capture_output=True, text=True)
+                                  capture_output=True, text=True, env=env)
             if proc.returncode:
                 sys.exit(f"case {case} failed:\n{proc.stderr[-3000:]}")
             results.append(json.loads(proc.stdout.strip().splitlines()[-1]))

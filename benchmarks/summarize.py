@@ -30,7 +30,8 @@ TABLES = {
                       ("peak RSS (MB)", "peak_rss_mb")]),
     "melt": ("Wet-snow and melt detection: 100 dates of 2 000 x 2 000 px, VV + VH, blockwise (measured while 7 agents "
              "shared the 2 cores)", "benchmarks/bench_melt.py", "cases", [
-        ("case", "case"), ("block (px)", "block_px"), ("wall (s)", "wall_s"), ("s / date", "s_per_date"),
+        ("case", "case"), ("block (px)", "block_px"), ("GDAL cache (MB)", "gdal_cachemax_mb"), ("wall (s)", "wall_s"),
+        ("s / date", "s_per_date"),
         ("peak RSS (MB)", "peak_rss_mb"), ("Python heap peak (MB)", "python_heap_peak_mb")]),
     "timeseries": ("Velocity time-series inversion", "benchmarks/bench_timeseries.py", "cases", [
         ("case", "case"), ("pixels", "pixels"), ("pairs", "pairs"), ("steps", "steps"),

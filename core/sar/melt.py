@@ -56,9 +56,12 @@ def weight(theta, theta1=THETA1, theta2=THETA2, k=K):
     return np.where(np.isfinite(theta), w, np.nan).astype(np.float32)
 
 
-def combined_ratio(r_vh, r_vv, w):
-    """R_C = W R_VH + (1 - W) R_VV (dB)."""
-    return (w * r_vh + (np.float32(1.0) - w) * r_vv).astype(np.float32, copy=False)
+def combined_ratio(r_vh, r_vv, w, out=None):
+    """R_C = W R_VH + (1 - W) R_VV (dB), computed as R_VV + W (R_VH - R_VV); ``out`` may be ``r_vh`` (in place)."""
+    out = np.subtract(r_vh, r_vv, out=out, dtype=np.float32)
+    out *= w
+    out += r_vv
+    return out
 
 
 def dry_reference(values_db, statistic="mean"):
@@ -91,7 +94,7 @@ def classify(vv_db, vh_db, ref_index, theta=None, mask=None, statistic="mean", t
             raise InputError("The dual-polarisation rule needs the local incidence angle.",
                              "give an incidence angle raster or a Sentinel-1 annotation (and a DEM).")
         r_vh = vh_db - dry_reference(vh_db[ref_index], statistic)[None]
-        ratio = combined_ratio(r_vh, ratio, weight(theta, theta1, theta2, k)[None])
+        ratio = combined_ratio(r_vh, ratio, weight(theta, theta1, theta2, k)[None], out=r_vh)
         threshold = dual_threshold
     else:
         threshold = single_threshold
@@ -183,10 +186,13 @@ def boxcar_linear(values_db, size):
     linear[~finite] = 0.0
     sums = uniform_filter(linear, size=(1, size, size), mode="nearest")
     weights = uniform_filter(finite.astype(np.float32), size=(1, size, size), mode="nearest")
+    del linear
     with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.float32(10.0) * np.log10(sums / weights)
-    out[~finite] = np.nan
-    return out.astype(np.float32, copy=False)
+        np.divide(sums, weights, out=sums)
+        np.log10(sums, out=sums)
+    sums *= np.float32(10.0)
+    sums[~finite] = np.nan
+    return sums
 
 
 class OutlineStats:
