@@ -15,7 +15,7 @@ onset, end and count:
 
 * ``block256``: 256 px blocks (the default);
 * ``block512``: 512 px blocks (4x the memory per block);
-* ``block256_gdal_cache_64mb``: 256 px blocks with GDAL's raster block cache limited to 64 MB (GDAL_CACHEMAX),
+* ``block256_gdal_cache_256mb``: 256 px blocks with GDAL's raster block cache limited to 256 MB (GDAL_CACHEMAX),
   to separate the job's own memory from GDAL's cache.
 
 Reported: wall time (s), time per date (s), peak resident memory (MiB, VmHWM) and the Python heap peak (tracemalloc,
@@ -48,7 +48,7 @@ from _memory import machine_info, peak_rss_mb  # noqa: E402 (after the path set-
 
 PYROSAR = "S1A__IW___A_20150309T173017_VV_grd_mli_geo_norm_db.tif"
 #: case -> (block size in px, GDAL block cache in MB or None for GDAL's default of 5 % of the RAM)
-CASES = {"block256": (256, None), "block512": (512, None), "block256_gdal_cache_64mb": (256, 64)}
+CASES = {"block256": (256, None), "block512": (512, None), "block256_gdal_cache_256mb": (256, 256)}
 NOTE = ("Measured while 7 agents shared the machine's 2 CPU cores: wall times are upper bounds, expect them shorter "
         "on an idle machine; peak memory is not affected.")
 
@@ -115,9 +115,25 @@ def run_case(case, paths):
     return out
 
 
+def save(args, stack, results):
+    """Write the results (merged with an earlier run's other cases when only some cases ran)."""
+    report = {"topic": "melt", "quick": args.quick, "machine": machine_info(), "note": NOTE, "stack": stack,
+              "cases": list(results)}
+    out_dir = ROOT / "benchmarks" / "results"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / ("melt_quick.json" if args.quick else "melt.json")
+    if args.only and path.exists():  # keep the other cases of the earlier run
+        names = {r["case"] for r in results}
+        report["cases"] = [c for c in json.loads(path.read_text())["cases"] if c["case"] not in names] + list(results)
+        report["cases"].sort(key=lambda c: list(CASES).index(c["case"]))
+    path.write_text(json.dumps(report, indent=1))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("--quick", action="store_true", help="10 dates of 500 x 500 px instead of 100 of 2000 x 2000")
+    parser.add_argument("--only", nargs="*", choices=list(CASES),
+                        help="run these cases and replace them in an existing results file")
     parser.add_argument("--case", help=argparse.SUPPRESS)
     parser.add_argument("--inputs", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -132,8 +148,11 @@ def main():
         paths, dates = make_inputs(folder, size, n_dates)
         paths["annotation"] = data_file("s1b-iw-grd-vv-*.xml")
         make_s = time.perf_counter() - t0
+        stack = {"width": size, "height": size, "dates": n_dates, "first_date": dates[0], "last_date": dates[-1],
+                 "polarisations": ["VV", "VH"], "dtype": "float32",
+                 "input_mb_per_polarisation": os.path.getsize(paths["VV"]) / 2 ** 20, "make_inputs_s": make_s}
         results = []
-        for case in CASES:
+        for case in args.only or CASES:
             env = dict(os.environ, **({"GDAL_CACHEMAX": str(CASES[case][1])} if CASES[case][1] else {}))
             proc = subprocess.run([sys.executable, __file__, "--case", case, "--inputs", json.dumps(paths)],
                                   capture_output=True, text=True, env=env)
@@ -143,15 +162,7 @@ def main():
             r = results[-1]
             print(f"{case:10s} {r['wall_s']:7.1f} s  {r['s_per_date']:6.2f} s/date  peak RSS {r['peak_rss_mb']:6.0f} MiB",
                   flush=True)
-        report = {"topic": "melt", "quick": args.quick, "machine": machine_info(), "note": NOTE,
-                  "stack": {"width": size, "height": size, "dates": n_dates, "first_date": dates[0],
-                            "last_date": dates[-1], "polarisations": ["VV", "VH"], "dtype": "float32",
-                            "input_mb_per_polarisation": os.path.getsize(paths["VV"]) / 2 ** 20,
-                            "make_inputs_s": make_s},
-                  "cases": results}
-        out_dir = ROOT / "benchmarks" / "results"
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / ("melt_quick.json" if args.quick else "melt.json")).write_text(json.dumps(report, indent=1))
+            save(args, stack, results)  # after every case: a long run keeps what it measured
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
