@@ -21,6 +21,14 @@ SPEED_SCALES = (("linear", "Linear"), ("log", "Logarithmic (1 - 10 000 m/yr)"))
 #: DEM co-registration methods and deramp orders (serac.core.dem).
 DEM_METHODS = (("nuth_kaab", "Nuth & Kääb (2011): horizontal + vertical shift"), ("vertical", "Vertical shift only"))
 DERAMP_ORDERS = ((0, "None"), (1, "Order 1 (plane)"), (2, "Order 2"), (3, "Order 3"))
+#: Vertical datums of DEMs and elevation points (serac.core.dem.datum); 'unknown' reads a compound CRS if any.
+VERTICAL_DATUMS = (("unknown", "Unknown (from a compound CRS, else not declared)"),
+                   ("ellipsoid", "Ellipsoid (WGS 84 ellipsoidal heights)"), ("EGM96", "EGM96 geoid (orthometric)"),
+                   ("EGM2008", "EGM2008 geoid (orthometric)"))
+#: Variogram models of the dh errors (serac.core.dem.uncertainty): '+'-joined model kinds after a nugget.
+VARIOGRAM_MODELS = (("spherical+spherical", "Two spherical (short and long range)"),
+                    ("spherical", "One spherical"), ("exponential", "One exponential"), ("gaussian", "One Gaussian"),
+                    ("spherical+exponential", "Spherical and exponential"))
 
 #: SAR normalization methods, backscatter units and window estimators (serac.core.sar).
 SAR_METHODS = (("cosine", "Cosine law: sigma0 x cos^n(ref) / cos^n(angle)"),

@@ -15,9 +15,11 @@ from qgis.core import (
     QgsProcessingParameterBand,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterField,
     QgsProcessingParameterFile,
     QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterString,
+    QgsWkbTypes,
 )
 
 from . import parameters as params
@@ -100,6 +102,8 @@ class JobAlgorithm(SeracAlgorithm):
             params.add_raster(self, key, port.label, optional=port.optional)
         elif port.kind == "rasters":
             self.addParameter(QgsProcessingParameterMultipleLayers(key, label, SOURCE_RASTER, optional=port.optional))
+        elif port.kind == "points":  # read by the core from a file: attributes (elevations) and Z kept
+            self.addParameter(QgsProcessingParameterFeatureSource(key, label, [SOURCE_POINT], optional=port.optional))
         elif port.kind in _VECTOR_INPUTS:
             self.addParameter(QgsProcessingParameterFeatureSource(key, label, _VECTOR_INPUTS[port.kind],
                                                                   optional=port.optional))
@@ -115,6 +119,8 @@ class JobAlgorithm(SeracAlgorithm):
             param = QgsProcessingParameterBand(key, label, spec.default if spec.widget == "band" else None,
                                                key_of(spec.parent), optional=True,
                                                allowMultiple=spec.widget == "bands")
+        elif spec.widget == "field":
+            param = QgsProcessingParameterField(key, label, None, key_of(spec.parent), optional=True)
         elif spec.choices:
             params.add_enum(self, key, spec.label, spec.choices, spec.values.index(spec.default), spec.advanced)
             return
@@ -171,12 +177,23 @@ class JobAlgorithm(SeracAlgorithm):
                 inputs[name] = raster_paths(self, parameters, key, context)
             elif port.kind == "file":
                 inputs[name] = self.parameterAsFile(parameters, key, context) or None
+            elif port.kind == "points":
+                inputs[name] = self.source_path(parameters, key, context, feedback)
         vectors = [n for n, p in job.inputs.items() if p.kind in _VECTOR_INPUTS]
         if vectors:
             crs = self.vector_crs(parameters, context, inputs)
             for name in vectors:
                 inputs[name] = source_geometries(self, parameters, key_of(name), context, crs, feedback)
         return inputs
+
+    def source_path(self, parameters, key, context, feedback):
+        """A vector file (``path|layername=name``) the core reads itself, exported to a GeoPackage when the layer is
+        not one (CSV, memory layer, selection); None when the optional input is not set."""
+        if self.parameterAsSource(parameters, key, context) is None:
+            return None
+        path, layer = self.parameterAsCompatibleSourceLayerPathAndLayerName(parameters, key, context, ["gpkg", "shp"],
+                                                                            "gpkg", feedback)
+        return f"{path}|layername={layer}" if layer else path
 
     def job_settings(self, parameters, context):
         job = self.job()
@@ -234,16 +251,20 @@ class JobAlgorithm(SeracAlgorithm):
         """The Processing results dict of a job's Result: files, sinks, numbers, report; styles set."""
         job = self.job()
         out = {}
-        for name, (features, crs, _) in result.features.items():
+        for name, (features, crs, geometry_type) in result.features.items():
             port = job.outputs[name]
             records = [(f["geometry"], f["properties"]) for f in features]
-            dest = write_records(self, parameters, key_of(name), context, self.FIELDS[name],
-                                 _SINK_TYPES[port.kind][1], crs, records, feedback)
+            wkb = _SINK_TYPES[port.kind][1]
+            if str(geometry_type).startswith("Multi"):
+                wkb = QgsWkbTypes.multiType(wkb)
+            dest = write_records(self, parameters, key_of(name), context, self.FIELDS[name], wkb, crs, records,
+                                 feedback)
             if dest:
                 result.outputs[name] = dest
         ranges = result.report.get("display_ranges", {})
         bands = result.report.get("display_bands", {})
         styles = result.report.get("styles", {})
+        time_steps = result.report.get("time_steps", {})  # dated outputs: [(start, end, band)] per output
         for name, path in result.outputs.items():
             port = job.outputs.get(name)
             out[key_of(name)] = path
@@ -253,7 +274,7 @@ class JobAlgorithm(SeracAlgorithm):
                 layer_name = self.tr(self.LAYER_NAMES.get(name, port.label if port else name))
                 self.style_output(context, path, style, layer_name,
                                   value_range=tuple(float(v) for v in value_range) if value_range else None,
-                                  band=bands.get(name))
+                                  band=bands.get(name), time_steps=time_steps.get(name))
         for name, value in result.numbers.items():
             out[key_of(name)] = value
         if self.REPORT_OUTPUT not in out:

@@ -12,9 +12,8 @@ import rasterio.warp
 from rasterio.crs import CRS
 
 from ..errors import InvalidSetting, NoOverlapError
-from ..raster_io import rasterize_geometries, read_grid
+from ..raster_io import BandReader, rasterize_geometries, read_grid
 from ..vector_io import read_geometries
-from .gridread import BandReader
 
 
 class StableTerrain:

@@ -225,7 +225,8 @@ class Port:
     """An input or output of a job: its kind and label (front ends build their forms from these).
 
     Input kinds: ``raster``, ``rasters`` (a list), ``polygons``, ``lines``, ``vector`` (polygons or
-    lines), ``file``. Output kinds: ``raster``, ``polygons``, ``lines``, ``points``, ``file``;
+    lines), ``points`` (a point vector file the job reads with its attributes, ``path|layername=name``),
+    ``file``. Output kinds: ``raster``, ``polygons``, ``lines``, ``points``, ``file``;
     ``style`` names the QML style of the output (resources/styles), ``default_on`` whether an
     optional output is produced unless switched off.
     """

@@ -16,7 +16,9 @@ NICE = (0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 
 
 @dataclass(frozen=True)
-class DemCoregistrationSettings(Settings):
+class CoregFitSettings(Settings):
+    """The fit settings every DEM co-registration shares (to a DEM or to points)."""
+
     method: str = setting("nuth_kaab", "Method", choices=METHODS)
     deramp_order: int = setting(0, "Polynomial deramp after the shift", choices=DERAMP)
     max_iterations: int = setting(10, "Maximum iterations", minimum=1, maximum=100)
@@ -24,10 +26,25 @@ class DemCoregistrationSettings(Settings):
                                minimum=1e-4, maximum=100.0)
     slope_min: float = setting(5.0, "Minimum slope used by Nuth & Kääb (deg)", unit="deg", minimum=0.0, maximum=89.0)
     slope_max: float = setting(70.0, "Maximum slope used by Nuth & Kääb (deg)", unit="deg", minimum=1.0, maximum=90.0)
+
+
+@dataclass(frozen=True)
+class DemCoregistrationSettings(CoregFitSettings):
     subsample: int = setting(500000, "Subsample: stable pixels used by the fit", unit="px", minimum=1000,
                              maximum=100_000_000, advanced=True)
     shift_geotransform: bool = setting(False, "Move the geotransform instead of resampling (aligned DEM keeps its "
                                               "own grid)", advanced=True)
+
+
+#: Unstable terrain left out of the fits (glaciers): outlines and/or a mask raster; the DEM jobs share them.
+UNSTABLE_INPUTS = {
+    "outlines": Port("polygons", "Unstable terrain: glacier outlines (optional)", optional=True),
+    "unstable_mask": Port("raster", "Unstable terrain: mask raster, non-zero = unstable (optional)", optional=True)}
+
+
+def unstable_inputs(inputs: Mapping, crs):
+    """(outline geometries in ``crs`` or None, mask raster path or None) of the :data:`UNSTABLE_INPUTS`."""
+    return geometries(inputs.get("outlines"), crs) or None, inputs.get("unstable_mask") or None
 
 
 def symmetric_limit(summary, default=10.0):
@@ -58,15 +75,15 @@ def run(inputs: Mapping, outputs: Mapping, settings: DemCoregistrationSettings, 
     reference = require_input(inputs, "reference", "reference DEM")
     dem = require_input(inputs, "dem", "DEM to align")
     grid = read_grid(reference)
-    outlines = geometries(inputs.get("outlines"), grid.crs)
+    outlines, mask = unstable_inputs(inputs, grid.crs)
     aligned_path = optional_output(outputs, "output")
     dh_path = optional_output(outputs, "dh")
     report_path = optional_output(outputs, "report")
     with thread_limits(threads):
         result = coregister(
             reference, dem, aligned_path, dh_path, report_path, method=settings.method,
-            deramp_order=settings.deramp_order, outlines=outlines or None, outlines_crs=grid.crs,
-            mask=inputs.get("unstable_mask") or None, max_iterations=settings.max_iterations,
+            deramp_order=settings.deramp_order, outlines=outlines, outlines_crs=grid.crs, mask=mask,
+            max_iterations=settings.max_iterations,
             tolerance_m=settings.tolerance, slope_limits=(settings.slope_min, settings.slope_max),
             subsample=settings.subsample, shift_by="geotransform" if settings.shift_geotransform else "resample",
             feedback=progress.feedback)
@@ -91,9 +108,7 @@ def run(inputs: Mapping, outputs: Mapping, settings: DemCoregistrationSettings, 
 
 JOB = Job("dem_coregistration", "DEM co-registration and elevation change", DemCoregistrationSettings, run,
           {"reference": Port("raster", "Reference DEM (m)"), "dem": Port("raster", "DEM to align (m)"),
-           "outlines": Port("polygons", "Unstable terrain: glacier outlines (optional)", optional=True),
-           "unstable_mask": Port("raster", "Unstable terrain: mask raster, non-zero = unstable (optional)",
-                                 optional=True)},
+           **UNSTABLE_INPUTS},
           {"output": Port("raster", "Aligned DEM", style="dem_elevation"),
            "dh": Port("raster", "Elevation difference dh = aligned - reference (m)", optional=True, style="dem_dh"),
            "report": Port("file", "Co-registration report", optional=True, file_filter="HTML files (*.html)")},

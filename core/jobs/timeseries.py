@@ -136,6 +136,9 @@ def run(inputs: Mapping, outputs: Mapping, settings: TimeSeriesSettings, feedbac
     progress.update(1.0)
     report["display_ranges"] = {k: v for k, v in ranges.items() if v is not None}
     report["display_bands"] = {"output": speed_band, "diagnostics": 1}
+    if "speed" in result.components:  # step k (edges[k] to edges[k + 1], end excluded) is band speed_band + k
+        edges = report["time_grid_edges"]
+        report["time_steps"] = {"output": [[edges[k], edges[k + 1], speed_band + k] for k in range(n)]}
     numbers = {"n_pairs": result.n_pairs, "n_steps": n, "pixels_solved": result.pixels_solved,
                "median_residual_rms": result.median_residual_rms, "median_lambda": result.median_regularisation}
     return Result(written, numbers, report)

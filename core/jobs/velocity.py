@@ -96,6 +96,8 @@ def run(inputs: Mapping, outputs: Mapping, settings: VelocitySettings, feedback=
                       f"after: vx {summary['stable_nmad_vx']:.2f}, vy {summary['stable_nmad_vy']:.2f} m/yr.")
     report = dict(summary)
     report["styles"] = {"output": f"velocity_speed_{s.speed_scale}"}
+    # a dated output: the pair's mean velocity holds from the reference to the secondary date (speed: band 3)
+    report["time_steps"] = {"output": [[summary["reference_date"], summary["secondary_date"], 3]]}
     if s.speed_scale == "linear":
         speed = result.speed[result.valid]
         top = float(speed.max()) if speed.size else 0.0

@@ -128,9 +128,25 @@ class OnnxSession:
         self.session = session
         self.input_name = session.get_inputs()[0].name
         self.output_name = session.get_outputs()[0].name
+        batch = _shape(session.get_inputs()[0])[0]
+        #: a network exported with a fixed batch size (often 1) is run that many tiles at a time
+        self.fixed_batch = batch if isinstance(batch, int) and batch > 0 else None
+
+    def _run(self, batch):
+        return self.session.run([self.output_name], {self.input_name: np.ascontiguousarray(batch, np.float32)})[0]
 
     def __call__(self, batch):
-        return self.session.run([self.output_name], {self.input_name: np.ascontiguousarray(batch, np.float32)})[0]
+        n = self.fixed_batch
+        if n is None or len(batch) == n:
+            return self._run(batch)
+        parts = []
+        for i in range(0, len(batch), n):
+            part = batch[i:i + n]
+            k = len(part)
+            if k < n:  # pad the last group to the fixed size, keep the first k results
+                part = np.concatenate([part, np.zeros((n - k,) + part.shape[1:], dtype=part.dtype)])
+            parts.append(self._run(part)[:k])
+        return np.concatenate(parts)
 
 
 class TorchSession:

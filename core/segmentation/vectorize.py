@@ -259,7 +259,7 @@ def boundary_lines(a, b, grid, min_length_m=0.0, simplify_m=0.0, model_name="", 
 
 # ---------------------------------------------------------------------------- output
 _OGR_TYPES = {"Polygon": "wkbPolygon", "MultiPolygon": "wkbMultiPolygon", "LineString": "wkbLineString",
-              "MultiLineString": "wkbMultiLineString"}
+              "MultiLineString": "wkbMultiLineString", "Point": "wkbPoint"}
 
 
 def write_features(path, features, crs, layer="outlines", geometry_type="Polygon"):

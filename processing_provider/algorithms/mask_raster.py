@@ -16,3 +16,12 @@ class MaskRasterAlgorithm(JobAlgorithm):
         "kept, so e.g. a velocity raster keeps its vx, vy, speed bands. Outlines in another CRS are reprojected; "
         "invalid or overlapping polygons (common in RGI) are fine, as Serac rasterizes them itself. Works window "
         "by window on large rasters.")
+
+    def processing_results(self, parameters, context, feedback, result):
+        """A masked raster keeps its bands: style it by their Serac names (a velocity raster by speed, not RGB)."""
+        from ..styles import style_by_band_names
+
+        out = super().processing_results(parameters, context, feedback, result)
+        if out.get("OUTPUT"):
+            style_by_band_names(context, out["OUTPUT"], out["OUTPUT"], self.tr("Masked raster"))
+        return out

@@ -2,24 +2,16 @@
 incidence angle with its layover/shadow mask on its own.
 
 Parameters in -> the core jobs (serac.core.jobs.melt) -> a wet-snow raster with one dated band per acquisition
-(temporal properties set where the styling API takes time steps), melt onset/end (day numbers), the number of wet
+, melt onset/end (day numbers), the number of wet
 dates, the wet fraction per outline and date, and optionally the local incidence angle and layover/shadow mask.
+The job reports the dates of the wet-snow bands as ``time_steps``, which JobAlgorithm passes to the styling (QGIS
+temporal properties: the Temporal Controller animates the dates).
 """
-
-import inspect
 
 from ..job_algorithm import JobAlgorithm
 
 WET_FRACTION_FIELDS = [("outline", "LongLong"), ("date", "String"), ("wet_fraction", "Double"),
                        ("wet_area_km2", "Double"), ("classified_fraction", "Double")]
-
-
-def takes_time_steps(style_output):
-    """True when the styling call accepts ``time_steps`` (QGIS temporal properties per band)."""
-    try:
-        return "time_steps" in inspect.signature(style_output).parameters
-    except (TypeError, ValueError):
-        return False
 
 
 class SarMeltAlgorithm(JobAlgorithm):
@@ -62,18 +54,6 @@ class SarMeltAlgorithm(JobAlgorithm):
     LAYER_NAMES = {"wet_snow": "Wet snow", "melt_onset": "Melt onset (day number)",
                    "melt_end": "Melt end (day number)", "wet_count": "Wet dates",
                    "local_angle": "Local incidence angle (deg)", "layover_shadow": "Layover / shadow"}
-
-    def processing_results(self, parameters, context, feedback, result):
-        """The job's results; the dated wet-snow output also gets its time steps where the styling takes them."""
-        out = super().processing_results(parameters, context, feedback, result)
-        steps = result.report.get("time_steps", {})
-        if takes_time_steps(self.style_output):
-            for name, path in result.outputs.items():
-                if name in steps and path:
-                    port = self.job().outputs[name]
-                    self.style_output(context, path, port.style, self.tr(self.LAYER_NAMES.get(name, port.label)),
-                                      time_steps=[tuple(step) for step in steps[name]])
-        return out
 
 
 class SarLocalIncidenceAlgorithm(JobAlgorithm):

@@ -1,6 +1,6 @@
 """Processing algorithm: glacier/ocean/rock zones and the calving front with a deep-learning model."""
 
-from .segmentation_common import FRONT_FIELDS, INFERENCE_ORDER, SegmentationInferenceAlgorithm
+from .segmentation_common import FRONT_FIELDS, INFERENCE_ORDER, REVIEW_FIELDS_HELP, SegmentationInferenceAlgorithm
 
 
 class CalvingFrontDLAlgorithm(SegmentationInferenceAlgorithm):
@@ -18,7 +18,7 @@ class CalvingFrontDLAlgorithm(SegmentationInferenceAlgorithm):
         "a model trained on real labelled SAR (any ONNX model with Serac metadata, task calving_front_zones). "
         "Tiles overlap and are blended; the raster is processed block by block. Outputs the class "
         "probabilities, the zone map (0 glacier, 1 ocean, 2 rock for the shipped model) and front lines with "
-        "id, length_m, model and review_status = 'unreviewed'.")
+        "id, length_m, model and the review fields" + REVIEW_FIELDS_HELP)
 
     ORDER = INFERENCE_ORDER + ("min_length_m", "clean", "simplify_m")
     FIELDS = {"output_fronts": FRONT_FIELDS}

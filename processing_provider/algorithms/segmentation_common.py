@@ -1,12 +1,16 @@
 """Shared parts of the deep-learning inference algorithms (adapters of :mod:`serac.core.jobs.segmentation`)."""
 
 from ...core.jobs.segmentation import MODEL_FILTER  # noqa: F401 (the model file filter, for the train dialog)
+from ...core.review_fields import with_review_fields
 from ..job_algorithm import JobAlgorithm, parse_bands  # noqa: F401 (parse_bands: used by the train dialog)
 
-#: Fields of the outline and front layers (the review dock edits review_status).
-OUTLINE_FIELDS = [("id", "LongLong"), ("area_km2", "Double"), ("mean_probability", "Double"), ("model", "String"),
-                  ("review_status", "String")]
-FRONT_FIELDS = [("id", "LongLong"), ("length_m", "Double"), ("model", "String"), ("review_status", "String")]
+#: Fields of the outline and front layers, then every review field (core/review_fields.py) for the review dock.
+OUTLINE_FIELDS = with_review_fields([("id", "LongLong"), ("area_km2", "Double"), ("mean_probability", "Double"),
+                                     ("model", "String")])
+FRONT_FIELDS = with_review_fields([("id", "LongLong"), ("length_m", "Double"), ("model", "String")])
+#: How the help texts describe the review fields every reviewable output carries.
+REVIEW_FIELDS_HELP = (" (review_status = 'unreviewed', reviewer, reviewed_at, review_comment, geometry_edited = 0, "
+                      "predicted_size in km² or km), ready for Serac > Outline review with no extra step.")
 INFERENCE_ORDER = ("input", "bands", "model", "backend", "batch_size")
 
 
@@ -16,3 +20,12 @@ class SegmentationInferenceAlgorithm(JobAlgorithm):
     GROUP_ID = "segmentation"
     GROUP = "Segmentation (deep learning)"
     REQUIRES = (("onnxruntime", "onnxruntime"),)
+
+    def processing_results(self, parameters, context, feedback, result):
+        """Vector outputs get every review field, set for a fresh prediction (sizes measured as the dock does)."""
+        from ..review_output import with_review_values
+
+        for name, (features, crs, extra) in list(result.features.items()):
+            polygon = self.job().outputs[name].kind == "polygons"
+            result.features[name] = (with_review_values(features, crs, polygon), crs, extra)
+        return super().processing_results(parameters, context, feedback, result)

@@ -1,6 +1,11 @@
 """Processing algorithm: glacier outlines from an image with a deep-learning model (Serac issue 6)."""
 
-from .segmentation_common import INFERENCE_ORDER, OUTLINE_FIELDS, SegmentationInferenceAlgorithm
+from .segmentation_common import (
+    INFERENCE_ORDER,
+    OUTLINE_FIELDS,
+    REVIEW_FIELDS_HELP,
+    SegmentationInferenceAlgorithm,
+)
 
 
 class GlacierOutlinesDLAlgorithm(SegmentationInferenceAlgorithm):
@@ -17,7 +22,7 @@ class GlacierOutlinesDLAlgorithm(SegmentationInferenceAlgorithm):
         "against the input: band count and order, pixel size (m). Outputs the glacier probability (0-1) and "
         "outline polygons (probability >= threshold; specks smaller than the minimum area removed, holes smaller "
         "than the minimum hole area filled, optional Douglas-Peucker simplification in m) with id, area_km2, "
-        "mean_probability, model and review_status = 'unreviewed'.")
+        "mean_probability, model and the review fields" + REVIEW_FIELDS_HELP)
 
     ORDER = INFERENCE_ORDER + ("threshold", "min_area_km2", "max_hole_km2", "simplify_m")
     FIELDS = {"output_outlines": OUTLINE_FIELDS}

@@ -26,6 +26,7 @@ SAMPLE = {k: os.path.abspath(os.path.join(S, v)) for k, v in {
     "dem_ref": "dem/longyearbyen_reference_lzd_aligned.tif",
     "dem": "dem/longyearbyen_dem_1990.tif",
     "dem_outlines": "dem/longyearbyen_glacier_outlines_1990.gpkg",
+    "dem_points": "dem/longyearbyen_points_SYNTHETIC.gpkg",
     "rgb": "segmentation/everest_landsat_rgb_heldout.tif",
     "rgb_rgi": "segmentation/everest_rgi60_heldout.gpkg",
     "columbia": "segmentation/columbia_sar_simulated_50m.tif",
@@ -63,7 +64,7 @@ def finite(result, *names):
 
 # -- the registry and the settings ---------------------------------------------------------------------------------
 def test_every_job_has_settings_that_round_trip_through_json():
-    assert len(JOBS) == 12
+    assert len(JOBS) == 15
     for name in JOBS:
         job = get_job(name)
         assert job.name == name
@@ -219,6 +220,93 @@ def test_dem_coregistration(tmp_path):
     assert res.report["method"] == "nuth_kaab+deramp1"
     assert res.numbers["nmad_after_m"] < res.numbers["nmad_before_m"] and abs(res.numbers["median_after_m"]) < 0.1
     assert res.report["display_ranges"]["dh"][0] == -res.report["display_ranges"]["dh"][1]
+
+
+def test_dem_points_coregistration_and_the_geoid_trap(tmp_path):
+    """The bundled points: h_orto (the reference sampled) gives the LZD shift; h_ell (+ EGM96 N) the geoid trap."""
+    from serac.core.vector_io import read_geometries
+
+    inputs = {"dem": SAMPLE["dem"], "points": SAMPLE["dem_points"], "outlines": SAMPLE["dem_outlines"]}
+    outputs = {"output": "aligned.tif", "dh_points": "dh_points.gpkg", "report": "report.html"}
+    res = run(tmp_path, "dem_points_coregistration", inputs, outputs, {"elevation_field": "h_orto", "deramp_order": 1})
+    n = res.numbers
+    assert 10.5 < n["shift_x_m"] < 11.3 and 1.2 < n["shift_y_m"] < 2.2 and -1.2 < n["shift_z_m"] < -0.5
+    assert n["nmad_before_m"] > 3.0 and n["nmad_after_m"] < 0.3 and n["count_after"] > 1000
+    assert n["geoid_trap"] == 0 and "no datum warning" in n["datum"]
+    assert len(read_geometries(res.outputs["dh_points"])) == n["points_on_dem"]
+    assert "Vertical datums" in open(res.outputs["report"], encoding="utf-8").read()
+    lo, hi = res.report["display_ranges"]["dh_points"]
+    assert lo == -hi > -5
+    trap = RecordingFeedback()
+    bad = run_job("dem_points_coregistration", inputs, {}, {"elevation_field": "h_ell", "method": "vertical"},
+                  feedback=trap)
+    assert bad.numbers["shift_z_m"] == pytest.approx(n["shift_z_m"] + 32.1, abs=1.0)
+    if any("EGM96" in k for k in bad.report["datum"]["undulations_m"]):  # PROJ's EGM96 grid installed
+        assert bad.numbers["geoid_trap"] == 1 and any("geoid undulation" in w for w in trap.warnings)
+        declared = run_job("dem_points_coregistration", inputs, {},
+                           {"elevation_field": "h_ell", "method": "vertical", "points_datum": "ellipsoid",
+                            "dem_datum": "EGM96"})
+        assert declared.numbers["geoid_trap"] == 0 and "converted ellipsoid -> EGM96" in declared.numbers["datum"]
+    else:
+        assert any("not both declared" in w for w in trap.warnings)
+    with pytest.raises(InputError, match="given twice"):
+        run_job("dem_points_coregistration", dict(inputs, atl06="granule.h5"), {})
+    with pytest.raises(InputError, match="no field 'height'"):
+        run_job("dem_points_coregistration", inputs, {}, {"elevation_field": "height"})
+
+
+def test_dem_change_uncertainty_per_glacier(tmp_path, glacier_thinning):
+    inputs = {k: glacier_thinning[k] for k in ("reference", "dem", "outlines")}
+    res = run(tmp_path, "dem_change_uncertainty", inputs, {"output": "glaciers.gpkg", "error_map": "sigma.tif"},
+              {"years": 12.0})
+    n = res.numbers
+    assert n["n_glaciers"] == 18 and n["mean_dh_m"] == pytest.approx(-6.0, abs=0.2)
+    assert n["stable_nmad_m"] == pytest.approx(0.5 * 0.6745 * 1.4826, rel=0.3)
+    glaciers = res.report["glaciers"]
+    big = max(glaciers, key=lambda g: g["area_km2"])
+    assert big["coverage"] == pytest.approx(1.0) and big["mean_dh_m"] == pytest.approx(-6.0, abs=0.3)
+    assert 0 < big["sigma_mean_dh_m"] < 0.5 and big["volume_change_m3"] == pytest.approx(
+        big["mean_dh_m"] * big["area_km2"] * 1e6, rel=1e-6)
+    assert big["mass_change_mwe"] == pytest.approx(big["mean_dh_m"] * 0.85)
+    assert big["dhdt_m_yr"] == pytest.approx(big["mean_dh_m"] / 12.0)
+    grid = rio.read_grid(SAMPLE["dem"])
+    assert sum(g["area_km2"] for g in glaciers) == pytest.approx(
+        glacier_thinning["inside"].sum() * grid.res[0] * grid.res[1] / 1e6, rel=0.01)
+    assert res.report["heteroscedasticity"] and res.report["model"]["components"]
+    sigma = rio.read_raster(res.outputs["error_map"])
+    assert sigma.grid.matches(grid) and np.nanmin(sigma.band(1)) > 0
+    assert len(rio_features(res.outputs["output"])) == 18
+    with pytest.raises(InputError, match="dh map"):
+        run_job("dem_change_uncertainty", {"reference": SAMPLE["dem"], "outlines": SAMPLE["dem_outlines"]}, {})
+
+
+def rio_features(path):
+    from serac.core.vector_io import read_geometries
+
+    return read_geometries(path)
+
+
+def test_dem_change_rate_with_dates_from_names(tmp_path):
+    dem = rio.read_raster(SAMPLE["dem"])
+    z = dem.band(1)
+    paths = []
+    for date, year in (("20100815", 2010.62), ("20120815", 2012.62), ("20150815", 2015.62)):
+        path = tmp_path / f"dem_{date}.tif"
+        later = z - 1.5 * (year - 2010.62)
+        if date == "20120815":
+            later = later + np.where(np.arange(z.shape[1]) < 50, 30.0, 0.0)[None, :]  # a blunder strip
+        rio.write_raster(path, later.astype(np.float32)[None], dem.grid)
+        paths.append(str(path))
+    res = run(tmp_path, "dem_change_rate", {"dems": paths}, {"output": "rate.tif", "error": "rate_error.tif"},
+              {"errors": "0.5; 0.5; 0.5", "min_count": 3})
+    assert res.numbers["n_dems"] == 3 and res.numbers["median_rate_m_yr"] == pytest.approx(-1.5, abs=1e-3)
+    assert res.report["dates"] == ["2010-08-15", "2012-08-15", "2015-08-15"]
+    rate = rio.read_raster(res.outputs["output"]).band(1)
+    assert np.nanmedian(rate[:, :50]) == pytest.approx(-1.5, abs=0.01)  # Theil-Sen: the blunder does not pull it
+    assert res.numbers["median_error_m_yr"] > 0
+    with pytest.raises(InputError, match="2 dates were given for 3 DEMs"):
+        run_job("dem_change_rate", {"dems": paths}, {"output": str(tmp_path / "x.tif")},
+                {"dates": "2010-01-01;2011-01-01"})
 
 
 def test_glacier_velocity_and_arrows(tmp_path):

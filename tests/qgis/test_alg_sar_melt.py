@@ -94,8 +94,16 @@ def test_outputs_are_loaded_styled(serac_provider, scene, tmp_path):
 
     QgsProject.instance().removeAllMapLayers()
     processing.runAndLoadResults("serac:sar_melt", params(scene, tmp_path))
-    wet = QgsProject.instance().mapLayersByName("Wet snow")
-    assert wet and wet[0].renderer().type() == "singlebandpseudocolor"  # has setBand on 3.22 (time steps)
+    # one dated band per acquisition, animated by the Temporal Controller: on QGIS 3.22 one layer per date (same
+    # file, the band of that date), from 3.38 one layer with a time range per band
+    wet = [layer for layer in QgsProject.instance().mapLayers().values() if layer.name().startswith("Wet snow")]
+    assert wet and all(layer.renderer().type() == "singlebandpseudocolor" for layer in wet)
+    assert all(layer.temporalProperties().isActive() for layer in wet)
+    if len(wet) > 1:
+        assert len(wet) == len(DATES)
+        starts = {layer.temporalProperties().fixedTemporalRange().begin().toString("yyyy-MM-dd"):
+                  layer.renderer().band() for layer in wet}
+        assert starts == {str(d): i + 1 for i, d in enumerate(DATES)}
     onset = QgsProject.instance().mapLayersByName("Melt onset (day number)")
     assert onset and onset[0].renderer().type() == "singlebandpseudocolor"
     mask = QgsProject.instance().mapLayersByName("Layover / shadow")
