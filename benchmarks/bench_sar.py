@@ -26,7 +26,6 @@ import argparse
 import glob
 import json
 import os
-import platform
 import resource
 import shutil
 import subprocess
@@ -43,6 +42,9 @@ if not (PLUGIN_PATH / "serac").exists():
     PLUGIN_PATH.mkdir(parents=True, exist_ok=True)
     (PLUGIN_PATH / "serac").symlink_to(ROOT, target_is_directory=True)
 sys.path.insert(0, str(PLUGIN_PATH))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _memory import machine_info  # noqa: E402 (after the path set-up)
 
 PYROSAR = SHARED / "pyrosar" / "S1A__IW___A_20150309T173017_VV_grd_mli_geo_norm_db.tif"
 BLOCK = 1024
@@ -116,16 +118,6 @@ def run_case(case, paths, out_path):
     tracemalloc.stop()
     return {"case": case, "wall_s": wall, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
             "python_heap_peak_mb": heap_peak / 2 ** 20, "output_mb": os.path.getsize(out_path) / 2 ** 20, **extra}
-
-
-def machine_info():
-    import numpy
-    import rasterio
-    import scipy
-
-    return {"platform": platform.platform(), "cpu_count": os.cpu_count(), "python": platform.python_version(),
-            "numpy": numpy.__version__, "scipy": scipy.__version__, "rasterio": rasterio.__version__,
-            "gdal": rasterio.__gdal_version__, "date": time.strftime("%Y-%m-%d %H:%M:%S")}
 
 
 def main():

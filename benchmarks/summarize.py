@@ -28,6 +28,11 @@ TABLES = {
     "sar": ("SAR incidence-angle normalization of a 10 000 x 10 000 float32 raster", "benchmarks/bench_sar.py",
             "cases", [("case", "case"), ("wall (s)", "wall_s"), ("time / plain copy", "ratio_to_copy"),
                       ("peak RSS (MB)", "peak_rss_mb")]),
+    "melt": ("Wet-snow and melt detection: 100 dates of 2 000 x 2 000 px, VV + VH, blockwise (measured while 7 agents "
+             "shared the 2 cores)", "benchmarks/bench_melt.py", "cases", [
+        ("case", "case"), ("block (px)", "block_px"), ("GDAL cache (MB)", "gdal_cachemax_mb"), ("wall (s)", "wall_s"),
+        ("s / date", "s_per_date"),
+        ("peak RSS (MB)", "peak_rss_mb"), ("Python heap peak (MB)", "python_heap_peak_mb")]),
     "timeseries": ("Velocity time-series inversion", "benchmarks/bench_timeseries.py", "cases", [
         ("case", "case"), ("pixels", "pixels"), ("pairs", "pairs"), ("steps", "steps"),
         ("solve (s)", lambda c: c.get("solve_s", c.get("invert_stack_s"))), ("pixels/s", "pixels_per_s"),

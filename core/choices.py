@@ -60,3 +60,9 @@ FRACTURE_POLARITIES = (("dark", "Dark lines (shadowed crevasses, open rifts)"), 
 def values(choices):
     """The values of a choice list."""
     return tuple(v for v, _ in choices)
+
+#: Wet-snow detection (serac.core.sar.melt): polarisation rule and dry-snow reference statistic.
+MELT_RULES = (("dual", "Combined ratio of VH and VV (Nagler et al. 2016); single-pol when VH is missing"),
+              ("single", "Single polarisation: ratio of VV (or HH) only (Nagler & Rott 2000)"))
+MELT_REFERENCE_STATS = (("mean", "Mean of the linear power (average backscatter)"),
+                        ("median", "Median in dB (robust to a disturbed winter date)"))

@@ -154,11 +154,13 @@ class JobAlgorithm(SeracAlgorithm):
 
     # -- reading the parameters ------------------------------------------------------------------------------
     def vector_crs(self, parameters, context, inputs):
-        """CRS (rasterio) the vector inputs are given in: the first raster input's (override)."""
+        """CRS (rasterio) the vector inputs are given in: the first raster input's, or the first raster of the
+        first multiple-raster input when it comes before any single raster (override)."""
         from ..core.raster_io import read_grid
 
         job = self.job()
-        first = next((inputs[n] for n, p in job.inputs.items() if p.kind == "raster" and inputs.get(n)), None)
+        first = next((inputs[n] if p.kind == "raster" else inputs[n][0] for n, p in job.inputs.items()
+                      if p.kind in ("raster", "rasters") and inputs.get(n)), None)
         return read_grid(first).crs if first else None
 
     def job_inputs(self, parameters, context, feedback):

@@ -21,6 +21,8 @@ JOBS = {
     "dem_change_uncertainty": "core.jobs.dem_change",
     "dem_change_rate": "core.jobs.dem_change",
     "sar_normalization": "core.jobs.sar",
+    "sar_melt": "core.jobs.melt",
+    "sar_local_incidence": "core.jobs.melt",
     "segmentation_glacier_outlines": "core.jobs.segmentation",
     "segmentation_calving_front": "core.jobs.segmentation",
     "segmentation_evaluate": "core.jobs.evaluate",

@@ -1,4 +1,4 @@
-"""SAR backscatter incidence-angle normalization (Serac issue 5).
+"""SAR backscatter: incidence-angle normalization (Serac issue 5) and wet-snow / melt detection (issue 18).
 
 Modules:
 
@@ -13,6 +13,9 @@ Modules:
 * :mod:`.beta_estimation` — beta from ascending/descending pairs (Chen et al. 2022) and from
   time series (per pixel).
 * :mod:`.engine` — the blockwise raster driver writing normalized backscatter (dB).
+* :mod:`.stack` — dated backscatter stacks of one relative orbit (dates from names, band descriptions, tags).
+* :mod:`.local_incidence` — local incidence angle (deg) and layover/shadow mask from a DEM and the annotation.
+* :mod:`.melt` — wet snow per date (Nagler et al. 2016 combined ratio, dB), melt onset/end/count (issue 18).
 
 The core never imports QGIS.
 """

@@ -22,6 +22,7 @@ SAMPLE = {k: os.path.abspath(os.path.join(S, v)) for k, v in {
     "b4_moved": "velocity/everest_B4_SYNTHETIC_flow_20001115.tif",
     "sar": "sar/S1A__IW___A_20150309T173017_VV_grd_mli_geo_norm_db.tif",
     "sar_angle": "sar/incidence_angle_synthetic_30_45deg.tif",
+    "sar_annotation": "sar/s1b-iw-grd-vv-20210401t052623-20210401t052648-026269-032297-001.xml",
     "dem_ref": "dem/longyearbyen_reference_lzd_aligned.tif",
     "dem": "dem/longyearbyen_dem_1990.tif",
     "dem_outlines": "dem/longyearbyen_glacier_outlines_1990.gpkg",
@@ -63,7 +64,7 @@ def finite(result, *names):
 
 # -- the registry and the settings ---------------------------------------------------------------------------------
 def test_every_job_has_settings_that_round_trip_through_json():
-    assert len(JOBS) == 14
+    assert len(JOBS) == 16
     for name in JOBS:
         job = get_job(name)
         assert job.name == name
@@ -179,6 +180,37 @@ def test_sar_normalization_beta_per_pixel_from_a_time_series(tmp_path, sar_acqui
     assert res.numbers["beta_median"] == pytest.approx(-0.2, abs=0.02) and finite(res, "beta_se_median")
     # the angle effect (-0.2 dB/deg) is removed; what remains is the scene's own correlation with the angle ramp
     assert res.numbers["slope_after"] - res.numbers["slope_before"] == pytest.approx(0.2, abs=0.03)
+
+
+def test_sar_melt_and_local_incidence(tmp_path):
+    """Six dates of the sample scene (three in December-February), the left half 6 dB lower on two spring dates."""
+    from affine import Affine
+    from rasterio.crs import CRS
+
+    from serac.core.sar import synthetic
+
+    r = rio.read_raster(SAMPLE["sar"])
+    paths = []
+    for k, date in enumerate(["20201215", "20210108", "20210201", "20210410", "20210504", "20210901"]):
+        data = r.data[0] + synthetic.speckle_db(r.grid.shape, 50, seed=k)
+        if date in ("20210410", "20210504"):
+            data[:, : r.grid.width // 2] -= 6.0
+        paths.append(str(tmp_path / f"vv_{date}.tif"))
+        rio.write_raster(paths[-1], data, r.grid)
+    res = run(tmp_path, "sar_melt", {"vv": paths, "angle": SAMPLE["sar_angle"]},
+              {"wet_snow": "wet.tif", "melt_onset": "onset.tif", "melt_end": "end.tif", "wet_count": "n.tif",
+               "local_angle": "lia.tif", "layover_shadow": "mask.tif"}, {"rule": "single"})
+    assert res.numbers["n_reference_dates"] == 3 and res.numbers["rule_used"].startswith("single-pol")
+    count = rio.read_raster(res.outputs["wet_count"]).data[0]
+    half = r.grid.width // 2
+    assert np.nanmean(count[:, :half] == 2) > 0.95 and np.nanmean(count[:, half:] == 0) > 0.95
+    assert res.numbers["band_dates"].split(",")[3] == "2021-04-10"
+    grid = rio.RasterGrid(CRS.from_epsg(32632), Affine(30.0, 0, 560_000, 0, -30.0, 5_230_000), 200, 150)
+    dem = str(tmp_path / "dem.tif")
+    rio.write_raster(dem, synthetic.ridge_dem(grid.shape, 30.0), grid)
+    lia = run(tmp_path, "sar_local_incidence", {"dem": dem, "annotation": SAMPLE["sar_annotation"]},
+              {"local_angle": "lia_alone.tif", "layover_shadow": "mask_alone.tif"}, {})
+    assert 30 < lia.numbers["median_local_angle"] < 50 and 0 < lia.numbers["layover_fraction"] < 0.1
 
 
 def test_dem_coregistration(tmp_path):
