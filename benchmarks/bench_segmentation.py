@@ -10,6 +10,11 @@ Cases (each in its own subprocess, so peak RSS is clean):
   GDAL's default block cache (5 % of RAM, which GDAL fills while writing the output).
 * ``large_gdal_cache_256mb``: the same with ``GDAL_CACHEMAX=256`` (MB): what the engine itself
   needs, to be compared with the 381 MB a float32 copy of one band would take.
+* ``onnxruntime-cpu-uncertainty`` / ``large_uncertainty_gdal_cache_256mb``: the N x N and the
+  large scene with the uncertainty raster on (test-time augmentation: 4 runs per tile), to be
+  compared with ``onnxruntime-cpu`` / ``large_gdal_cache_256mb`` (uncertainty off).
+
+All cases use the model's default (seamless) tile overlap.
 
 Scenes are mosaics of the real Landsat 7 RGB scene of Everest (mirrored copies), written
 once to a temporary folder. Results go to benchmarks/results/segmentation.json.
@@ -80,6 +85,7 @@ def run_case(case, scene, model_path, outdir, threads):
 
     backend = {"onnxruntime-cpu": "onnxruntime", "torch-cpu": "torch-cpu", "torch-cuda": "torch-cuda",
                "large": "onnxruntime", "large_gdal_cache_256mb": "onnxruntime"}.get(case, "onnxruntime")
+    uncertainty = "uncertainty" in case
     if case == "agreement":
         a = os.path.join(outdir, "agree_ort.tif")
         b = os.path.join(outdir, "agree_torch.tif")
@@ -94,14 +100,16 @@ def run_case(case, scene, model_path, outdir, threads):
     rss_loaded = peak_rss_mb()
     out = os.path.join(outdir, f"{case}.tif")
     t0 = time.perf_counter()
-    run = segment_raster(scene, model, out, batch_size=8, tiles_per_block=8)
+    run = segment_raster(scene, model, out, batch_size=8, tiles_per_block=8,
+                         uncertainty_path=os.path.join(outdir, f"{case}_uncertainty.tif") if uncertainty else None)
     wall = time.perf_counter() - t0
     cuda_peak = None
     if backend == "torch-cuda":
         import torch
 
         cuda_peak = torch.cuda.max_memory_allocated() / 2 ** 20
-    return {"backend": run.backend, "width": run.shape[1], "height": run.shape[0],
+    return {"backend": run.backend, "uncertainty": uncertainty, "overlap_px": run.extra.get("overlap_px"),
+            "width": run.shape[1], "height": run.shape[0],
             "megapixels": round(run.megapixels, 3), "wall_s": round(wall, 2),
             "mpx_per_s": round(run.megapixels / wall, 3), "tiles": run.tiles_run,
             "peak_rss_mb": round(peak_rss_mb(), 1), "rss_after_model_load_mb": round(rss_loaded, 1),
@@ -136,6 +144,8 @@ def main():
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
     parser.add_argument("--output", default=RESULTS)
+    parser.add_argument("--cases", help="comma-separated subset of the cases to run (default: all)")
+    parser.add_argument("--note", default="", help="a note stored with the results (e.g. machine load)")
     parser.add_argument("--case", help=argparse.SUPPRESS)
     parser.add_argument("--scene", help=argparse.SUPPRESS)
     parser.add_argument("--outdir", help=argparse.SUPPRESS)
@@ -152,8 +162,9 @@ def main():
         scene = make_scene(os.path.join(tmp, f"scene_{size}.tif"), size)
         big = make_scene(os.path.join(tmp, f"scene_{large}.tif"), large)
         prep = time.perf_counter() - t0
-        cases = [("onnxruntime-cpu", scene), ("torch-cpu", scene), ("agreement", scene), ("large", big),
-                 ("large_gdal_cache_256mb", big)]
+        cases = [("onnxruntime-cpu", scene), ("onnxruntime-cpu-uncertainty", scene), ("torch-cpu", scene),
+                 ("agreement", scene), ("large", big), ("large_gdal_cache_256mb", big),
+                 ("large_uncertainty_gdal_cache_256mb", big)]
         try:
             import torch
 
@@ -161,6 +172,8 @@ def main():
                 cases.insert(2, ("torch-cuda", scene))
         except ImportError:
             cases = [c for c in cases if c[0] not in ("torch-cpu", "agreement")]
+        if args.cases:
+            cases = [c for c in cases if c[0] in args.cases.split(",")]
         results = {}
         for case, path in cases:
             cmd = [sys.executable, os.path.abspath(__file__), "--case", case, "--scene", path, "--outdir", tmp,
@@ -174,7 +187,7 @@ def main():
             print(case, json.dumps(results[case]), flush=True)
     doc = {"topic": "segmentation", "quick": args.quick, "model": os.path.relpath(args.model, ROOT),
            "scene": f"mosaic of the real Landsat 7 RGB scene of Everest (30 m), {size}x{size} px; large case "
-                    f"{large}x{large} px", "scene_preparation_s": round(prep, 1), "machine": machine_info(),
+                    f"{large}x{large} px", "scene_preparation_s": round(prep, 1), "machine": machine_info(), "note": args.note,
            "results": results}
     os.makedirs(os.path.dirname(args.output), exist_ok=True)
     with open(args.output, "w", encoding="utf-8") as f:

@@ -47,3 +47,4 @@ MASK_KEEP = (("inside", "Inside the outlines (glaciers)"), ("outside", "Outside 
 def values(choices):
     """The values of a choice list."""
     return tuple(v for v, _ in choices)
+BASELINE_METHODS = (("ndsi", "NDSI = (green - SWIR) / (green + SWIR)"), ("band_ratio", "Band ratio red / SWIR"))
