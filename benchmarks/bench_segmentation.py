@@ -76,9 +76,29 @@ def make_scene(path, size):
     return path
 
 
-def run_case(case, scene, model_path, outdir, threads):
+class _Clock:
+    """Feedback that records the progress and cancels the run after ``limit`` s (None: never)."""
+
+    def __init__(self, limit, start):
+        self.limit, self.start, self.fraction = limit, start, 0.0
+
+    def setProgress(self, percent):  # noqa: N802
+        self.fraction = percent / 100.0
+
+    def isCanceled(self):  # noqa: N802
+        return self.limit is not None and time.perf_counter() - self.start > self.limit
+
+    def pushInfo(self, text):  # noqa: N802
+        pass
+
+    pushWarning = pushInfo  # noqa: N815 (QGIS naming)
+
+
+def run_case(case, scene, model_path, outdir, threads, time_limit=None):
     """Run one case in this process; returns a dict of measurements."""
     import numpy as np
+
+    from serac.core.errors import Cancelled
 
     from serac.core import raster_io as rio
     from serac.core.segmentation import load_model, segment_raster
@@ -100,8 +120,21 @@ def run_case(case, scene, model_path, outdir, threads):
     rss_loaded = peak_rss_mb()
     out = os.path.join(outdir, f"{case}.tif")
     t0 = time.perf_counter()
-    run = segment_raster(scene, model, out, batch_size=8, tiles_per_block=8,
-                         uncertainty_path=os.path.join(outdir, f"{case}_uncertainty.tif") if uncertainty else None)
+    clock = _Clock(time_limit, t0)
+    try:
+        run = segment_raster(scene, model, out, batch_size=8, tiles_per_block=8, feedback=clock,
+                             uncertainty_path=os.path.join(outdir, f"{case}_uncertainty.tif") if uncertainty else None)
+    except Cancelled:  # the time limit: throughput and peak memory of the part done (memory peaks in the first row)
+        wall = time.perf_counter() - t0
+        import rasterio
+
+        with rasterio.open(scene) as ds:
+            mpx = ds.width * ds.height / 1e6
+        return {"partial": True, "time_limit_s": time_limit, "fraction_done": round(clock.fraction, 4),
+                "uncertainty": uncertainty, "megapixels": round(mpx, 3), "wall_s": round(wall, 2),
+                "mpx_per_s": round(mpx * clock.fraction / wall, 3), "peak_rss_mb": round(peak_rss_mb(), 1),
+                "rss_after_model_load_mb": round(rss_loaded, 1),
+                "gdal_cachemax": os.environ.get("GDAL_CACHEMAX", "GDAL default (5 % of RAM)")}
     wall = time.perf_counter() - t0
     cuda_peak = None
     if backend == "torch-cuda":
@@ -144,6 +177,8 @@ def main():
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
     parser.add_argument("--output", default=RESULTS)
+    parser.add_argument("--time-limit", type=float, default=None,
+                        help="stop each large case after this many s and report the part done (partial)")
     parser.add_argument("--cases", help="comma-separated subset of the cases to run (default: all)")
     parser.add_argument("--note", default="", help="a note stored with the results (e.g. machine load)")
     parser.add_argument("--case", help=argparse.SUPPRESS)
@@ -152,7 +187,8 @@ def main():
     args = parser.parse_args()
     _import_serac()
     if args.case:  # child process
-        print(json.dumps(run_case(args.case, args.scene, args.model, args.outdir, args.threads)))
+        print(json.dumps(run_case(args.case, args.scene, args.model, args.outdir, args.threads,
+                                  args.time_limit if args.case.startswith("large") else None)))
         return 0
 
     size = 1024 if args.quick else 2048
@@ -177,7 +213,8 @@ def main():
         results = {}
         for case, path in cases:
             cmd = [sys.executable, os.path.abspath(__file__), "--case", case, "--scene", path, "--outdir", tmp,
-                   "--model", args.model] + (["--threads", str(args.threads)] if args.threads else [])
+                   "--model", args.model] + (["--threads", str(args.threads)] if args.threads else []) + \
+                (["--time-limit", str(args.time_limit)] if args.time_limit else [])
             env = dict(os.environ, **({"GDAL_CACHEMAX": "256"} if case.endswith("cache_256mb") else {}))
             proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
             if proc.returncode != 0:
