@@ -67,16 +67,16 @@ def main():
            "held_out_error_fraction": round(float(wrong[ok].mean()), 4)}
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
     for ax, img, title in ((axes[0], d_old, f"former 32 px overlap: max {out['max_abs_diff_old_32px']:.2f}"),
-                           (axes[1], d_new, f"{meta.overlap} px overlap, {b} px margins discarded: "
+                           (axes[1], d_new, f"{meta.overlap} px overlap, {b} px margins discarded:\n"
                                             f"max {out['max_abs_diff_seamless']:.3f}")):
         im = ax.imshow(img, vmin=0, vmax=0.2, cmap="magma")
-        ax.set_title("|tiled - whole image|, " + title, fontsize=9)
+        ax.set_title("|tiled - whole image|\n" + title, fontsize=9)
         ax.axis("off")
     fig.colorbar(im, ax=axes[:2], shrink=0.8, label="probability difference")
     im = axes[2].imshow(unc, vmin=0, vmax=0.25, cmap="YlOrRd")
     axes[2].contour(mask == 1, levels=[0.5], colors="c", linewidths=0.6)
     axes[2].axvline(200, color="k", lw=0.8)
-    axes[2].set_title("uncertainty (TTA spread); cyan: RGI; left of line: held out", fontsize=9)
+    axes[2].set_title("uncertainty (TTA spread)\ncyan: RGI; left of the line: held out", fontsize=9)
     axes[2].axis("off")
     fig.colorbar(im, ax=axes[2], shrink=0.8)
     fig.savefig(os.path.join(HERE, "cards", "glacier_landsat_v1_seams.png"), dpi=80, bbox_inches="tight")

@@ -71,25 +71,14 @@ def test_job_writes_index_and_outlines_with_review_fields_and_warns_on_dn(tmp_pa
     glacier_km2 = np.isin(truth, ["ice", "debris"]).sum() * 900 / 1e6
     assert debris.numbers["total_area_km2"] == pytest.approx(glacier_km2, rel=0.1)
     assert looks_like_dn(bands[0] * 10000) and not looks_like_dn(bands[0])
-    messages = []
+    from serac.core.progress import ConsoleFeedback
 
-    class Feedback:
-        def setProgress(self, p):  # noqa: N802
-            pass
-
-        def isCanceled(self):  # noqa: N802
-            return False
-
-        def pushInfo(self, text):  # noqa: N802
-            pass
-
-        def pushWarning(self, text):  # noqa: N802
-            messages.append(text)
+    feedback = ConsoleFeedback(verbose=False)
 
     with rio.RasterWriter(tmp_path / "dn.tif", grid, count=3, dtype="float32", nodata=float("nan")) as w:
         w.write(bands * 10000)
-    run_job("glacier_outlines_classical", {"input": str(tmp_path / "dn.tif")}, out, settings, feedback=Feedback())
-    assert any("digital numbers" in m for m in messages)
+    run_job("glacier_outlines_classical", {"input": str(tmp_path / "dn.tif")}, out, settings, feedback=feedback)
+    assert any("digital numbers" in m for m in feedback.messages)
 
 
 def test_a_true_colour_image_is_refused_with_a_clear_error(tmp_path):

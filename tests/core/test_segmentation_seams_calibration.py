@@ -60,24 +60,13 @@ def test_tiled_equals_whole_image_on_the_full_everest_scene(shared_data):
 def test_overlap_below_the_context_warns(tmp_path):
     from serac.core.segmentation import segment_raster
 
-    messages = []
+    from serac.core.progress import ConsoleFeedback
 
-    class Feedback:
-        def setProgress(self, p):  # noqa: N802
-            pass
-
-        def isCanceled(self):  # noqa: N802
-            return False
-
-        def pushInfo(self, text):  # noqa: N802
-            pass
-
-        def pushWarning(self, text):  # noqa: N802
-            messages.append(text)
+    feedback = ConsoleFeedback(verbose=False)
 
     run = segment_raster(SEG / "everest_landsat_rgb_heldout.tif", GLACIER, tmp_path / "p.tif", overlap=32,
-                         backend="onnxruntime", feedback=Feedback())
-    assert run.extra["overlap_px"] == 32 and any("seams" in m for m in messages)
+                         backend="onnxruntime", feedback=feedback)
+    assert run.extra["overlap_px"] == 32 and any("seams" in m for m in feedback.messages)
 
 
 def test_temperature_is_validated_and_defaults_to_one():
