@@ -32,7 +32,7 @@ class InferenceSettings(Settings):
     overlap: Optional[int] = setting(None, "Tile overlap (px; empty: the model's, seamless)", unit="px",
                                      minimum=0, maximum=1024, optional=True, kind=int, advanced=True)
     uncertainty: bool = setting(False, "Uncertainty raster (test-time augmentation, 4x the compute)",
-                                advanced=True)
+                                advanced=True, optional=True)  # optional: saved models without it still open
 
     def __post_init__(self):
         object.__setattr__(self, "bands", parse_band_list(self.bands))
