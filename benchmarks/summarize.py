@@ -34,7 +34,7 @@ TABLES = {
         ("peak RSS (MB)", "peak_rss_mb")]),
     "segmentation": ("Deep-learning segmentation inference (shipped glacier model)", "benchmarks/bench_segmentation.py",
                      "results", [
-        ("case", "case"), ("backend", "backend"), ("uncertainty (TTA)", "uncertainty"),
+        ("case", "case"), ("backend", "backend"), ("uncertainty (TTA)", lambda c: {True: "on", False: "off"}.get(c.get("uncertainty"))),
         ("image (px)", lambda c: f"{c['width']}x{c['height']}" if "width" in c else None),
         ("part done (time limit)", "fraction_done"),
         ("wall (s)", "wall_s"), ("Mpx/s", "mpx_per_s"), ("peak RSS (MB)", "peak_rss_mb"),
