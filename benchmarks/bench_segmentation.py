@@ -10,6 +10,11 @@ Cases (each in its own subprocess, so peak RSS is clean):
   GDAL's default block cache (5 % of RAM, which GDAL fills while writing the output).
 * ``large_gdal_cache_256mb``: the same with ``GDAL_CACHEMAX=256`` (MB): what the engine itself
   needs, to be compared with the 381 MB a float32 copy of one band would take.
+* ``onnxruntime-cpu-uncertainty`` / ``large_uncertainty_gdal_cache_256mb``: the N x N and the
+  large scene with the uncertainty raster on (test-time augmentation: 4 runs per tile), to be
+  compared with ``onnxruntime-cpu`` / ``large_gdal_cache_256mb`` (uncertainty off).
+
+All cases use the model's default (seamless) tile overlap.
 
 Scenes are mosaics of the real Landsat 7 RGB scene of Everest (mirrored copies), written
 once to a temporary folder. Results go to benchmarks/results/segmentation.json.
@@ -59,15 +64,36 @@ def make_scene(path, size):
     return mirror_mosaic(path, data, rio.RasterGrid(src.grid.crs, src.grid.transform, size, size), "uint8")
 
 
-def run_case(case, scene, model_path, outdir, threads):
+class _Clock:
+    """Feedback that records the progress and cancels the run after ``limit`` s (None: never)."""
+
+    def __init__(self, limit, start):
+        self.limit, self.start, self.fraction = limit, start, 0.0
+
+    def setProgress(self, percent):  # noqa: N802
+        self.fraction = percent / 100.0
+
+    def isCanceled(self):  # noqa: N802
+        return self.limit is not None and time.perf_counter() - self.start > self.limit
+
+    def pushInfo(self, text):  # noqa: N802
+        pass
+
+    pushWarning = pushInfo  # noqa: N815 (QGIS naming)
+
+
+def run_case(case, scene, model_path, outdir, threads, time_limit=None):
     """Run one case in this process; returns a dict of measurements."""
     import numpy as np
+
+    from serac.core.errors import Cancelled
 
     from serac.core import raster_io as rio
     from serac.core.segmentation import load_model, segment_raster
 
     backend = {"onnxruntime-cpu": "onnxruntime", "torch-cpu": "torch-cpu", "torch-cuda": "torch-cuda",
                "large": "onnxruntime", "large_gdal_cache_256mb": "onnxruntime"}.get(case, "onnxruntime")
+    uncertainty = "uncertainty" in case
     if case == "agreement":
         a = os.path.join(outdir, "agree_ort.tif")
         b = os.path.join(outdir, "agree_torch.tif")
@@ -82,14 +108,29 @@ def run_case(case, scene, model_path, outdir, threads):
     rss_loaded = peak_rss_mb()
     out = os.path.join(outdir, f"{case}.tif")
     t0 = time.perf_counter()
-    run = segment_raster(scene, model, out, batch_size=8, tiles_per_block=8)
+    clock = _Clock(time_limit, t0)
+    try:
+        run = segment_raster(scene, model, out, batch_size=8, tiles_per_block=8, feedback=clock,
+                             uncertainty_path=os.path.join(outdir, f"{case}_uncertainty.tif") if uncertainty else None)
+    except Cancelled:  # the time limit: throughput and peak memory of the part done (memory peaks in the first row)
+        wall = time.perf_counter() - t0
+        import rasterio
+
+        with rasterio.open(scene) as ds:
+            mpx = ds.width * ds.height / 1e6
+        return {"partial": True, "time_limit_s": time_limit, "fraction_done": round(clock.fraction, 4),
+                "uncertainty": uncertainty, "megapixels": round(mpx, 3), "wall_s": round(wall, 2),
+                "mpx_per_s": round(mpx * clock.fraction / wall, 3), "peak_rss_mb": round(peak_rss_mb(), 1),
+                "rss_after_model_load_mb": round(rss_loaded, 1),
+                "gdal_cachemax": os.environ.get("GDAL_CACHEMAX", "GDAL default (5 % of RAM)")}
     wall = time.perf_counter() - t0
     cuda_peak = None
     if backend == "torch-cuda":
         import torch
 
         cuda_peak = torch.cuda.max_memory_allocated() / 2 ** 20
-    return {"backend": run.backend, "width": run.shape[1], "height": run.shape[0],
+    return {"backend": run.backend, "uncertainty": uncertainty, "overlap_px": run.extra.get("overlap_px"),
+            "width": run.shape[1], "height": run.shape[0],
             "megapixels": round(run.megapixels, 3), "wall_s": round(wall, 2),
             "mpx_per_s": round(run.megapixels / wall, 3), "tiles": run.tiles_run,
             "peak_rss_mb": round(peak_rss_mb(), 1), "rss_after_model_load_mb": round(rss_loaded, 1),
@@ -124,13 +165,18 @@ def main():
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
     parser.add_argument("--output", default=RESULTS)
+    parser.add_argument("--time-limit", type=float, default=None,
+                        help="stop each large case after this many s and report the part done (partial)")
+    parser.add_argument("--cases", help="comma-separated subset of the cases to run (default: all)")
+    parser.add_argument("--note", default="", help="a note stored with the results (e.g. machine load)")
     parser.add_argument("--case", help=argparse.SUPPRESS)
     parser.add_argument("--scene", help=argparse.SUPPRESS)
     parser.add_argument("--outdir", help=argparse.SUPPRESS)
     args = parser.parse_args()
     _import_serac()
     if args.case:  # child process
-        print(json.dumps(run_case(args.case, args.scene, args.model, args.outdir, args.threads)))
+        print(json.dumps(run_case(args.case, args.scene, args.model, args.outdir, args.threads,
+                                  args.time_limit if args.case.startswith("large") else None)))
         return 0
 
     size = 1024 if args.quick else 2048
@@ -140,8 +186,9 @@ def main():
         scene = make_scene(os.path.join(tmp, f"scene_{size}.tif"), size)
         big = make_scene(os.path.join(tmp, f"scene_{large}.tif"), large)
         prep = time.perf_counter() - t0
-        cases = [("onnxruntime-cpu", scene), ("torch-cpu", scene), ("agreement", scene), ("large", big),
-                 ("large_gdal_cache_256mb", big)]
+        cases = [("onnxruntime-cpu", scene), ("onnxruntime-cpu-uncertainty", scene), ("torch-cpu", scene),
+                 ("agreement", scene), ("large", big), ("large_gdal_cache_256mb", big),
+                 ("large_uncertainty_gdal_cache_256mb", big)]
         try:
             import torch
 
@@ -149,10 +196,13 @@ def main():
                 cases.insert(2, ("torch-cuda", scene))
         except ImportError:
             cases = [c for c in cases if c[0] not in ("torch-cpu", "agreement")]
+        if args.cases:
+            cases = [c for c in cases if c[0] in args.cases.split(",")]
         results = {}
         for case, path in cases:
             cmd = [sys.executable, os.path.abspath(__file__), "--case", case, "--scene", path, "--outdir", tmp,
-                   "--model", args.model] + (["--threads", str(args.threads)] if args.threads else [])
+                   "--model", args.model] + (["--threads", str(args.threads)] if args.threads else []) + \
+                (["--time-limit", str(args.time_limit)] if args.time_limit else [])
             env = dict(os.environ, **({"GDAL_CACHEMAX": "256"} if case.endswith("cache_256mb") else {}))
             proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
             if proc.returncode != 0:
@@ -162,7 +212,7 @@ def main():
             print(case, json.dumps(results[case]), flush=True)
     doc = {"topic": "segmentation", "quick": args.quick, "model": os.path.relpath(args.model, ROOT),
            "scene": f"mosaic of the real Landsat 7 RGB scene of Everest (30 m), {size}x{size} px; large case "
-                    f"{large}x{large} px", "scene_preparation_s": round(prep, 1), "machine": machine_info(),
+                    f"{large}x{large} px", "scene_preparation_s": round(prep, 1), "machine": machine_info(), "note": args.note,
            "results": results}
     os.makedirs(os.path.dirname(args.output), exist_ok=True)
     with open(args.output, "w", encoding="utf-8") as f:

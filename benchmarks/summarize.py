@@ -39,8 +39,9 @@ TABLES = {
         ("peak RSS (MB)", "peak_rss_mb")]),
     "segmentation": ("Deep-learning segmentation inference (shipped glacier model)", "benchmarks/bench_segmentation.py",
                      "results", [
-        ("case", "case"), ("backend", "backend"),
+        ("case", "case"), ("backend", "backend"), ("uncertainty (TTA)", lambda c: {True: "on", False: "off"}.get(c.get("uncertainty"))),
         ("image (px)", lambda c: f"{c['width']}x{c['height']}" if "width" in c else None),
+        ("part done (time limit)", "fraction_done"),
         ("wall (s)", "wall_s"), ("Mpx/s", "mpx_per_s"), ("peak RSS (MB)", "peak_rss_mb"),
         ("GDAL cache", "gdal_cachemax"), ("max abs. difference of probability, ONNX vs torch", "max_abs_diff_probability"),
         ("class agreement", "class_agreement")]),
@@ -66,6 +67,8 @@ def table(topic, data):
     lines = [f"## {title}", "",
              f"`{script}` — ran {machine.get('date', '?')} on {machine.get('cpu_count', '?')} CPU(s), "
              f"{machine.get('platform', '?')}" + (" (quick run)" if data.get("quick") else "") + ".", ""]
+    if data.get("note"):
+        lines += [f"Note: {data['note']}", ""]
     used = [(label, getter) for label, getter in columns
             if any((getter(r) if callable(getter) else r.get(getter)) not in (None, "") for r in rows)]
     lines.append("| " + " | ".join(label for label, _ in used) + " |")

@@ -66,3 +66,4 @@ MELT_RULES = (("dual", "Combined ratio of VH and VV (Nagler et al. 2016); single
               ("single", "Single polarisation: ratio of VV (or HH) only (Nagler & Rott 2000)"))
 MELT_REFERENCE_STATS = (("mean", "Mean of the linear power (average backscatter)"),
                         ("median", "Median in dB (robust to a disturbed winter date)"))
+BASELINE_METHODS = (("ndsi", "NDSI = (green - SWIR) / (green + SWIR)"), ("band_ratio", "Band ratio red / SWIR"))

@@ -11,6 +11,10 @@ REVIEW_COMMENT = "review_comment"
 GEOMETRY_EDITED = "geometry_edited"  # 1 if a reviewer changed the geometry
 PREDICTED_SIZE = "predicted_size"  # km² for polygons, km for lines, as first predicted (ellipsoidal)
 
+#: Mean per-pixel uncertainty (test-time augmentation spread, probability units) of a predicted outline,
+#: written when a segmentation runs with uncertainty on; the review dock then shows the most uncertain first.
+MEAN_UNCERTAINTY = "mean_uncertainty"
+
 #: (name, type) in the order written; types as in processing_provider.compat.field_type.
 FIELD_SPEC = ((REVIEW_STATUS, "String"), (REVIEWER, "String"), (REVIEWED_AT, "String"),
               (REVIEW_COMMENT, "String"), (GEOMETRY_EDITED, "Int"), (PREDICTED_SIZE, "Double"))

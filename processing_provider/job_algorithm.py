@@ -125,7 +125,7 @@ class JobAlgorithm(SeracAlgorithm):
             params.add_enum(self, key, spec.label, spec.choices, spec.values.index(spec.default), spec.advanced)
             return
         elif spec.kind is bool:
-            param = QgsProcessingParameterBoolean(key, label, defaultValue=spec.default)
+            param = QgsProcessingParameterBoolean(key, label, defaultValue=spec.default, optional=spec.optional)
         elif spec.kind in (int, float) and spec.widget == "":
             params.add_number(self, key, spec.label, spec.default, spec.minimum, spec.maximum, spec.kind is int,
                               spec.advanced, spec.optional)

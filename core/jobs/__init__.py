@@ -26,6 +26,7 @@ JOBS = {
     "segmentation_glacier_outlines": "core.jobs.segmentation",
     "segmentation_calving_front": "core.jobs.segmentation",
     "segmentation_evaluate": "core.jobs.evaluate",
+    "glacier_outlines_classical": "core.jobs.baselines",
     "segmentation_train": "models.train_job",
     "rasterize_outlines": "core.jobs.masks",
     "mask_raster": "core.jobs.masks",

@@ -29,6 +29,10 @@ class InferenceSettings(Settings):
                                      optional=True, widget="bands_text", kind=tuple)
     backend: str = setting("auto", "Compute backend", choices=INFERENCE_BACKENDS)
     batch_size: int = setting(8, "Tiles per batch", minimum=1, maximum=256, advanced=True)
+    overlap: Optional[int] = setting(None, "Tile overlap (px; empty: the model's, seamless)", unit="px",
+                                     minimum=0, maximum=1024, optional=True, kind=int, advanced=True)
+    uncertainty: bool = setting(False, "Uncertainty raster (test-time augmentation, 4x the compute)",
+                                advanced=True, optional=True)  # optional: saved models without it still open
 
     def __post_init__(self):
         object.__setattr__(self, "bands", parse_band_list(self.bands))
@@ -63,11 +67,16 @@ def _inputs(what, default_model):
 INFERENCE_TEXTS = dict(backend_used="Backend used (and why)")
 INFERENCE_NUMBERS = dict(mpx_per_s="Throughput (megapixels per second)")
 OUTLINES_MODEL = "glacier_landsat_v1"
+#: written only with the ``uncertainty`` setting on
+UNCERTAINTY_PORT = Port("raster", "Uncertainty (test-time augmentation spread)", style="segmentation_uncertainty",
+                        optional=True, default_on=False)
 FRONT_MODEL = "calving_zones_synthetic_v1"
 
 
-def infer(inputs, settings, default_model, probability_path, class_path, progress):
-    """Load the model (shipped default when none given) and run it blockwise; returns (SegmentationRun, model)."""
+def infer(inputs, settings, default_model, probability_path, class_path, progress, uncertainty_path=None):
+    """Load the model (shipped default when none given) and run it blockwise; returns (SegmentationRun, model).
+
+    ``uncertainty_path``: written when ``settings.uncertainty`` (test-time augmentation spread)."""
     from ..segmentation import load_model, segment_raster
 
     path = require_input(inputs, "input", "input raster")
@@ -80,9 +89,21 @@ def infer(inputs, settings, default_model, probability_path, class_path, progres
         progress.warn(f"Model '{meta.name}': {limits}")
     run = segment_raster(path, model, probability_path, class_path=class_path,
                          bands=list(settings.bands) if settings.bands else None, batch_size=settings.batch_size,
-                         feedback=progress)
+                         feedback=progress, overlap=settings.overlap,
+                         uncertainty_path=uncertainty_path if settings.uncertainty else None)
     progress.info(run.summary())
     return run, model
+
+
+def _uncertainty_output(outputs, settings):
+    """Path of the uncertainty raster when asked for (``settings.uncertainty``), else None."""
+    if not settings.uncertainty:
+        return None
+    return os.fspath(require_input(outputs, "output_uncertainty", "uncertainty output (or turn uncertainty off)"))
+
+
+def _uncertainty_result(path):
+    return {"output_uncertainty": path} if path else {}
 
 
 def _report(run, model):
@@ -98,8 +119,9 @@ def run_outlines(inputs: Mapping, outputs: Mapping, settings: OutlinesSettings, 
 
     progress = Progress(core_feedback(feedback))
     prob_path = os.fspath(require_input(outputs, "output_probability", "probability output"))
+    unc_path = _uncertainty_output(outputs, settings)
     with thread_limits(threads):
-        run, model = infer(inputs, settings, OUTLINES_MODEL, prob_path, None, progress.sub(0.0, 0.85))
+        run, model = infer(inputs, settings, OUTLINES_MODEL, prob_path, None, progress.sub(0.0, 0.85), unc_path)
         meta = model.metadata
         if meta.positive_index is None:
             raise ModelError(f"Model '{meta.name}' has no positive (glacier) class.",
@@ -108,13 +130,13 @@ def run_outlines(inputs: Mapping, outputs: Mapping, settings: OutlinesSettings, 
         features = outlines_from_raster(prob_path, band=meta.positive_index + 1, threshold=threshold,
                                         min_area_m2=settings.min_area_km2 * 1e6,
                                         max_hole_m2=settings.max_hole_km2 * 1e6, simplify_m=settings.simplify_m,
-                                        model_name=meta.name)
+                                        model_name=meta.name, uncertainty_path=unc_path)
         progress.update(0.95)
         crs = read_grid(prob_path).crs
     total = sum(f["properties"]["area_km2"] for f in features)
     progress.info(f"{len(features)} outline(s), {total:.3f} km² in total (threshold {threshold:g}).")
     report = dict(_report(run, model), threshold=threshold)
-    return Result({"output_probability": prob_path},
+    return Result(dict({"output_probability": prob_path}, **_uncertainty_result(unc_path)),
                   {"backend_used": run.backend, "mpx_per_s": run.mpx_per_s, "n_outlines": len(features),
                    "total_area_km2": total}, report,
                   features={"output_outlines": (features, crs, "Polygon")})
@@ -130,8 +152,9 @@ def run_calving_front(inputs: Mapping, outputs: Mapping, settings: CalvingFrontS
     progress = Progress(core_feedback(feedback))
     prob_path = os.fspath(require_input(outputs, "output_probability", "probability output"))
     zones_path = os.fspath(require_input(outputs, "output_zones", "zone map output"))
+    unc_path = _uncertainty_output(outputs, settings)
     with thread_limits(threads):
-        run, model = infer(inputs, settings, FRONT_MODEL, prob_path, zones_path, progress.sub(0.0, 0.85))
+        run, model = infer(inputs, settings, FRONT_MODEL, prob_path, zones_path, progress.sub(0.0, 0.85), unc_path)
         meta = model.metadata
         if not meta.front:
             raise ModelError(f"Model '{meta.name}' does not define which classes meet at the front.",
@@ -143,7 +166,7 @@ def run_calving_front(inputs: Mapping, outputs: Mapping, settings: CalvingFrontS
                                      simplify_m=settings.simplify_m, model_name=meta.name)
     length_km = sum(f["properties"]["length_m"] for f in features) / 1000.0
     progress.info(f"{len(features)} front line(s), {length_km:.2f} km in total.")
-    return Result({"output_probability": prob_path, "output_zones": zones_path},
+    return Result(dict({"output_probability": prob_path, "output_zones": zones_path}, **_uncertainty_result(unc_path)),
                   {"backend_used": run.backend, "mpx_per_s": run.mpx_per_s, "n_fronts": len(features),
                    "front_length_km": length_km}, _report(run, model),
                   features={"output_fronts": (features, zones.grid.crs, "LineString")})
@@ -153,7 +176,8 @@ OUTLINES = Job(
     "segmentation_glacier_outlines", "Glacier outlines (deep learning)", OutlinesSettings, run_outlines,
     _inputs("Image (bands as the model expects)", OUTLINES_MODEL),
     {"output_probability": Port("raster", "Glacier probability", style="segmentation_probability"),
-     "output_outlines": Port("polygons", "Glacier outlines (deep learning)", style="review_status_polygons")},
+     "output_outlines": Port("polygons", "Glacier outlines (deep learning)", style="review_status_polygons"),
+     "output_uncertainty": UNCERTAINTY_PORT},
     dict(INFERENCE_NUMBERS, n_outlines="Number of outlines", total_area_km2="Total glacier area (km²)"),
     INFERENCE_TEXTS)
 CALVING_FRONT = Job(
@@ -161,7 +185,8 @@ CALVING_FRONT = Job(
     _inputs("SAR backscatter (dB)", FRONT_MODEL),
     {"output_probability": Port("raster", "Zone probabilities", style="segmentation_probability"),
      "output_zones": Port("raster", "Zones (glacier / ocean / rock)", style="segmentation_zones"),
-     "output_fronts": Port("lines", "Calving fronts (deep learning)", style="review_status_lines")},
+     "output_fronts": Port("lines", "Calving fronts (deep learning)", style="review_status_lines"),
+     "output_uncertainty": UNCERTAINTY_PORT},
     dict(INFERENCE_NUMBERS, n_fronts="Number of front lines", front_length_km="Total front length (km)"),
     INFERENCE_TEXTS)
 JOBS = {job.name: job for job in (OUTLINES, CALVING_FRONT)}

@@ -7,8 +7,17 @@ so memory stays bounded whatever the raster size (about
 ``(tiles_per_block * stride + tile_size)^2 * (bands + k + 1) * 4`` bytes per block, one
 batch of tiles, and the predictions of tiles shared with blocks still to come: about one
 row of tiles across the scene). Tiles come from one scene-wide :class:`~.tiling.TileGrid`,
-each tile runs once, and overlapping tiles are blended with :func:`~.tiling.blend_weights`,
-so the output is the same whatever the block size and has no seams. Tiles holding no valid pixel are skipped; nodata pixels are NaN in the output.
+each tile runs once, and overlapping tiles are blended with :meth:`~.tiling.TileGrid.weights`
+(tile margins of the network's receptive-field width discarded, see :mod:`.tiling`), so the
+output is the same whatever the block size and equals a whole-image run away from the scene
+border (within 0.02 in probability when the overlap is at least twice the model's
+``tiling.context_px``, as the shipped models' default overlaps are).
+
+Uncertainty (``uncertainty_path`` / ``with_uncertainty``): every tile also runs flipped
+left-right, flipped up-down and rotated by 90° (test-time augmentation, deterministic, 4x the
+compute); the probability written is the mean of the 4 back-transformed predictions and the
+uncertainty the largest (over classes) standard deviation between them, in probability units
+(0 = all agree, 0.5 at most). Tiles holding no valid pixel are skipped; nodata pixels are NaN in the output.
 Progress is reported and cancellation checked after every batch; a cancelled or failed run
 leaves no output file.
 
@@ -29,9 +38,39 @@ from ..progress import as_progress
 from ..raster_io import (BandReader, RasterWriter, band_count, iter_blocks, pixel_size_m, read_grid, require_crs,
                          sample_windows)
 from .runtime import SegmentationModel, load_model
-from .tiling import TileGrid, accumulate, blend_weights, bounding_window, extract_tile
+from .tiling import TileGrid, accumulate, bounding_window, extract_tile
 
 CLASS_NODATA = 255
+UNCERTAINTY_BAND = "uncertainty"
+#: test-time augmentations: (forward, inverse) on the last two axes of (N, bands, rows, cols) tiles
+TTA_TRANSFORMS = (
+    (lambda a: a, lambda a: a),
+    (lambda a: a[..., ::-1], lambda a: a[..., ::-1]),
+    (lambda a: a[..., ::-1, :], lambda a: a[..., ::-1, :]),
+    (lambda a: np.rot90(a, 1, axes=(-2, -1)), lambda a: np.rot90(a, -1, axes=(-2, -1))),
+)
+
+
+def predict_tiles(model, batch, tta=False):
+    """Probabilities (N, k, rows, cols) of normalised tiles; with ``tta`` (N, k + 1, rows, cols): the mean over
+    :data:`TTA_TRANSFORMS` and, last, the uncertainty (largest per-class standard deviation between them)."""
+    if not tta:
+        return model.predict(batch)
+    runs = np.stack([inverse(model.predict(np.ascontiguousarray(forward(batch))))
+                     for forward, inverse in TTA_TRANSFORMS])
+    return np.concatenate([runs.mean(axis=0), runs.std(axis=0).max(axis=1, keepdims=True)], axis=1)
+
+
+def tile_grid_for(meta, shape, overlap=None):
+    """The :class:`TileGrid` of a model on a scene: the model's tile size, ``overlap`` px (None: the model's),
+    tiles aligned on its size multiple, margins of its ``context_px`` discarded. A scene smaller than a
+    tile runs as one square tile of its larger side (rounded up to the size multiple), as a whole image."""
+    m = meta.size_multiple
+    tile = min(meta.tile_size, -(-max(shape) // m) * m)
+    overlap = meta.overlap if overlap is None else int(overlap)
+    if tile < meta.tile_size:
+        overlap = min(overlap, (tile - 1) // 2)
+    return TileGrid(shape, tile, overlap, multiple=m, context=meta.context_px)
 
 
 @dataclass
@@ -118,12 +157,14 @@ class _Blender:
     ``tile_size^2 * k * 4`` bytes).
     """
 
-    def __init__(self, model, tile_grid, batch_size, blend, windows):
+    def __init__(self, model, tile_grid, batch_size, blend, windows, tta=False):
         self.model = model
         self.meta = model.metadata
         self.grid = tile_grid
         self.batch_size = max(1, int(batch_size))
-        self.weights = blend_weights(tile_grid.tile_size, tile_grid.overlap, blend)
+        self.blend = blend
+        self.tta = bool(tta)
+        tile_grid.weights(next(iter(tile_grid)), blend)  # checks the blend kind before any tile runs
         self.uses = Counter(t for w in windows for t in tile_grid.tiles_in(w))
         self.cache = {}
         self.tiles_run = 0
@@ -152,19 +193,20 @@ class _Blender:
             on_batch(len(need) - len(todo))
         for i in range(0, len(todo), self.batch_size):
             batch = todo[i:i + self.batch_size]
-            probs = self.model.predict(np.stack([extract_tile(x, t, origin, self.meta.nodata_fill) for t in batch]))
+            probs = predict_tiles(self.model, np.stack([extract_tile(x, t, origin, self.meta.nodata_fill)
+                                                        for t in batch]), self.tta)
             for t, p in zip(batch, probs):
                 preds[t] = np.array(p)
             self.tiles_run += len(batch)
             on_batch(len(batch))
-        k = self.meta.n_outputs
+        k = self.meta.n_outputs + self.tta
         h, w = int(inner.height), int(inner.width)
         acc = np.zeros((k, h, w), dtype=np.float32)
         wsum = np.zeros((h, w), dtype=np.float32)
         for t in tiles:
             p = preds[t] if t in preds else self.cache[t]
             if p is not None:
-                accumulate(acc, wsum, p, self.weights, t, inner)
+                accumulate(acc, wsum, p, self.grid.weights(t, self.blend), t, inner)
             self.uses[t] -= 1
             if self.uses[t] > 0:
                 self.cache[t] = p
@@ -193,14 +235,18 @@ def classify(probabilities, metadata):
     return classes
 
 
-def predict_array(model, data, batch_size=8, blend="cosine", feedback=None):
-    """Class probabilities (k, rows, cols) for an in-memory raw array (bands, rows, cols), NaN = nodata."""
+def predict_array(model, data, batch_size=8, blend="cosine", feedback=None, overlap=None, with_uncertainty=False):
+    """Class probabilities (k, rows, cols) for an in-memory raw array (bands, rows, cols), NaN = nodata.
+
+    ``overlap``: tile overlap in px (None: the model's). ``with_uncertainty``: return
+    ``(probabilities, uncertainty (rows, cols))`` from test-time augmentation instead.
+    """
     data = np.asarray(data, dtype=np.float32)
     model.metadata.check_band_count(data.shape[0])
     meta = model.metadata
-    grid = TileGrid(data.shape[1:], meta.tile_size, meta.overlap)
+    grid = tile_grid_for(meta, data.shape[1:], overlap)
     whole = Window(0, 0, data.shape[2], data.shape[1])
-    blender = _Blender(model, grid, batch_size, blend, [whole])
+    blender = _Blender(model, grid, batch_size, blend, [whole], tta=with_uncertainty)
     progress = as_progress(feedback)
     done = [0]
 
@@ -212,11 +258,12 @@ def predict_array(model, data, batch_size=8, blend="cosine", feedback=None):
         return data[:, int(win.row_off):int(win.row_off + win.height), int(win.col_off):int(win.col_off + win.width)]
 
     out, _ = blender.run(read, whole, on_batch)
-    return out
+    return (out[:-1], out[-1]) if with_uncertainty else out
 
 
 def segment_raster(sources, model, output_path, class_path=None, bands=None, backend="auto", batch_size=8,
-                   tiles_per_block=8, blend="cosine", check_pixel_size=True, threads=None, feedback=None):
+                   tiles_per_block=8, blend="cosine", check_pixel_size=True, threads=None, feedback=None,
+                   overlap=None, uncertainty_path=None):
     """Run ``model`` over a scene and write its class probabilities to ``output_path``.
 
     ``sources``: a raster path, or a list of paths / ``(path, bands)`` / :class:`InputSource`
@@ -225,7 +272,10 @@ def segment_raster(sources, model, output_path, class_path=None, bands=None, bac
     :class:`SegmentationModel` or a model path (loaded on ``backend``). ``class_path``:
     optional class map (uint8; 255 = nodata) written alongside. ``tiles_per_block``: block
     edge in tile strides (memory vs. border recomputation). ``blend``: cosine, linear or
-    none. Raises BandCountError / ModelError (pixel size) / CRSError / AllNoDataError /
+    none. ``overlap``: tile overlap in px (None: the model's; below twice the model's
+    ``tiling.context_px`` tiles may show seams, with a warning). ``uncertainty_path``: optional
+    uncertainty raster (float32, probability units) from test-time augmentation; the
+    probabilities are then the augmentation mean. Raises BandCountError / ModelError (pixel size) / CRSError / AllNoDataError /
     Cancelled. Returns a :class:`SegmentationRun`.
     """
     progress = as_progress(feedback)
@@ -243,9 +293,14 @@ def segment_raster(sources, model, output_path, class_path=None, bands=None, bac
     progress.info(f"Model '{meta.name}' v{meta.version} ({meta.task}) on {model.backend_label} "
                   f"[{model.backend.reason}]; input {grid.describe()}, {px:.3g} m pixels.")
 
-    tile_grid = TileGrid(grid.shape, meta.tile_size, meta.overlap)
+    tile_grid = tile_grid_for(meta, grid.shape, overlap)
+    if tile_grid.margin < meta.context_px:
+        progress.warn(f"Tile overlap {tile_grid.overlap} px is below twice the model's receptive-field context "
+                      f"({meta.context_px} px): tile seams of up to a few tenths in probability may show; "
+                      f"use an overlap of at least {2 * meta.context_px} px.")
     blocks = [inner for inner, _ in iter_blocks(grid.shape, tile_grid.block_size(tiles_per_block))]
-    blender = _Blender(model, tile_grid, batch_size, blend, blocks)
+    tta = uncertainty_path is not None
+    blender = _Blender(model, tile_grid, batch_size, blend, blocks, tta=tta)
     total = blender.tiles_total
     done = [0]
 
@@ -278,9 +333,15 @@ def segment_raster(sources, model, output_path, class_path=None, bands=None, bac
         class_writer = stack.enter_context(RasterWriter(
             class_path, grid, count=1, dtype="uint8", nodata=CLASS_NODATA, band_names=["class"],
             tags=tags)) if class_path else None
+        unc_writer = stack.enter_context(RasterWriter(
+            uncertainty_path, grid, count=1, dtype="float32", nodata=float("nan"), band_names=[UNCERTAINTY_BAND],
+            tags=dict(tags, SERAC_UNCERTAINTY="test-time augmentation spread (std, probability)"))) if tta else None
         for inner in blocks:
             probs, valid = blender.run(read, inner, on_batch)
             n_valid += valid
+            if tta:
+                unc_writer.write(probs[-1:], inner)
+                probs = probs[:-1]
             writer.write(probs, inner)
             if class_writer is not None:
                 class_writer.write(classify(probs, meta)[None], inner)
@@ -290,10 +351,12 @@ def segment_raster(sources, model, output_path, class_path=None, bands=None, bac
     seconds = time.perf_counter() - start
     run = SegmentationRun(str(output_path), str(class_path) if class_path else None, meta.name,
                           model.backend_label, meta.output_names, grid.shape, total, blender.tiles_run,
-                          blender.tiles_nodata, seconds, n_valid / float(grid.width * grid.height))
+                          blender.tiles_nodata, seconds, n_valid / float(grid.width * grid.height),
+                          extra={"overlap_px": tile_grid.overlap, "margin_px": tile_grid.margin,
+                                 "uncertainty_path": str(uncertainty_path) if tta else None})
     progress.info(run.summary())
     return run
 
 
-__all__ = ["segment_raster", "predict_array", "classify", "pixel_size_m", "InputSource", "SegmentationRun",
-           "CLASS_NODATA"]
+__all__ = ["segment_raster", "predict_array", "predict_tiles", "tile_grid_for", "classify", "pixel_size_m",
+           "InputSource", "SegmentationRun", "CLASS_NODATA", "UNCERTAINTY_BAND"]

@@ -20,10 +20,10 @@ field and the fix. Schema (version :data:`SCHEMA_VERSION`)::
         "value_range": {"dtype": "uint8", "min": 0, "max": 255, "rescale": null | "percentile"}  (optional;
                                                      [low, high] is short for {"dtype": "", "min": low, "max": high})
       },
-      "tiling": {"tile_size": 256, "overlap": 32, "size_multiple": 8},
+      "tiling": {"tile_size": 256, "overlap": 112, "size_multiple": 8, "context_px": 48},
       "output": {"activation": "sigmoid" | "softmax",
                  "classes": ["background", "glacier"], "positive_class": "glacier",
-                 "threshold": 0.5, "front": ["glacier", "ocean"] | null},
+                 "threshold": 0.5, "front": ["glacier", "ocean"] | null, "temperature": 1.0},
       "architecture": {"name": "serac-unet", ...} | null,
       "training": {"data": "...", "labels": "...", "date": "YYYY-MM-DD", "region": "...",
                    "sensor": "...", "season": "...", "metrics": {...}, "script": "..."}
@@ -49,6 +49,13 @@ Semantics:
   2-98 % range is stretched linearly onto [min, max] per band (with a warning).
 * ``overlap`` (px) is the width over which neighbouring tiles are blended; it must be
   below half the tile size. ``tile_size`` must be a multiple of ``size_multiple``.
+* ``context_px`` (optional, default 0) is the network's effective receptive-field half-width
+  (px): how far from a tile edge the zero padding still changes the output (measured with
+  ``models/calibrate.py``). Inference discards up to that many px along interior tile edges
+  (see :mod:`.tiling`); the default ``overlap`` should be at least twice it.
+* ``temperature`` (optional, default 1.0, > 0): logits are divided by it before the
+  activation (temperature scaling, fitted on held-out data; the class decisions do not
+  change, the probabilities become calibrated).
 """
 
 import json
@@ -215,6 +222,8 @@ class ModelMetadata:
     schema_version: int = SCHEMA_VERSION
     extra: dict = field(default_factory=dict)
     value_range: ValueRange = None
+    context_px: int = 0
+    temperature: float = 1.0
 
     # ------------------------------------------------------------------ derived
     @property
@@ -333,6 +342,9 @@ class ModelMetadata:
             _fail(f"'tiling.tile_size' ({tile} px) must be a positive multiple of size_multiple ({multiple}).")
         if overlap < 0 or 2 * overlap >= tile:
             _fail(f"'tiling.overlap' ({overlap} px) must be >= 0 and below half the tile size ({tile} px).")
+        context = _get(tiling, "context_px", int, "tiling", 0)
+        if context < 0 or 2 * context >= tile:
+            _fail(f"'tiling.context_px' ({context} px) must be >= 0 and below half the tile size ({tile} px).")
 
         out = _get(d, "output", dict, "metadata")
         activation = _get(out, "activation", str, "output")
@@ -358,6 +370,9 @@ class ModelMetadata:
             if len(front) != 2 or any(c not in classes for c in front) or front[0] == front[1]:
                 _fail(f"'output.front' must name two different classes among {classes}, got {front}.")
             front = tuple(front)
+        temperature = float(_get(out, "temperature", (int, float), "output", 1.0))
+        if not (math.isfinite(temperature) and 0.05 <= temperature <= 20):
+            _fail(f"'output.temperature' must be a number between 0.05 and 20 (1 = uncalibrated), got {temperature}.")
         if task == "calving_front_zones" and front is None:
             _fail("a calving_front_zones model needs 'output.front' (e.g. [\"glacier\", \"ocean\"]).")
 
@@ -372,7 +387,8 @@ class ModelMetadata:
                    overlap=overlap, size_multiple=multiple, activation=activation, classes=tuple(classes),
                    positive_class=positive, threshold=threshold, front=front, architecture=arch,
                    training=training, schema_version=version,
-                   extra={k: v for k, v in d.items() if k not in known}, value_range=value_range)
+                   extra={k: v for k, v in d.items() if k not in known}, value_range=value_range,
+                   context_px=context, temperature=temperature)
 
     def to_dict(self):
         d = {
@@ -390,10 +406,12 @@ class ModelMetadata:
                 "pixel_size_tolerance": self.pixel_size_tolerance,
                 **({"value_range": self.value_range.to_dict()} if self.value_range else {}),
             },
-            "tiling": {"tile_size": self.tile_size, "overlap": self.overlap, "size_multiple": self.size_multiple},
+            "tiling": {"tile_size": self.tile_size, "overlap": self.overlap, "size_multiple": self.size_multiple,
+                       **({"context_px": self.context_px} if self.context_px else {})},
             "output": {"activation": self.activation, "classes": list(self.classes),
                        "positive_class": self.positive_class, "threshold": self.threshold,
-                       "front": list(self.front) if self.front else None},
+                       "front": list(self.front) if self.front else None,
+                       **({"temperature": self.temperature} if self.temperature != 1.0 else {})},
             "architecture": self.architecture,
             "training": self.training,
         }

@@ -269,8 +269,15 @@ class SegmentationModel:
         return out
 
     def predict(self, batch):
-        """Class probabilities (N, k, rows, cols), float32: k = 1 (sigmoid) or the class count (softmax)."""
-        return activate(self.logits(batch), self.metadata.activation)
+        """Class probabilities (N, k, rows, cols), float32: k = 1 (sigmoid) or the class count (softmax).
+
+        The one place the model's calibration applies, whatever the backend: logits are divided
+        by the metadata's ``temperature`` before the activation.
+        """
+        logits = self.logits(batch)
+        if self.metadata.temperature != 1.0:
+            logits = logits / np.float32(self.metadata.temperature)
+        return activate(logits, self.metadata.activation)
 
 
 def activate(logits, activation):

@@ -4,8 +4,10 @@ Polygons (:func:`outline_features`): threshold the probability, remove specks sm
 than ``min_area_m2`` and fill holes smaller than ``max_hole_m2`` (scipy.ndimage), label
 4-connected regions, polygonize them (``rasterio.features.shapes``), optionally simplify
 (Douglas-Peucker preserving topology, GDAL/OGR), and attach ``id``, ``area_km2``,
-``mean_probability`` (mean probability over the region's pixels), ``model`` and
-``review_status = 'unreviewed'``.
+``mean_probability`` (mean probability over the region's pixels; another name with
+``value_name``, e.g. ``mean_ndsi`` for a classical baseline), ``mean_uncertainty`` (mean of an
+uncertainty raster over the region, when one is given), ``model`` and
+``review_status = 'unreviewed'``. These per-outline means are computed here only.
 
 Lines (:func:`boundary_lines`): the pixel edges shared by a pixel of one set (e.g. ocean
 front pixels) and a 4-neighbour in another set (glacier), chained into polylines in map
@@ -26,6 +28,7 @@ from scipy import ndimage
 
 from ..errors import InputError
 from ..raster_io import read_raster, require_crs
+from ..review_fields import MEAN_UNCERTAINTY
 
 REVIEW_STATUS = "unreviewed"
 FOUR = ndimage.generate_binary_structure(2, 1)
@@ -120,12 +123,15 @@ def _measure(geom, crs, ogr, osr, what):
 
 
 def outline_features(probability, grid, threshold=0.5, min_area_m2=0.0, max_hole_m2=0.0, simplify_m=0.0,
-                     model_name="", valid=None):
+                     model_name="", valid=None, uncertainty=None, value_name="mean_probability", mask=None):
     """Glacier outline polygons from a probability array (rows, cols) on ``grid``.
 
     ``min_area_m2``: polygons smaller than this are dropped (specks); ``max_hole_m2``: holes
     smaller than this are filled; ``simplify_m``: Douglas-Peucker tolerance in m (0: none).
     ``valid``: optional mask of pixels that count (default: finite probability).
+    ``uncertainty``: optional (rows, cols) array; its mean per outline is ``mean_uncertainty``.
+    ``value_name``: the attribute holding the mean of ``probability``. ``mask``: optional
+    boolean class mask used instead of ``probability >= threshold`` (classical baselines).
     Returns a list of features sorted by decreasing area, ids 1..n.
     """
     require_crs(grid, "The probability raster")
@@ -134,12 +140,20 @@ def outline_features(probability, grid, threshold=0.5, min_area_m2=0.0, max_hole
         raise InputError(f"Probability shape {prob.shape} does not match its grid {grid.shape}.")
     finite = np.isfinite(prob) if valid is None else (np.asarray(valid, bool) & np.isfinite(prob))
     px_area = pixel_area_m2(grid)
-    mask = clean_mask(finite & (np.nan_to_num(prob) >= threshold),
+    raw_mask = np.nan_to_num(prob) >= threshold if mask is None else np.asarray(mask, bool)
+    mask = clean_mask(finite & raw_mask,
                       min_area_px=math.ceil(min_area_m2 / px_area), max_hole_px=math.ceil(max_hole_m2 / px_area))
     labels, n = ndimage.label(mask, structure=FOUR)
     if n == 0:
         return []
     means = ndimage.mean(np.where(finite, prob, 0.0), labels=labels, index=np.arange(1, n + 1))
+    unc_means = None
+    if uncertainty is not None:
+        unc = np.asarray(uncertainty, dtype=np.float64)
+        unc_ok = np.isfinite(unc)
+        sums = ndimage.sum(np.where(unc_ok, unc, 0.0), labels=labels, index=np.arange(1, n + 1))
+        cnt = ndimage.sum(unc_ok, labels=labels, index=np.arange(1, n + 1))
+        unc_means = np.where(cnt > 0, sums / np.maximum(cnt, 1), np.nan)
     counts = np.bincount(labels.ravel(), minlength=n + 1)
     features = []
     for geometry, value in rasterio.features.shapes(labels.astype(np.int32), mask=mask, connectivity=4,
@@ -149,22 +163,26 @@ def outline_features(probability, grid, threshold=0.5, min_area_m2=0.0, max_hole
         if geometry is None:
             continue
         area = geometry_area_m2(geometry, grid.crs) if simplify_m else counts[label] * px_area
-        features.append({"type": "Feature", "geometry": geometry,
-                         "properties": {"id": 0, "area_km2": round(area / 1e6, 6),
-                                        "mean_probability": round(float(means[label - 1]), 4),
-                                        "model": model_name, "review_status": REVIEW_STATUS}})
+        props = {"id": 0, "area_km2": round(area / 1e6, 6), value_name: round(float(means[label - 1]), 4)}
+        if unc_means is not None:
+            props[MEAN_UNCERTAINTY] = round(float(unc_means[label - 1]), 4)
+        props.update(model=model_name, review_status=REVIEW_STATUS)
+        features.append({"type": "Feature", "geometry": geometry, "properties": props})
     features.sort(key=lambda f: -f["properties"]["area_km2"])
     for i, f in enumerate(features, start=1):
         f["properties"]["id"] = i
     return features
 
 
-def outlines_from_raster(path, band=1, threshold=None, **kwargs):
+def outlines_from_raster(path, band=1, threshold=None, uncertainty_path=None, **kwargs):
     """:func:`outline_features` for a probability raster written by ``segment_raster``.
 
-    ``threshold`` defaults to the SERAC_THRESHOLD tag (else 0.5); ``model_name`` to SERAC_MODEL.
+    ``threshold`` defaults to the SERAC_THRESHOLD tag (else 0.5); ``model_name`` to SERAC_MODEL;
+    ``uncertainty_path``: the uncertainty raster written alongside (adds ``mean_uncertainty``).
     """
     raster = read_raster(path, bands=band)
+    if uncertainty_path:
+        kwargs["uncertainty"] = read_raster(uncertainty_path, bands=1).data[0]
     if threshold is None:
         threshold = float(raster.tags.get("SERAC_THRESHOLD", 0.5))
     kwargs.setdefault("model_name", raster.tags.get("SERAC_MODEL", ""))

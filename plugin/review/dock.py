@@ -41,7 +41,7 @@ from ..qt_compat import QAction, QShortcut
 from . import fields as F
 from . import storage
 from .export import export_accepted
-from .session import FILTERS, ORDERS, ReviewSession
+from .session import FILTERS, ORDERS, ReviewSession, default_order
 
 CONTEXT_FACTOR = 1.6  # the canvas shows the feature's bounding box enlarged by this factor
 
@@ -166,6 +166,9 @@ class ReviewDock(QDockWidget):
         ready = layer is not None and F.is_reviewable(layer) and F.has_review_fields(layer)
         self.add_fields_button.setEnabled(layer is not None and F.is_reviewable(layer) and not ready)
         if ready:
+            self.order_combo.blockSignals(True)  # a new layer opens in its default order
+            self.order_combo.setCurrentIndex(max(0, self.order_combo.findData(default_order(layer.fields().names()))))
+            self.order_combo.blockSignals(False)
             self.session = ReviewSession(layer, self.order_combo.currentData(), self.filter_combo.currentData())
             self.session.changed.connect(self.refresh)
         self.refresh()

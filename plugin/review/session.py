@@ -22,15 +22,25 @@ from qgis.core import QgsFeatureRequest, QgsGeometry
 from qgis.PyQt.QtCore import QObject, pyqtSignal
 
 from ...processing_provider.compat import REQUEST_NO_GEOMETRY
+from ...core.review_fields import MEAN_UNCERTAINTY as UNCERTAINTY_FIELD
 from . import fields as F
 from . import storage
 
 ORDERS = {
+    "uncertainty": "most uncertain first",
     "probability": "lowest mean probability first",
     "area": "largest first",
     "id": "feature id",
 }
 FILTERS = ("all", F.UNREVIEWED, F.NEEDS_EDIT, F.REJECTED, F.ACCEPTED)
+
+
+
+
+def default_order(field_names):
+    """The order a layer opens in: most uncertain first when its features carry a mean uncertainty,
+    else lowest mean probability first (largest first without that field)."""
+    return "uncertainty" if UNCERTAINTY_FIELD in field_names else "probability"
 
 
 def value_of(feature, name):
@@ -80,15 +90,19 @@ class ReviewSession(QObject):
         size = F.measure(self.layer)
         names = self.layer.fields().names()
         has_prob = "mean_probability" in names
+        has_unc = UNCERTAINTY_FIELD in names
         rows = []
         for feature in self.layer.getFeatures():
             status = status_of(feature)
             if self.status_filter != "all" and status != self.status_filter:
                 continue
-            if self.order == "probability" and has_prob:
+            if self.order == "uncertainty" and has_unc:
+                unc = value_of(feature, UNCERTAINTY_FIELD)
+                key = (unc is None, -float(unc) if unc is not None else 0.0, feature.id())
+            elif self.order in ("probability", "uncertainty") and has_prob:
                 prob = value_of(feature, "mean_probability")
                 key = (prob is None, float(prob) if prob is not None else 0.0, feature.id())
-            elif self.order in ("area", "probability"):
+            elif self.order in ("area", "probability", "uncertainty"):
                 key = (-size(feature.geometry()) if feature.hasGeometry() else 0.0, feature.id())
             else:
                 key = (feature.id(),)
