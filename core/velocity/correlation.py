@@ -42,7 +42,9 @@ class Peaks:
     ``ncc``: ZNCC at the peak (-1..1); ``ratio``: peak-to-second-peak ratio
     (>= 1; the second peak is the highest other local maximum, capped at 100);
     ``on_edge``: the integer peak lies on the border of the search range (no
-    true maximum inside it); ``flat``: chip or window without texture.
+    true maximum inside it); ``flat``: chip or window without texture;
+    ``curvature``: (N, 2) drop of the ZNCC from the integer peak to its neighbours along rows
+    and columns (``2 p0 - p-1 - p+1``, 1/px^2), the sharpness behind :func:`peak_sigma`.
     """
 
     row: np.ndarray
@@ -51,6 +53,7 @@ class Peaks:
     ratio: np.ndarray
     on_edge: np.ndarray
     flat: np.ndarray
+    curvature: np.ndarray = None
 
     def __len__(self):
         return len(self.row)
@@ -163,8 +166,25 @@ def match_batch(ops, chips, windows, window_var, subpixel="dft", exclusion=2):
     fine_row, fine_col, fine_value = refine_peaks(ops, subpixel, hood, r0, c0, spectrum=spectrum,
                                                   var_hood=var_hood, energy=energy, size=windows.shape[-1])
     flat = (energy <= FLAT_VARIANCE) | (ops.amax(window_var.reshape(window_var.shape[0], -1), 1) <= FLAT_VARIANCE)
+    curv_row = 2 * hood[:, 1, 1] - hood[:, 0, 1] - hood[:, 2, 1]
+    curv_col = 2 * hood[:, 1, 1] - hood[:, 1, 0] - hood[:, 1, 2]
     if fine_value is not None:
         value = ops.maximum(value, fine_value)
     to = ops.to_numpy
     return Peaks(to(fine_row).astype(np.float64), to(fine_col).astype(np.float64), to(value).astype(np.float32),
-                 to(ratio).astype(np.float32), to(on_edge).astype(bool), to(flat).astype(bool))
+                 to(ratio).astype(np.float32), to(on_edge).astype(bool), to(flat).astype(bool),
+                 np.stack([to(curv_row), to(curv_col)], axis=1).astype(np.float32))
+
+
+def peak_sigma(ncc, curvature, chip):
+    """Model of the 1-sigma error (px, uncalibrated) of a peak position along rows and columns.
+
+    The ZNCC surface carries noise of about ``sqrt((1 - ncc^2) / n)`` for a chip of n = chip^2
+    pixels; a peak of curvature ``c`` (1/px^2) moves by that noise divided by ``c``. So
+    ``sigma = sqrt((1 - ncc^2) / chip^2) / c``: large for weak (low ZNCC) or blunt (low
+    curvature) peaks and small chips. ``ncc`` (N,), ``curvature`` (N, 2), ``chip`` (N,) px;
+    returns (N, 2). The scale is calibrated on stable ground by the pipeline.
+    """
+    ncc = np.clip(np.asarray(ncc, dtype=np.float64), -1.0, 0.999)
+    noise = np.sqrt((1.0 - ncc * ncc)) / np.maximum(np.asarray(chip, dtype=np.float64), 1.0)
+    return noise[:, None] / np.maximum(np.asarray(curvature, dtype=np.float64), 1e-3)
