@@ -36,7 +36,7 @@ from ..progress import as_progress
 from ..raster_io import BandReader, RasterGrid, iter_blocks
 from . import filtering
 from .backends import make_ops
-from .correlation import box_sum, box_variance, match_batch, peak_sigma
+from .correlation import box_sum, box_variance, masked_match_batch, match_batch, peak_sigma
 from .prefilters import Prefilter, as_channels
 from .subpixel import METHODS
 
@@ -356,6 +356,9 @@ class OffsetTracker:
         (ref_ch, ref_valid, ref_flat), (sec_ch, sec_valid, sec_flat) = tiles
         ops = self.ops
         ref_b, sec_b = ops.asarray(ref_ch), ops.asarray(sec_ch)
+        masks = None
+        if not (ref_valid.all() and sec_valid.all()):  # gaps: those points take the masked NCC
+            masks = (ops.asarray(ref_valid.astype(np.float32)), ops.asarray(sec_valid.astype(np.float32)))
         todo = np.ones(ii.size, dtype=bool)
         for k in sizes:
             s = p.window_size(k)
@@ -375,12 +378,16 @@ class OffsetTracker:
                     field.chip[ii[featureless], jj[featureless]] = k
                 usable &= ~featureless
             var_b = ops.asarray(box_variance(sec_ch, k).sum(axis=0))
-            idx = np.flatnonzero(usable)
+            gappy = (bad_chip > 0) | (bad_win > 0)
             batch = self.batch_size(k)
             first = k == sizes[0]
-            jobs = [pool.submit(self._match, ref_b, sec_b, var_b, k, s, chip_r[sel], chip_c[sel], win_r[sel],
-                                win_c[sel], field, ii[sel], jj[sel], first)
-                    for sel in (idx[i:i + batch] for i in range(0, idx.size, batch))]
+            jobs = []
+            for idx, with_masks in ((np.flatnonzero(usable & ~gappy), None),
+                                    (np.flatnonzero(usable & gappy), masks)):
+                step = batch if with_masks is None else max(1, batch // 4)  # the masked NCC needs more memory
+                jobs += [pool.submit(self._match, ref_b, sec_b, var_b, k, s, chip_r[sel], chip_c[sel], win_r[sel],
+                                     win_c[sel], field, ii[sel], jj[sel], first, with_masks)
+                         for sel in (idx[i:i + step] for i in range(0, idx.size, step))]
             _wait_all(jobs, progress)
             todo = field.status[ii, jj] != filtering.VALID
             todo &= field.status[ii, jj] != filtering.NODATA
@@ -395,14 +402,19 @@ class OffsetTracker:
             out |= box_sum(sec_flat, s)[win_r, win_c] > limit * s * s
         return out
 
-    def _match(self, ref_b, sec_b, var_b, k, s, chip_r, chip_c, win_r, win_c, field, ii, jj, first):
+    def _match(self, ref_b, sec_b, var_b, k, s, chip_r, chip_c, win_r, win_c, field, ii, jj, first, masks=None):
         ops, p = self.ops, self.params
         m = s - k + 1
         wr, wc = ops.index(win_r), ops.index(win_c)
-        chips = ops.windows(ref_b, ops.index(chip_r), ops.index(chip_c), k, k)
+        cr, cc = ops.index(chip_r), ops.index(chip_c)
+        chips = ops.windows(ref_b, cr, cc, k, k)
         windows = ops.windows(sec_b, wr, wc, s, s)
-        window_var = ops.windows(var_b, wr, wc, m, m)
-        peaks = match_batch(ops, chips, windows, window_var, subpixel=p.subpixel)
+        if masks is None:
+            window_var = ops.windows(var_b, wr, wc, m, m)
+            peaks = match_batch(ops, chips, windows, window_var, subpixel=p.subpixel)
+        else:  # chips or windows with gaps: the masked NCC
+            peaks = masked_match_batch(ops, chips, windows, ops.windows(masks[0], cr, cc, k, k),
+                                       ops.windows(masks[1], wr, wc, s, s), subpixel=p.subpixel)
         status = filtering.quality_status(peaks.ncc, peaks.ratio, peaks.on_edge, peaks.flat, p.min_ncc, p.min_ratio)
         # positions in the surface are the chip's top-left inside the window
         dy = (peaks.row + (win_r - chip_r)).astype(np.float32)

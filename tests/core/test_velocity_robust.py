@@ -137,3 +137,29 @@ def test_job_writes_the_error_raster(tmp_path):
         assert ds.count == 1 and ds.tags(1)["UNITS"] == "m/yr" and ds.descriptions == ("error",)
     assert np.nanmedian(err) == pytest.approx(res.numbers["median_error"]) and res.numbers["median_error"] > 0
     assert res.numbers["offset_x_px"] == pytest.approx(-0.15, abs=0.03)  # the demo pair's known misregistration
+
+
+def slc_off_gaps(shape, phase, period=32, widest=14.0):
+    """Landsat 7 SLC-off-like gaps (True): bands along the scan lines, slightly tilted, about 1 px wide at
+    the centre column and ``widest`` px at the sides (the wedge geometry of the real gaps)."""
+    r, c = np.mgrid[:shape[0], :shape[1]]
+    width = 1.0 + (widest - 1.0) * np.abs(c - shape[1] / 2) / (shape[1] / 2)
+    return ((r + 0.1 * c + phase) % period) < width
+
+
+def test_slc_off_stripes_give_points_with_the_masked_correlation(everest):
+    img = everest[0]
+    ref = add_noise(img, 2.0, seed=1)
+    sec = add_noise(fourier_shift(img, 0.4, -1.3), 2.0, seed=2)
+    ref = np.where(slc_off_gaps(img.shape, 0), np.nan, ref)  # the two scenes' gaps fall on different ground
+    sec = np.where(slc_off_gaps(img.shape, 11), np.nan, sec)
+    assert 0.15 < np.isnan(ref).mean() < 0.35
+    strict = track_arrays(ref, sec, CorrelationParams(chip=32, search=8, max_chip=32), backend="numpy")
+    assert strict.valid.mean() < 0.3  # the 90 % valid-data rule leaves few points
+    field = track_arrays(ref, sec, CorrelationParams(chip=32, search=8, max_chip=32, min_valid=0.5),
+                         backend="numpy")
+    v = field.valid
+    err = np.hypot(field.dx[v] + 1.3, field.dy[v] - 0.4)
+    assert v.mean() > 0.8
+    assert abs(np.median(field.dx[v]) + 1.3) < 0.02 and abs(np.median(field.dy[v]) - 0.4) < 0.03
+    assert np.median(err) < 0.08 and np.mean(err > 0.5) < 0.03
