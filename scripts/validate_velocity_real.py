@@ -69,7 +69,7 @@ CARST_CRS = "EPSG:32605"  # not written in the files (ORIGIN.md)
 CARST_EAST_SIGN = -1.0
 DATES = ("2016-07-18", "2016-08-03")
 PARAMS = dict(chip=32, search=20, spacing=12)
-MARK_BEGIN, MARK_END = "<!-- real-pair: begin -->", "<!-- real-pair: end -->"
+MARK_BEGIN, MARK_END = "<!-- real-pair: begin -->", "<!-- real-pair: end -->"  # validate_velocity.py keeps it
 DAY = 365.25
 
 

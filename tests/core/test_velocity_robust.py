@@ -163,3 +163,18 @@ def test_slc_off_stripes_give_points_with_the_masked_correlation(everest):
     assert v.mean() > 0.8
     assert abs(np.median(field.dx[v]) + 1.3) < 0.02 and abs(np.median(field.dy[v]) - 0.4) < 0.03
     assert np.median(err) < 0.08 and np.mean(err > 0.5) < 0.03
+
+
+def test_real_landsat8_pair_on_the_bundled_crop(tmp_path):
+    real = SAMPLE.parent / "velocity_real"
+    res = run_job("glacier_velocity", {"reference": str(real / "LC80630182016200LGN00_B8_yahtse_crop.tif"),
+                                       "secondary": str(real / "LC80630182016216LGN00_B8_yahtse_crop.tif"),
+                                       "stable_areas": str(real / "yahtse_rock_outcrops.gpkg")},
+                  {"output": str(tmp_path / "v.tif")}, {"max_speed": 6000})
+    n = res.numbers
+    assert n["interval_days"] == 16 and n["valid_fraction"] > 0.7 and n["stable_count"] > 50
+    assert res.report["offset_method"] == "polygons"
+    assert n["stable_nmad_vx"] < 60 and n["stable_nmad_vy"] < 60  # m/yr: below 0.2 px over 16 days
+    with rasterio.open(res.outputs["output"]) as ds:
+        speed = ds.read(3) / 365.25  # m/day
+    assert 12.0 < np.nanpercentile(speed, 99) < 20.0  # the calving tongue: 12-17 m/day
