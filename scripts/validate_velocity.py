@@ -154,7 +154,7 @@ def product_field(vx_path, vy_path, shape, zoom, smooth=1.5):
     return -out[1] * scale, out[0] * scale, float(scale)
 
 
-def realistic_fields(img, quick):
+def realistic_fields(img, quick, prefilter="wallis"):
     cases = {
         "kaskawulsh_glaft": (DATA / "velocity" / "glaft_kaskawulsh" / "20180304-20180405_velo-raw_vx.tif",
                              DATA / "velocity" / "glaft_kaskawulsh" / "20180304-20180405_velo-raw_vy.tif", 2.0),
@@ -173,7 +173,7 @@ def realistic_fields(img, quick):
                                                *np.gradient(dx)) + np.hypot(*np.gradient(dy))))},
                          "chips": []}
         for chip in ((32,) if quick else (32, 64)):
-            params = CorrelationParams(chip=chip, search=SEARCH, max_chip=chip)
+            params = CorrelationParams(chip=chip, search=SEARCH, max_chip=chip, prefilter=prefilter)
             field = track_arrays(ref, sec, params, backend="numpy")
             lay = field.layout
             rows = lay.centre(np.arange(lay.shape[0])).astype(int)

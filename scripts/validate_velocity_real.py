@@ -21,6 +21,9 @@ Experiments:
    kept, per prefilter, with and without the featureless-chip rule.
 4. ``misregistration`` — the second scene moved by a further 0.8 px (x): the offset found
    without any polygons, and the rock median after its removal.
+5. ``prefilter_choice`` — Wallis against the Gaussian high-pass on the warped real images of
+   scripts/validate_velocity.py (uniform shifts 0-3 px in 0.25 px steps, the two realistic
+   fields; chip 32 px), next to their rock NMAD and CARST agreement above.
 
 Run:  .venv/bin/python scripts/validate_velocity_real.py
 Writes benchmarks/results/velocity_real_validation.json and the "Real pair" section of
@@ -253,6 +256,24 @@ def misregistration(rock):
     return out
 
 
+def prefilter_choice():
+    """Wallis vs high-pass on the warped real images of the validation harness (chip 32 px)."""
+    import validate_velocity as harness  # scripts/ is on sys.path as this script's folder
+
+    img = harness.everest()
+    shifts = np.round(np.arange(0.0, 3.0001, 0.25), 3)
+    out = []
+    for prefilter in ("wallis", "highpass"):
+        u = harness.uniform_shifts(img, (32,), shifts, ("dft",), prefilter=prefilter)[0]
+        fields = harness.realistic_fields(img, True, prefilter=prefilter)
+        out.append({"prefilter": prefilter, "uniform_median_nmad_px": u["median_nmad_px"],
+                    "uniform_max_abs_bias_px": u["max_abs_bias_px"], "uniform_pixel_locking_px": u["pixel_locking_px"],
+                    "fields": {name: {"valid_fraction": f["chips"][0]["valid_fraction"],
+                                      "nmad_px": [f["chips"][0]["x"]["nmad"], f["chips"][0]["y"]["nmad"]]}
+                               for name, f in fields.items()}})
+    return out
+
+
 def fmt(v, d=1):
     return f"{v:+.{d}f}"
 
@@ -325,7 +346,29 @@ def markdown(res):
         rule = "off" if s["max_featureless"] >= 1 else f"{s['max_featureless']:.2f}"
         lines.append(f"| {s['prefilter']} | {rule} | {s['valid_fraction']:.3f} | {s['wrong_over_0.5px']:.4f} | "
                      f"{s['nmad_px'][0]:.3f} / {s['nmad_px'][1]:.3f} |")
-    lines += ["", MARK_END, ""]
+    lines += ["", "Choice of the default prefilter (chip 32 px; real pair from the first table, warped real images "
+              "from `scripts/validate_velocity.py`'s experiments):", "",
+              "| prefilter | Yahtse rock NMAD vx / vy (m/yr) | CARST diff. NMAD (m/yr) | Yahtse valid | uniform shifts: "
+              "median NMAD (px) | pixel locking (px) | Kaskawulsh field NMAD x / y (px) | Columbia field NMAD x / y (px) |",
+              "|---|---|---|---|---|---|---|---|"]
+    by_name = {r["prefilter"].split("(")[0]: r for r in runs if r["offset_from"] == "rock polygons"}
+    for c in res["prefilter_choice"]:
+        r, f = by_name[c["prefilter"]], c["fields"]
+        lines.append(f"| {c['prefilter']} | {r['rock_nmad_m_yr'][0]:.1f} / {r['rock_nmad_m_yr'][1]:.1f} | "
+                     f"{r['carst_diff_nmad_m_yr'][0]:.0f} / {r['carst_diff_nmad_m_yr'][1]:.0f} | "
+                     f"{r['valid_fraction']:.3f} | {c['uniform_median_nmad_px']:.4f} | "
+                     f"{c['uniform_pixel_locking_px']:.4f} | "
+                     f"{f['kaskawulsh_glaft']['nmad_px'][0]:.4f} / {f['kaskawulsh_glaft']['nmad_px'][1]:.4f} | "
+                     f"{f['columbia_itslive']['nmad_px'][0]:.4f} / {f['columbia_itslive']['nmad_px'][1]:.4f} |")
+    lines += ["", "No prefilter wins everywhere: the high-pass is better on uniform shifts, on the Columbia field "
+              "and against CARST, Wallis on the sheared Kaskawulsh field and on saturated snow (above); on the real "
+              "pair's rock they are equal within 10 %. The default stays Wallis; with the featureless rule "
+              "(default 0.75) its wrong points on saturated snow drop fourfold. Sections 1-3 were regenerated with "
+              "the featureless rule and the masked NCC: no accuracy figure moved; the Perito 20200207 -> 20200227 "
+              "pair has 6876 valid points instead of 6878 (5063 instead of 5064 in its comparison). Gaps (Landsat 7 SLC-off, clouds, scene edges) are handled by the masked NCC: on the "
+              "Everest Landsat 7 band with SLC-off-like wedge gaps (1-14 px wide, about a quarter of the pixels) and `min_valid` "
+              "0.5, 90 % of the points are valid with a median error of 0.05 px "
+              "(tests/core/test_velocity_robust.py).", "", MARK_END, ""]
     return "\n".join(lines)
 
 
@@ -344,7 +387,10 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "velocity_real_validation.json"))
     ap.add_argument("--doc", default=str(ROOT / "docs" / "validation" / "velocity.md"))
+    ap.add_argument("--doc-only", action="store_true", help="rewrite the doc section from the JSON (no computing)")
     args = ap.parse_args(argv)
+    if args.doc_only:
+        return write_section(Path(args.doc), markdown(json.loads(Path(args.out).read_text())))
     t0 = time.perf_counter()
     rock = rock_geometries()
     res = {"date": dt.datetime.now().isoformat(timespec="seconds"), "pair": [str(REF.name), str(SEC.name)],
@@ -364,6 +410,7 @@ def main(argv=None):
     res["profile"] = profile(kept[("highpass", True)], DAY)
     res["saturation"] = saturation(read_raster(REF).band(1).astype(np.float64))
     res["misregistration"] = misregistration(rock)
+    res["prefilter_choice"] = prefilter_choice()
     res["seconds"] = time.perf_counter() - t0
     Path(args.out).write_text(json.dumps(res, indent=1))
     write_section(Path(args.doc), markdown(res))

@@ -29,7 +29,6 @@ from dataclasses import dataclass
 import numpy as np
 from affine import Affine
 from rasterio.windows import Window
-from scipy import ndimage
 
 from ..errors import InputError
 from ..progress import as_progress
@@ -489,12 +488,22 @@ def featureless_pixels(image):
 
     Saturated snow, clipped shadows and quantized-flat areas have no texture to match; a chip
     made mostly of them gives a confident but wrong peak after a local-contrast prefilter.
-    NaN (nodata) pixels are not flagged (they are handled as invalid).
+    NaN (nodata) pixels and their neighbours are not flagged (they are handled as invalid);
+    nor are the image's outermost pixels. A neighbourhood is constant when its three rows are
+    and its centre column is: a few comparisons, with an early exit when no two neighbours
+    along a row are equal (as in most non-quantized images).
     """
-    filled = np.where(np.isfinite(image), image, -np.inf)
-    high = ndimage.maximum_filter(filled, size=3, mode="nearest")
-    low = ndimage.minimum_filter(np.where(np.isfinite(image), image, np.inf), size=3, mode="nearest")
-    return np.isfinite(image) & (high == low)
+    a = np.asarray(image)
+    flat = np.zeros(a.shape, dtype=bool)
+    if a.shape[0] < 3 or a.shape[1] < 3:
+        return flat
+    pairs = a[:, 1:] == a[:, :-1]  # equal horizontal neighbours
+    if not pairs.any():
+        return flat
+    rows = pairs[:, 1:] & pairs[:, :-1]  # (H, W-2): the row triplet centred on column j+1 is constant
+    column = (a[1:-1, 1:-1] == a[:-2, 1:-1]) & (a[1:-1, 1:-1] == a[2:, 1:-1])
+    flat[1:-1, 1:-1] = rows[:-2] & rows[1:-1] & rows[2:] & column
+    return flat
 
 
 def _invalid_count(valid, size, rows, cols):

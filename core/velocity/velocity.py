@@ -36,7 +36,8 @@ from .engine import CorrelationParams, OffsetTracker, RasterSource, search_from_
 #: Bands of the output GeoTIFF, in order.
 BANDS = ("vx", "vy", "speed", "ncc", "peak_ratio", "chip_px", "status")
 #: Scale of the peak error model (:func:`~.correlation.peak_sigma`) when no stable ground calibrates it:
-#: the NMAD of the normalized stable-rock residuals on the Yahtse Landsat 8 pair is 1.8-2.5 (docs/validation/velocity.md).
+#: the NMAD of the normalized stable-rock residuals on the Yahtse Landsat 8 pair is 1.7-2.5
+#: (docs/validation/velocity.md).
 DEFAULT_ERROR_SCALE = 2.0
 BAND_UNITS = {"vx": "m/yr", "vy": "m/yr", "speed": "m/yr", "ncc": "1", "peak_ratio": "1", "chip_px": "px",
               "status": "code"}
