@@ -15,6 +15,10 @@ PREFILTERS = (("wallis", "Wallis (local contrast standardization)"), ("highpass"
 #: Sub-pixel refinement of correlation peaks (serac.core.velocity.subpixel).
 SUBPIXEL_METHODS = (("dft", "Spectral Newton refinement (accurate, default)"), ("parabolic", "Parabola (fast, biased)"),
                     ("gaussian", "Gaussian fit (fast, biased)"), ("none", "Integer pixels"))
+#: Where the residual offset between the images (misregistration) is measured (serac.core.velocity).
+OFFSET_CORRECTIONS = (("auto", "Stable areas or outlines if given, else the slow-moving points"),
+                      ("polygons", "Stable areas or outlines only"), ("slow", "The slow-moving points"),
+                      ("none", "None (keep the offsets as measured)"))
 #: Speed colour scales of velocity rasters (resources/styles/velocity_speed_<scale>.qml).
 SPEED_SCALES = (("linear", "Linear"), ("log", "Logarithmic (1 - 10 000 m/yr)"))
 

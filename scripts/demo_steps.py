@@ -122,6 +122,30 @@ STEPS = [
                       value_range=(-1, 1))],
     ),
     Step(
+        name="velocity_real_pair",
+        alg="glacier_velocity",
+        title="Glacier velocity of a real Landsat 8 pair (Yahtse Glacier, Alaska, 16 days)",
+        description="Two real Landsat 8 panchromatic scenes (band 8, 15 m) of Yahtse Glacier, 2016-07-18 and "
+                    "2016-08-03 (dates read from the scene ids): chip 32 px, search for speeds up to 6000 m/yr, "
+                    "grid 12 px, the misregistration measured on the bare-rock outcrops (stable areas). The "
+                    "calving tongue flows at 12-17 m/day; the rock medians and errors are in "
+                    "docs/validation/velocity.md.",
+        inputs={"REFERENCE": "velocity_real/LC80630182016200LGN00_B8_yahtse_crop.tif",
+                "SECONDARY": "velocity_real/LC80630182016216LGN00_B8_yahtse_crop.tif",
+                "STABLE_AREAS": "velocity_real/yahtse_rock_outcrops.gpkg",
+                "MAX_SPEED": 6000, "SPACING": 12, "ARROW_STEP": 2},
+        outputs={"OUTPUT": "velocity/yahtse_velocity.tif", "ERROR": "velocity/yahtse_velocity_error.tif",
+                 "ARROWS": "velocity/yahtse_velocity_arrows.gpkg"},
+        layers=[Layer("velocity_real/LC80630182016200LGN00_B8_yahtse_crop.tif", is_output=False,
+                      name="Landsat 8 B8, 2016-07-18"),
+                Layer("OUTPUT", "velocity_speed_linear", name="Speed (m/yr)", band=3, percentile_stretch=(0, 99)),
+                Layer("ERROR", "velocity_error", name="Velocity error, 1 sigma (m/yr)", percentile_stretch=(0, 98),
+                      on_map=False),
+                Layer("velocity_real/yahtse_rock_outcrops.gpkg", "glacier_outlines", is_output=False,
+                      name="Bare rock (stable areas)"),
+                Layer("ARROWS", "velocity_arrows", name="Velocity arrows")],
+    ),
+    Step(
         name="velocity",
         alg="glacier_velocity",
         title="Glacier velocity by image correlation (Everest, Landsat 7 band 4, known synthetic flow)",

@@ -47,6 +47,8 @@ DATA = ROOT.parent / "shared" / "data"
 EVEREST = DATA / "optical" / "everest_landsat" / "LE71400412000304SGS00_B4.tif"
 NOISE_DN = 2.0
 SEARCH = 8
+#: Marker of the section written by scripts/validate_velocity_real.py (kept when this page is rewritten).
+REAL_PAIR_SECTION = "<!-- real-pair: begin -->"
 #: Displacement gradient (px per px, |grad dx| + |grad dy|) below which a chip counts as "low gradient".
 LOW_GRADIENT = 0.02
 
@@ -152,7 +154,7 @@ def product_field(vx_path, vy_path, shape, zoom, smooth=1.5):
     return -out[1] * scale, out[0] * scale, float(scale)
 
 
-def realistic_fields(img, quick):
+def realistic_fields(img, quick, prefilter="wallis"):
     cases = {
         "kaskawulsh_glaft": (DATA / "velocity" / "glaft_kaskawulsh" / "20180304-20180405_velo-raw_vx.tif",
                              DATA / "velocity" / "glaft_kaskawulsh" / "20180304-20180405_velo-raw_vy.tif", 2.0),
@@ -171,7 +173,7 @@ def realistic_fields(img, quick):
                                                *np.gradient(dx)) + np.hypot(*np.gradient(dy))))},
                          "chips": []}
         for chip in ((32,) if quick else (32, 64)):
-            params = CorrelationParams(chip=chip, search=SEARCH, max_chip=chip)
+            params = CorrelationParams(chip=chip, search=SEARCH, max_chip=chip, prefilter=prefilter)
             field = track_arrays(ref, sec, params, backend="numpy")
             lay = field.layout
             rows = lay.centre(np.arange(lay.shape[0])).astype(int)
@@ -432,7 +434,10 @@ def main(argv=None):
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(res, indent=1))
     Path(args.doc).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.doc).write_text(markdown(res))
+    # keep the real-pair section written by scripts/validate_velocity_real.py
+    old = Path(args.doc).read_text() if Path(args.doc).exists() else ""
+    kept = old[old.index(REAL_PAIR_SECTION):] if REAL_PAIR_SECTION in old else ""
+    Path(args.doc).write_text(markdown(res) + ("\n" + kept if kept else ""))
     print(f"wrote {args.out} and {args.doc} in {res['seconds']:.0f} s", file=sys.stderr)
 
 

@@ -14,6 +14,15 @@ The window variance comes from summed-area tables (Lewis 1995, "Fast normalized
 cross-correlation"), either per window here or once per image tile by the engine
 (:func:`box_variance` on the whole tile, then gathered).
 
+Chips or windows with gaps (nodata: Landsat 7 SLC-off stripes, scene edges, clouds masked
+out) are matched by the masked NCC of Padfield (2010, IEEE Trans. Image Process. 21: 2706,
+"Masked object registration in the Fourier domain"): every sum is taken over the pixels
+valid in both the chip and the window at that offset, so the gaps neither match each other
+nor count as dark texture (:func:`masked_match_batch`). With masks T_m, S_m and the
+gap-zeroed chip and window T, S, at each offset u: n = corr(T_m, S_m), sums
+corr(T, S_m), corr(T_m, S), corr(T, S), corr(T^2, S_m), corr(T_m, S^2) — six real-FFT
+correlations instead of one, used only for the points with gaps.
+
 Multi-channel inputs (N, C, ...) — e.g. the complex orientation images of
 orientation correlation split into real/imaginary channels — are correlated as
 one vector image: numerators and variances are summed over channels.
@@ -42,7 +51,9 @@ class Peaks:
     ``ncc``: ZNCC at the peak (-1..1); ``ratio``: peak-to-second-peak ratio
     (>= 1; the second peak is the highest other local maximum, capped at 100);
     ``on_edge``: the integer peak lies on the border of the search range (no
-    true maximum inside it); ``flat``: chip or window without texture.
+    true maximum inside it); ``flat``: chip or window without texture;
+    ``curvature``: (N, 2) drop of the ZNCC from the integer peak to its neighbours along rows
+    and columns (``2 p0 - p-1 - p+1``, 1/px^2), the sharpness behind :func:`peak_sigma`.
     """
 
     row: np.ndarray
@@ -51,6 +62,7 @@ class Peaks:
     ratio: np.ndarray
     on_edge: np.ndarray
     flat: np.ndarray
+    curvature: np.ndarray = None
 
     def __len__(self):
         return len(self.row)
@@ -132,6 +144,54 @@ def find_peaks(ops, ncc, exclusion=2):
     return row, col, value, ratio, on_edge
 
 
+def _correlations(ops, chips, windows, m):
+    """Per-channel correlations (N, C, m, m) of chips (N, C, c, c) in windows (N, C, s, s), and the spectra."""
+    n, ch = chips.shape[0], chips.shape[1]
+    spectrum = ops.cross_spectrum(chips.reshape(n * ch, 1, *chips.shape[-2:]),
+                                  windows.reshape(n * ch, 1, *windows.shape[-2:]))
+    return ops.correlation(spectrum, m).reshape(n, ch, m, m), spectrum
+
+
+def masked_match_batch(ops, chips, windows, chip_mask, window_mask, subpixel="dft", exclusion=2,
+                       min_overlap=0.25):
+    """:func:`match_batch` for chips/windows with gaps: the masked NCC (Padfield 2010) -> :class:`Peaks`.
+
+    ``chips`` (N, C, c, c), ``windows`` (N, C, s, s) backend float32 with any values in the gaps;
+    ``chip_mask`` (N, c, c) and ``window_mask`` (N, s, s): 1 where valid, 0 in gaps. Offsets where
+    fewer than ``min_overlap`` of the chip's valid pixels meet valid window pixels get no score
+    (-1). The ``dft`` refinement interpolates the numerator from its spectrum and the overlap
+    terms bi-quadratically (they are box sums, slowly varying like the window variance).
+    """
+    c, s = chips.shape[-1], windows.shape[-1]
+    m = s - c + 1
+    tm, sm = chip_mask[:, None], window_mask[:, None]
+    count = ops.maximum(ops.sum(tm, (1, 2, 3)) / chips.shape[1], 1.0)  # valid chip pixels
+    mean = ops.sum(chips * tm, (-2, -1), keepdims=True) / count[:, None, None, None]
+    t = (chips - mean) * tm
+    w = windows * sm
+    ones_t, ones_w = tm + 0 * chips, sm + 0 * windows  # the masks on every channel
+    tw, spectrum = _correlations(ops, t, w, m)
+    overlap, _ = _correlations(ops, ones_t[:, :1], ones_w[:, :1], m)
+    n_ov = ops.maximum(overlap[:, 0], 1.0)[:, None]
+    sum_t, _ = _correlations(ops, t, ones_w, m)
+    sum_w, _ = _correlations(ops, ones_t, w, m)
+    sq_t, _ = _correlations(ops, t * t, ones_w, m)
+    sq_w, _ = _correlations(ops, ones_t, w * w, m)
+    correction = ops.sum(sum_t * sum_w / n_ov, 1)
+    var_t = ops.maximum(ops.sum(sq_t - sum_t * sum_t / n_ov, 1), 0.0)
+    var_w = ops.maximum(ops.sum(sq_w - sum_w * sum_w / n_ov, 1), 0.0)
+    product = var_t * var_w
+    numerator = ops.sum(tw, 1) - correction
+    enough = overlap[:, 0] >= min_overlap * count[:, None, None]
+    ncc = ops.where(enough, numerator / ops.sqrt(ops.maximum(product, FLAT_VARIANCE * FLAT_VARIANCE)), -1.0)
+    spectrum = spectrum.reshape(chips.shape[0], chips.shape[1], *spectrum.shape[-2:])
+    spectrum = spectrum[:, 0] if chips.shape[1] == 1 else ops.sum(spectrum, 1)
+    ones = ops.full((chips.shape[0],), 1.0)
+    flat = (ops.amax(var_t.reshape(var_t.shape[0], -1), 1) <= FLAT_VARIANCE) | \
+        (ops.amax(var_w.reshape(var_w.shape[0], -1), 1) <= FLAT_VARIANCE)
+    return _peaks(ops, ncc, spectrum, product, ones, s, subpixel, exclusion, flat, correction)
+
+
 def correlate(ops, chips, windows, window_var=None, subpixel="dft", exclusion=2):
     """Match N chips in their search windows; return :class:`Peaks` (numpy).
 
@@ -155,16 +215,47 @@ def correlate(ops, chips, windows, window_var=None, subpixel="dft", exclusion=2)
 def match_batch(ops, chips, windows, window_var, subpixel="dft", exclusion=2):
     """:func:`correlate` on backend arrays (N, C, c, c), (N, C, s, s), (N, m, m) -> :class:`Peaks`."""
     ncc, spectrum, energy = ncc_surfaces(ops, chips, windows, window_var)
+    flat = (energy <= FLAT_VARIANCE) | (ops.amax(window_var.reshape(window_var.shape[0], -1), 1) <= FLAT_VARIANCE)
+    return _peaks(ops, ncc, spectrum, window_var, energy, windows.shape[-1], subpixel, exclusion, flat)
+
+
+def _peaks(ops, ncc, spectrum, window_var, energy, size, subpixel, exclusion, flat, correction=None):
+    """Integer peaks, their sub-pixel refinement and quality of (N, m, m) surfaces -> :class:`Peaks`.
+
+    The ``dft`` refinement evaluates ``(numerator - correction) / sqrt(window_var * energy)`` off the
+    grid: the numerator from ``spectrum``, ``window_var`` and ``correction`` (N, m, m; None: 0)
+    bi-quadratically from their 3 x 3 values around the peak.
+    """
     m = ncc.shape[-1]
     row, col, value, ratio, on_edge = find_peaks(ops, ncc, exclusion)
     flat_surface = ncc.reshape(ncc.shape[0], m * m)
     hood, r0, c0 = _neighbourhood(ops, flat_surface, row, col, m)
     var_hood, _, _ = _neighbourhood(ops, window_var.reshape(window_var.shape[0], m * m), row, col, m)
+    offset_hood = None
+    if correction is not None:
+        offset_hood, _, _ = _neighbourhood(ops, correction.reshape(correction.shape[0], m * m), row, col, m)
     fine_row, fine_col, fine_value = refine_peaks(ops, subpixel, hood, r0, c0, spectrum=spectrum,
-                                                  var_hood=var_hood, energy=energy, size=windows.shape[-1])
-    flat = (energy <= FLAT_VARIANCE) | (ops.amax(window_var.reshape(window_var.shape[0], -1), 1) <= FLAT_VARIANCE)
+                                                  var_hood=var_hood, energy=energy, size=size,
+                                                  offset_hood=offset_hood)
+    curv_row = 2 * hood[:, 1, 1] - hood[:, 0, 1] - hood[:, 2, 1]
+    curv_col = 2 * hood[:, 1, 1] - hood[:, 1, 0] - hood[:, 1, 2]
     if fine_value is not None:
         value = ops.maximum(value, fine_value)
     to = ops.to_numpy
     return Peaks(to(fine_row).astype(np.float64), to(fine_col).astype(np.float64), to(value).astype(np.float32),
-                 to(ratio).astype(np.float32), to(on_edge).astype(bool), to(flat).astype(bool))
+                 to(ratio).astype(np.float32), to(on_edge).astype(bool), to(flat).astype(bool),
+                 np.stack([to(curv_row), to(curv_col)], axis=1).astype(np.float32))
+
+
+def peak_sigma(ncc, curvature, chip):
+    """Model of the 1-sigma error (px, uncalibrated) of a peak position along rows and columns.
+
+    The ZNCC surface carries noise of about ``sqrt((1 - ncc^2) / n)`` for a chip of n = chip^2
+    pixels; a peak of curvature ``c`` (1/px^2) moves by that noise divided by ``c``. So
+    ``sigma = sqrt((1 - ncc^2) / chip^2) / c``: large for weak (low ZNCC) or blunt (low
+    curvature) peaks and small chips. ``ncc`` (N,), ``curvature`` (N, 2), ``chip`` (N,) px;
+    returns (N, 2). The scale is calibrated on stable ground by the pipeline.
+    """
+    ncc = np.clip(np.asarray(ncc, dtype=np.float64), -1.0, 0.999)
+    noise = np.sqrt((1.0 - ncc * ncc)) / np.maximum(np.asarray(chip, dtype=np.float64), 1.0)
+    return noise[:, None] / np.maximum(np.asarray(curvature, dtype=np.float64), 1e-3)

@@ -35,7 +35,7 @@ from ..progress import as_progress
 from ..raster_io import BandReader, RasterGrid, iter_blocks
 from . import filtering
 from .backends import make_ops
-from .correlation import box_sum, box_variance, match_batch
+from .correlation import box_sum, box_variance, masked_match_batch, match_batch, peak_sigma
 from .prefilters import Prefilter, as_channels
 from .subpixel import METHODS
 
@@ -54,7 +54,12 @@ class CorrelationParams:
     grid points; ``max_chip``: largest chip of the fallback (chips double from ``chip`` up
     to it; default ``2 chip``; equal to ``chip`` disables the fallback); ``min_ncc`` and
     ``min_ratio``: quality thresholds (ZNCC peak, peak-to-second-peak ratio);
-    ``min_valid``: fraction of valid pixels a chip and its search window need;
+    ``min_valid``: fraction of valid pixels a chip and its search window need (lower it, e.g.
+    to 0.6, for Landsat 7 SLC-off scenes: gaps are then ignored by the masked correlation);
+    ``max_featureless``: largest fraction of a chip (or search window) that may be
+    saturated or featureless (pixels whose 3 x 3 neighbourhood is constant in the raw
+    image: saturated snow, clipped or quantized-flat areas); more gives ``low_quality``
+    (1 disables the rule);
     ``median_*``: normalized median test (radius in points, threshold — None disables the
     test —, epsilon in px);
     ``block``: points per side of the blocks the scene is processed in; ``batch``:
@@ -71,6 +76,7 @@ class CorrelationParams:
     min_ncc: float = 0.2
     min_ratio: float = 1.1
     min_valid: float = 0.9
+    max_featureless: float = 0.75
     median_radius: int = 1
     median_threshold: float = 3.0
     median_epsilon: float = 0.1
@@ -89,6 +95,8 @@ class CorrelationParams:
             raise InputError(f"A search range of ±{self.search} px is too small.", "use at least ±2 px.")
         if not 0 < self.min_valid <= 1:
             raise InputError("min_valid must be a fraction in (0, 1].")
+        if not 0 < self.max_featureless <= 1:
+            raise InputError("max_featureless must be a fraction in (0, 1].")
         if self.subpixel not in METHODS:
             raise InputError(f"Unknown sub-pixel method '{self.subpixel}'.", f"use one of {', '.join(METHODS)}.")
         Prefilter(self.prefilter, self.prefilter_size)  # validates the name
@@ -206,7 +214,9 @@ class OffsetField:
     ``dx``: along columns (towards increasing column), ``dy``: along rows (downwards);
     a feature at (row, col) in the reference is at (row + dy, col + dx) in the
     secondary. ``ncc``, ``ratio``: peak ZNCC and peak-to-second-peak ratio; ``chip``:
-    chip size used (px, 0 where none); ``status``: :data:`filtering.STATUS` codes.
+    chip size used (px, 0 where none); ``status``: :data:`filtering.STATUS` codes;
+    ``sigma_y``/``sigma_x``: uncalibrated 1-sigma error model of each offset (px,
+    :func:`~.correlation.peak_sigma`; the pipeline scales it on stable ground).
     ``dx``/``dy`` are NaN where no match was made; use ``valid`` to select kept points.
     """
 
@@ -217,13 +227,15 @@ class OffsetField:
     chip: np.ndarray
     status: np.ndarray
     layout: PointLayout
+    sigma_y: np.ndarray = None
+    sigma_x: np.ndarray = None
 
     @classmethod
     def empty(cls, layout):
         shape = layout.shape
         nan = lambda: np.full(shape, np.nan, dtype=np.float32)  # noqa: E731
         return cls(nan(), nan(), nan(), nan(), np.zeros(shape, np.int16),
-                   np.full(shape, filtering.NODATA, np.uint8), layout)
+                   np.full(shape, filtering.NODATA, np.uint8), layout, nan(), nan())
 
     @property
     def valid(self):
@@ -321,7 +333,7 @@ class OffsetTracker:
         return _BlockSpec(ii, jj, shift_r, shift_c, corners, window)
 
     def _prepare(self, reference, secondary, spec):
-        """Read and prefilter the image window of a block: ((ref channels, valid), (sec channels, valid)) or None."""
+        """Read and prefilter the image window of a block: per image (channels, valid, featureless), or None."""
         top, left, height, width = spec.window
         rows, cols = reference.shape
         if top + height <= 0 or left + width <= 0 or top >= rows or left >= cols:
@@ -331,7 +343,8 @@ class OffsetTracker:
             tile = read_padded(source, top, left, height, width)
             if not np.isfinite(tile).any():
                 return None
-            tiles.append(as_channels(self.params.filter.apply(tile)))
+            featureless = featureless_pixels(tile) if self.params.max_featureless < 1 else None
+            tiles.append(as_channels(self.params.filter.apply(tile)) + (featureless,))
         return tiles
 
     def _track_block(self, pool, spec, tiles, field, progress):
@@ -339,9 +352,12 @@ class OffsetTracker:
         sizes = p.chip_sizes()
         ii, jj, shift_r, shift_c, corners = spec.ii, spec.jj, spec.shift_r, spec.shift_c, spec.corners
         top, left = spec.window[:2]
-        (ref_ch, ref_valid), (sec_ch, sec_valid) = tiles
+        (ref_ch, ref_valid, ref_flat), (sec_ch, sec_valid, sec_flat) = tiles
         ops = self.ops
         ref_b, sec_b = ops.asarray(ref_ch), ops.asarray(sec_ch)
+        masks = None
+        if not (ref_valid.all() and sec_valid.all()):  # gaps: those points take the masked NCC
+            masks = (ops.asarray(ref_valid.astype(np.float32)), ops.asarray(sec_valid.astype(np.float32)))
         todo = np.ones(ii.size, dtype=bool)
         for k in sizes:
             s = p.window_size(k)
@@ -354,25 +370,50 @@ class OffsetTracker:
             usable = todo & (bad_chip <= max_bad_chip) & (bad_win <= max_bad_win)
             if not usable.any():
                 break
+            featureless = usable & self._featureless(ref_flat, sec_flat, k, s, chip_r, chip_c, win_r, win_c)
+            if featureless.any():
+                if k == sizes[0]:  # larger chips of the fallback may still find texture
+                    field.status[ii[featureless], jj[featureless]] = filtering.LOW_QUALITY
+                    field.chip[ii[featureless], jj[featureless]] = k
+                usable &= ~featureless
             var_b = ops.asarray(box_variance(sec_ch, k).sum(axis=0))
-            idx = np.flatnonzero(usable)
+            gappy = (bad_chip > 0) | (bad_win > 0)
             batch = self.batch_size(k)
             first = k == sizes[0]
-            jobs = [pool.submit(self._match, ref_b, sec_b, var_b, k, s, chip_r[sel], chip_c[sel], win_r[sel],
-                                win_c[sel], field, ii[sel], jj[sel], first)
-                    for sel in (idx[i:i + batch] for i in range(0, idx.size, batch))]
+            jobs = []
+            for idx, with_masks in ((np.flatnonzero(usable & ~gappy), None),
+                                    (np.flatnonzero(usable & gappy), masks)):
+                step = batch if with_masks is None else max(1, batch // 4)  # the masked NCC needs more memory
+                jobs += [pool.submit(self._match, ref_b, sec_b, var_b, k, s, chip_r[sel], chip_c[sel], win_r[sel],
+                                     win_c[sel], field, ii[sel], jj[sel], first, with_masks)
+                         for sel in (idx[i:i + step] for i in range(0, idx.size, step))]
             _wait_all(jobs, progress)
             todo = field.status[ii, jj] != filtering.VALID
             todo &= field.status[ii, jj] != filtering.NODATA
 
-    def _match(self, ref_b, sec_b, var_b, k, s, chip_r, chip_c, win_r, win_c, field, ii, jj, first):
+    def _featureless(self, ref_flat, sec_flat, k, s, chip_r, chip_c, win_r, win_c):
+        """Points whose chip (or search window) has more than ``max_featureless`` saturated/featureless pixels."""
+        limit = self.params.max_featureless
+        out = np.zeros(len(chip_r), dtype=bool)
+        if ref_flat is not None and ref_flat.any():
+            out |= box_sum(ref_flat, k)[chip_r, chip_c] > limit * k * k
+        if sec_flat is not None and sec_flat.any():
+            out |= box_sum(sec_flat, s)[win_r, win_c] > limit * s * s
+        return out
+
+    def _match(self, ref_b, sec_b, var_b, k, s, chip_r, chip_c, win_r, win_c, field, ii, jj, first, masks=None):
         ops, p = self.ops, self.params
         m = s - k + 1
         wr, wc = ops.index(win_r), ops.index(win_c)
-        chips = ops.windows(ref_b, ops.index(chip_r), ops.index(chip_c), k, k)
+        cr, cc = ops.index(chip_r), ops.index(chip_c)
+        chips = ops.windows(ref_b, cr, cc, k, k)
         windows = ops.windows(sec_b, wr, wc, s, s)
-        window_var = ops.windows(var_b, wr, wc, m, m)
-        peaks = match_batch(ops, chips, windows, window_var, subpixel=p.subpixel)
+        if masks is None:
+            window_var = ops.windows(var_b, wr, wc, m, m)
+            peaks = match_batch(ops, chips, windows, window_var, subpixel=p.subpixel)
+        else:  # chips or windows with gaps: the masked NCC
+            peaks = masked_match_batch(ops, chips, windows, ops.windows(masks[0], cr, cc, k, k),
+                                       ops.windows(masks[1], wr, wc, s, s), subpixel=p.subpixel)
         status = filtering.quality_status(peaks.ncc, peaks.ratio, peaks.on_edge, peaks.flat, p.min_ncc, p.min_ratio)
         # positions in the surface are the chip's top-left inside the window
         dy = (peaks.row + (win_r - chip_r)).astype(np.float32)
@@ -383,6 +424,8 @@ class OffsetTracker:
         field.ncc[ti, tj], field.ratio[ti, tj] = peaks.ncc[take], peaks.ratio[take]
         field.chip[ti, tj] = k
         field.status[ti, tj] = status[take]
+        sigma = peak_sigma(peaks.ncc[take], peaks.curvature[take], k).astype(np.float32)
+        field.sigma_y[ti, tj], field.sigma_x[ti, tj] = sigma[:, 0], sigma[:, 1]
 
     def _remove_outliers(self, field):
         p = self.params
@@ -438,6 +481,29 @@ def _wait_all(jobs, progress):
             job.cancel()
         wait(jobs)
         raise
+
+
+def featureless_pixels(image):
+    """Saturated or featureless pixels of a raw image (boolean): their 3 x 3 neighbourhood is constant.
+
+    Saturated snow, clipped shadows and quantized-flat areas have no texture to match; a chip
+    made mostly of them gives a confident but wrong peak after a local-contrast prefilter.
+    NaN (nodata) pixels and their neighbours are not flagged (they are handled as invalid);
+    nor are the image's outermost pixels. A neighbourhood is constant when its three rows are
+    and its centre column is: a few comparisons, with an early exit when no two neighbours
+    along a row are equal (as in most non-quantized images).
+    """
+    a = np.asarray(image)
+    flat = np.zeros(a.shape, dtype=bool)
+    if a.shape[0] < 3 or a.shape[1] < 3:
+        return flat
+    pairs = a[:, 1:] == a[:, :-1]  # equal horizontal neighbours
+    if not pairs.any():
+        return flat
+    rows = pairs[:, 1:] & pairs[:, :-1]  # (H, W-2): the row triplet centred on column j+1 is constant
+    column = (a[1:-1, 1:-1] == a[:-2, 1:-1]) & (a[1:-1, 1:-1] == a[2:, 1:-1])
+    flat[1:-1, 1:-1] = rows[:-2] & rows[1:-1] & rows[2:] & column
+    return flat
 
 
 def _invalid_count(valid, size, rows, cols):

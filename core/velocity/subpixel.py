@@ -72,7 +72,8 @@ def _lagrange3(ops, t):
 class SpectrumInterpolator:
     """Evaluates the ZNCC at arbitrary offsets from the cross-power spectrum of a batch."""
 
-    def __init__(self, ops, spectrum, size, var_hood, energy, row0, col0):
+    def __init__(self, ops, spectrum, size, var_hood, energy, row0, col0, offset_hood=None):
+        self.offset_hood = offset_hood
         self.ops = ops
         self.spectrum = spectrum
         self.size = size
@@ -95,8 +96,9 @@ class SpectrumInterpolator:
         """The interpolator of the points ``index`` only."""
         sub = SpectrumInterpolator.__new__(SpectrumInterpolator)
         sub.__dict__.update(self.__dict__)
-        for name in ("spectrum", "var_hood", "energy", "row0", "col0"):
-            setattr(sub, name, getattr(self, name)[index])
+        for name in ("spectrum", "var_hood", "energy", "row0", "col0", "offset_hood"):
+            if getattr(self, name) is not None:
+                setattr(sub, name, getattr(self, name)[index])
         return sub
 
     def numerator(self, rows, cols):
@@ -106,17 +108,24 @@ class SpectrumInterpolator:
         ex = ops.cexp(cols[:, :, None] * self.kx[None, None, :]) * self.weight
         return ops.real((ey @ self.spectrum) @ ops.swap_last(ex))
 
-    def variance(self, rows, cols):
-        """Window variance at rows (N, K) x cols (N, L), bi-quadratic from the 3 x 3 integer values."""
+    def _biquadratic(self, hood, rows, cols):
+        """Values at rows (N, K) x cols (N, L), bi-quadratic from a 3 x 3 ``hood`` of integer-grid values."""
         ops = self.ops
         wr = _lagrange3(ops, rows - self.row0[:, None])
         wc = _lagrange3(ops, cols - self.col0[:, None])
-        return (wr @ self.var_hood) @ ops.swap_last(wc)
+        return (wr @ hood) @ ops.swap_last(wc)
+
+    def variance(self, rows, cols):
+        """Window variance at rows (N, K) x cols (N, L), bi-quadratic from the 3 x 3 integer values."""
+        return self._biquadratic(self.var_hood, rows, cols)
 
     def ncc(self, rows, cols):
         ops = self.ops
         var = ops.maximum(self.variance(rows, cols), 1e-6)
-        return self.numerator(rows, cols) / ops.sqrt(var * ops.maximum(self.energy, 1e-6)[:, None, None])
+        numerator = self.numerator(rows, cols)
+        if self.offset_hood is not None:  # masked NCC: minus the product of the overlap sums
+            numerator = numerator - self._biquadratic(self.offset_hood, rows, cols)
+        return numerator / ops.sqrt(var * ops.maximum(self.energy, 1e-6)[:, None, None])
 
 
 def quadratic_step(ops, f, h):
@@ -159,8 +168,12 @@ def newton_stage(ops, evaluate, row, col, h):
 
 
 def refine_peaks(ops, method, hood, row, col, spectrum=None, var_hood=None, energy=None, size=None,
-                 first_step=DFT_FIRST_STEP, iterations=DFT_ITERATIONS, max_iterations=DFT_MAX_ITERATIONS):
-    """Sub-pixel (row, col, value-or-None) from integer peaks (``row``, ``col``) and their 3 x 3 ``hood``."""
+                 first_step=DFT_FIRST_STEP, iterations=DFT_ITERATIONS, max_iterations=DFT_MAX_ITERATIONS,
+                 offset_hood=None):
+    """Sub-pixel (row, col, value-or-None) from integer peaks (``row``, ``col``) and their 3 x 3 ``hood``.
+
+    ``offset_hood``: 3 x 3 values subtracted from the numerator (the masked NCC's mean term), or None.
+    """
     if method not in METHODS:
         raise InputError(f"Unknown sub-pixel method '{method}'.", f"use one of {', '.join(METHODS)}.")
     row_f = row.to(hood.dtype) if hasattr(row, "to") else row.astype(np.float32)
@@ -176,7 +189,7 @@ def refine_peaks(ops, method, hood, row, col, spectrum=None, var_hood=None, ener
     # start: the 2-D quadratic through the integer 3 x 3 neighbourhood
     d_r, d_c = quadratic_step(ops, hood, 1.0)
     r, c = row_f + ops.clip(d_r, -0.5, 0.5), col_f + ops.clip(d_c, -0.5, 0.5)
-    interp = SpectrumInterpolator(ops, spectrum, size, var_hood, energy, row_f, col_f)
+    interp = SpectrumInterpolator(ops, spectrum, size, var_hood, energy, row_f, col_f, offset_hood)
     h = ops.full(r.shape, float(first_step))
     value = None
     for i in range(max_iterations):

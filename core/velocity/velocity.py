@@ -23,9 +23,10 @@ import numpy as np
 from rasterio.warp import transform_geom
 from scipy import ndimage
 
+from ..choices import OFFSET_CORRECTIONS
 from ..errors import AllNoDataError, InputError
-from ..masks import stable_mask
-from ..progress import as_progress
+from ..masks import glacier_mask, stable_mask
+from ..progress import as_progress, warn
 from ..raster_io import (RasterWriter, band_count, metric_grid_for, read_grid, read_on_grid, require_crs,
                          require_overlap)
 from . import filtering
@@ -34,6 +35,10 @@ from .engine import CorrelationParams, OffsetTracker, RasterSource, search_from_
 
 #: Bands of the output GeoTIFF, in order.
 BANDS = ("vx", "vy", "speed", "ncc", "peak_ratio", "chip_px", "status")
+#: Scale of the peak error model (:func:`~.correlation.peak_sigma`) when no stable ground calibrates it:
+#: the NMAD of the normalized stable-rock residuals on the Yahtse Landsat 8 pair is 1.7-2.5
+#: (docs/validation/velocity.md).
+DEFAULT_ERROR_SCALE = 2.0
 BAND_UNITS = {"vx": "m/yr", "vy": "m/yr", "speed": "m/yr", "ncc": "1", "peak_ratio": "1", "chip_px": "px",
               "status": "code"}
 
@@ -56,6 +61,7 @@ class VelocityResult:
     grid: object
     summary: dict = field(default_factory=dict)
     path: str = None
+    error: np.ndarray = None
 
     @property
     def valid(self):
@@ -108,30 +114,40 @@ def _read_prior(prior, out_grid, work_transform, years):
     return dy, dx
 
 
-def stable_points(outlines, out_grid, params, chip=None):
-    """Points whose chip lies entirely outside the glacier outlines (boolean, on the output grid).
+def stable_points(outlines, out_grid, params, chip=None, stable_areas=None):
+    """Points on stable ground (boolean, on the output grid): chips entirely outside the glacier outlines.
 
     The outlines are burnt with ``all_touched`` and grown by the part of the chip that
     reaches beyond its output pixel (in points), so no chip used on "stable" ground sees
     moving ice. ``chip`` (px per point, e.g. :attr:`OffsetField.chip`) gives the chip
     actually used at each point; without it the largest chip size is assumed.
+    ``stable_areas`` (polygons of stable ground, e.g. bare rock; with or instead of the
+    outlines): the point itself (its output pixel's centre) must also lie in them. Rock
+    outcrops are often smaller than a chip, so chips may reach beyond them; their texture
+    (rock) usually dominates the match.
     """
-    glacier = ~stable_mask(outlines, out_grid, all_touched=True)
     sizes = params.chip_sizes()
+    stable = np.ones(out_grid.shape, dtype=bool)
+    if stable_areas:
+        stable &= glacier_mask(stable_areas, out_grid, all_touched=False) == 1
+    if not outlines:
+        return stable
+    glacier = ~stable_mask(outlines, out_grid, all_touched=True)
     chip = np.full(glacier.shape, max(sizes)) if chip is None else np.asarray(chip)
-    stable = np.zeros(glacier.shape, dtype=bool)
+    outside = np.zeros(glacier.shape, dtype=bool)
     for size in sizes:
         grow = int(math.ceil((size - params.spacing) / 2.0 / params.spacing))
         grown = glacier
         if grow > 0 and glacier.any():
             grown = ndimage.binary_dilation(glacier, structure=np.ones((3, 3), bool), iterations=grow)
-        stable |= (chip == size) & ~grown
-    return stable
+        outside |= (chip == size) & ~grown
+    return stable & outside
 
 
 def glacier_velocity(reference, secondary, output=None, reference_date=None, secondary_date=None, params=None,
                      max_speed=None, outlines=None, prior=None, reference_band=1, secondary_band=1,
-                     backend="auto", threads=None, feedback=None):
+                     backend="auto", threads=None, feedback=None, stable_areas=None, offset_correction="auto",
+                     error_output=None):
     """Velocity (m/yr) between two rasters; writes ``output`` (GeoTIFF) if given; returns a :class:`VelocityResult`.
 
     ``reference``/``secondary``: raster paths (optical band or SAR amplitude), any grids and
@@ -141,12 +157,21 @@ def glacier_velocity(reference, secondary, output=None, reference_date=None, sec
     range from the interval and pixel size instead of ``params.search``. ``outlines``:
     glacier polygons (GeoJSON-like mappings in the reference CRS); points whose chips lie
     wholly outside them are stable ground (:func:`stable_points`), used to remove the
-    residual offset and estimate the error.
+    residual offset and estimate the error. ``stable_areas``: polygons of stable ground (bare
+    rock), with or instead of the outlines.
+    ``offset_correction`` (:data:`~serac.core.choices.OFFSET_CORRECTIONS`): where the residual
+    offset (misregistration) is measured and removed: ``auto`` — on the stable points of the
+    polygons when given, else on the slow-moving population
+    (:func:`~.filtering.slow_population`); ``polygons``; ``slow``; ``none``. A warning is issued
+    when it cannot be measured. ``error_output``: optional GeoTIFF of the per-point error (m/yr).
     ``prior``: a prior velocity (m/yr) to centre the searches: a two-band raster path or
     a (vx path, vy path) pair. ``backend``: ``auto``, ``numpy``, ``torch-cpu`` or ``torch-cuda``.
     """
     progress = as_progress(feedback)
     params = params or CorrelationParams()
+    if offset_correction not in dict(OFFSET_CORRECTIONS):
+        raise InputError(f"Unknown offset correction '{offset_correction}'.",
+                         f"use one of {', '.join(dict(OFFSET_CORRECTIONS))}.")
     ref_date, sec_date = resolve_dates(reference, secondary, reference_date, secondary_date)
     years = interval_years(ref_date, sec_date)
     if years < 0:
@@ -192,30 +217,74 @@ def glacier_velocity(reference, secondary, output=None, reference_date=None, sec
             "a larger search range (or maximum speed) or another prefilter.")
     vx, vy = offsets_to_velocity(np.where(valid, field_px.dx, np.nan), np.where(valid, field_px.dy, np.nan),
                                  work_grid.transform, years)
-    stable = None
+    stable, method = _stable_population(field_px, outlines, stable_areas, offset_correction, ref_grid, work_grid,
+                                        out_grid, params, progress)
     correction = filtering.StableGround(0, np.nan, np.nan, np.nan, np.nan)
-    if outlines:
-        if work_grid is not ref_grid:
-            outlines = [transform_geom(ref_grid.crs, work_grid.crs, g) for g in outlines]
-        stable = stable_points(outlines, out_grid, params, field_px.chip) & valid
-        correction = filtering.stable_ground(vx, vy, stable)
+    if stable is not None:
+        stable &= valid
+        correction = filtering.stable_ground(vx, vy, stable, estimator="mode" if method == "slow" else "median")
         if correction.usable:
             vx, vy = vx - correction.median_dx, vy - correction.median_dy
             after = filtering.stable_ground(vx, vy, stable)
             correction = replace(correction, nmad_dx=after.nmad_dx, nmad_dy=after.nmad_dy)
         else:
-            progress.warn(f"Only {correction.count} valid point(s) on stable ground: no offset correction and no "
-                          "error estimate.")
+            warn(f"Only {correction.count} valid point(s) on stable ground: no offset correction and no error "
+                 "estimate.", "The velocities include any misregistration of the images.")
+    error, error_scale = _point_error(field_px, stable if correction.usable else None, work_grid.transform, years)
     vx, vy = vx.astype(np.float32), vy.astype(np.float32)
     speed = np.hypot(vx, vy)
     summary = _summary(field_px, params, tracker, ref_date, sec_date, years, correction, speed, stable)
+    pixel_years = years
+    summary.update(offset_method=method if correction.usable else "none",
+                   offset_x_px=correction.median_dx * pixel_years / work_grid.transform.a if correction.usable else 0.0,
+                   offset_y_px=correction.median_dy * pixel_years / work_grid.transform.e if correction.usable else 0.0,
+                   error_scale=error_scale, median_error=float(np.nanmedian(error)) if valid.any() else float("nan"))
     result = VelocityResult(vx, vy, speed, field_px.ncc, field_px.ratio, field_px.chip, field_px.status, out_grid,
-                            summary, output)
+                            summary, output, error)
     progress.check_cancelled()
     if output:
         write_velocity(output, result)
+    if error_output:
+        write_error(error_output, result)
     progress.update(1.0)
     return result
+
+
+def _stable_population(field_px, outlines, stable_areas, mode, ref_grid, work_grid, out_grid, params, progress):
+    """(stable points or None, how they were found) for the offset correction (see :func:`glacier_velocity`)."""
+    polygons = bool(outlines) or bool(stable_areas)
+    if mode == "none":
+        return None, "none"
+    if polygons and mode in ("auto", "polygons"):
+        if work_grid is not ref_grid:
+            outlines = [transform_geom(ref_grid.crs, work_grid.crs, g) for g in outlines or []]
+            stable_areas = [transform_geom(ref_grid.crs, work_grid.crs, g) for g in stable_areas or []]
+        return stable_points(outlines, out_grid, params, field_px.chip, stable_areas), "polygons"
+    if mode == "polygons":
+        warn("No glacier outlines or stable areas were given for the offset correction.",
+             "The velocities include any misregistration of the images.")
+        return None, "none"
+    slow = filtering.slow_population(field_px.dx, field_px.dy, field_px.valid)
+    if not slow.any():
+        warn("No stable population was found (no cluster of slow points within 2 px of zero offset) and no glacier "
+             "outlines or stable areas were given: the misregistration of the images was not removed.",
+             "Give glacier outlines or stable areas to measure it.")
+        return None, "none"
+    progress.info(f"Offset correction on the slow-moving population ({int(slow.sum())} points in the densest "
+                  "cluster of offsets near zero; give outlines or stable areas to measure it on known ground).")
+    return slow, "slow"
+
+
+def _point_error(field_px, stable, transform, years):
+    """Per-point 1-sigma velocity error (m/yr) and the model scale (calibrated on ``stable`` when given)."""
+    sx, sy = field_px.sigma_x.astype(np.float64), field_px.sigma_y.astype(np.float64)
+    scale = None
+    if stable is not None:
+        scale = filtering.error_scale(field_px.dx, field_px.dy, sx, sy, stable)
+    scale = scale or DEFAULT_ERROR_SCALE
+    ex, ey = offsets_to_velocity(scale * sx, scale * sy, transform, years)  # axis-aligned pixels: |a|, |e|
+    error = np.where(field_px.valid, np.hypot(ex, ey), np.nan).astype(np.float32)
+    return error, float(scale)
 
 
 def _summary(field_px, params, tracker, ref_date, sec_date, years, correction, speed, stable):
@@ -244,6 +313,18 @@ def _summary(field_px, params, tracker, ref_date, sec_date, years, correction, s
         "prefilter": params.filter.describe(),
         "subpixel": params.subpixel,
     }
+
+
+def write_error(path, result):
+    """Write the per-point velocity error (m/yr, 1 sigma) of a :class:`VelocityResult` as a GeoTIFF, atomically."""
+    s = result.summary
+    with RasterWriter(path, result.grid, count=1, dtype="float32", nodata=float("nan"), band_names=["error"],
+                      tags={"SERAC_PRODUCT": "glacier_velocity_error", "UNITS": "m/yr",
+                            "REFERENCE_DATE": s.get("reference_date"), "SECONDARY_DATE": s.get("secondary_date"),
+                            "ERROR_SCALE": s.get("error_scale")},
+                      band_tags={1: {"UNITS": "m/yr"}}) as writer:
+        writer.write(result.error[None])
+    return path
 
 
 def write_velocity(path, result):

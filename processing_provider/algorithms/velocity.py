@@ -29,14 +29,21 @@ class GlacierVelocityAlgorithm(JobAlgorithm):
         "spacing (px), one output pixel per point. Prefilters: Wallis, Gaussian high-pass, orientation "
         "correlation, none. A prior velocity (vx, vy rasters in m/yr, e.g. ITS_LIVE) centres each search. "
         "Points where a chip fails are retried with larger chips (up to the maximum chip). Matches are rejected "
-        "below the correlation and peak-ratio thresholds and by a normalized median test. With glacier outlines, "
-        "everything outside them is stable ground: its median offset is removed and its NMAD is the error "
-        "estimate (m/yr). Output bands: vx (east), vy (north), speed (m/yr), ncc, peak_ratio, chip_px, status "
-        "(1 valid, 0 no data, 2 low quality, 3 outlier, 4 match at the search edge). Arrows: direction in "
+        "below the correlation and peak-ratio thresholds and by a normalized median test; chips with more than "
+        "the given fraction of saturated or featureless pixels are not matched. Misregistration: with glacier "
+        "outlines (outside = stable) or stable areas (e.g. bare rock), the median offset of the stable points is "
+        "removed and its NMAD is the error estimate (m/yr); without them, the densest cluster of offsets near "
+        "zero (the slow-moving population) is used, and a warning says when neither is possible. An optional "
+        "error raster gives each point's 1-sigma velocity error (m/yr) from the sharpness and strength of its "
+        "correlation peak, calibrated on the stable points. Gaps (nodata, e.g. Landsat 7 SLC-off stripes) are "
+        "ignored by a masked correlation; lower the smallest valid fraction (e.g. 0.5) for striped scenes. "
+        "Output bands: vx (east), vy (north), speed (m/yr), ncc, peak_ratio, chip_px, status (1 valid, "
+        "0 no data, 2 low quality, 3 outlier, 4 match at the search edge). Arrows: direction in "
         "degrees clockwise from grid north. Backends: numpy, or torch on CPU/GPU (same results).")
 
     ORDER = ("reference", "reference_band", "secondary", "secondary_band", "reference_date", "secondary_date", "chip",
-             "search", "max_speed", "spacing", "prefilter", "outlines", "prior_vx", "prior_vy", "backend", "max_chip",
-             "min_ncc", "min_ratio", "median_threshold", "subpixel_method", "speed_scale", "arrow_step")
+             "search", "max_speed", "spacing", "prefilter", "outlines", "stable_areas", "offset_correction",
+             "prior_vx", "prior_vy", "backend", "max_chip", "min_ncc", "min_ratio", "min_valid", "max_featureless",
+             "median_threshold", "subpixel_method", "speed_scale", "arrow_step")
     LAYER_NAMES = {"output": "Glacier velocity (speed, m/yr)"}
     FIELDS = {"arrows": ARROW_FIELDS}
