@@ -6,7 +6,7 @@ from qgis.core import QgsProcessingParameterFeatureSource, QgsWkbTypes
 
 from .. import parameters as params
 from ..base_algorithm import SeracAlgorithm
-from ..compat import SOURCE_LINE, SOURCE_POLYGON
+from ..compat import GEOMETRY_LINE, GEOMETRY_POLYGON, SOURCE_LINE, SOURCE_POLYGON
 from ..qgis_bridge import raster_path, source_geometries
 
 
@@ -54,7 +54,7 @@ class EvaluateSegmentationAlgorithm(SeracAlgorithm):
     def _geometry_kind(self, parameters, key, context):
         source = self.parameterAsSource(parameters, key, context)
         kind = QgsWkbTypes.geometryType(source.wkbType())
-        return {QgsWkbTypes.PolygonGeometry: "polygons", QgsWkbTypes.LineGeometry: "lines"}.get(kind), source
+        return {GEOMETRY_POLYGON: "polygons", GEOMETRY_LINE: "lines"}.get(kind), source
 
     def run_algorithm(self, parameters, context, feedback):
         from rasterio.crs import CRS
