@@ -1,6 +1,5 @@
 """Vector input/output outside QGIS on geopandas, shapely 2 and pyogrio (core/vector_io.py)."""
 
-import json
 import os
 import subprocess
 import sys
@@ -8,10 +7,10 @@ import sys
 import numpy as np
 import pytest
 from rasterio.crs import CRS
-
 from serac.core.errors import CRSError, InputError
 from serac.core.segmentation.vectorize import geometry_area_m2, geometry_length_m, simplify_geometry
 from serac.core.vector_io import read_geometries, write_features
+
 from tests.conftest import PLUGIN_PATH, SAMPLE_DATA
 
 UTM45 = CRS.from_epsg(32645)

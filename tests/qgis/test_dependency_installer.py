@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from serac.plugin import dependencies
 from serac.plugin.dependencies import Requirement
+
 from tests.conftest import PLUGIN_PATH, ROOT, SAMPLE_DATA
 
 pytestmark = pytest.mark.qgis
