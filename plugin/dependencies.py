@@ -258,6 +258,31 @@ def write_constraints(path, target, requirements=None):
     return path
 
 
+def prune_system_duplicates(target):
+    """Delete from ``target`` the copies of system packages (SYSTEM_PINNED) at the system's version.
+
+    ``pip install --target`` installs every dependency, even one the system has; the constraints
+    make such a copy the system's version, and at the end of ``sys.path`` it is never imported.
+    Returns the removed ``name version`` strings.
+    """
+    system = {p.split("==")[0].lower(): p.split("==")[1] for p in system_pins(exclude=target)}
+    root = os.path.realpath(target) + os.sep
+    removed = []
+    for dist in importlib.metadata.distributions(path=[target]):
+        name = dist.metadata["Name"]
+        if not name or system.get(name.lower()) != dist.version:
+            continue
+        for file in dist.files or ():
+            path = os.path.realpath(str(dist.locate_file(file)))
+            if path.startswith(root) and os.path.isfile(path):
+                os.remove(path)
+        removed.append(f"{name} {dist.version}")
+    for folder, _, _ in sorted(os.walk(target), key=lambda item: -len(item[0])):  # empty folders, deepest first
+        if folder != target and not os.listdir(folder):
+            os.rmdir(folder)
+    return removed
+
+
 def pip_command(python, target, requirements, constraints):
     """``pip install --target`` command line (list) for ``requirements`` into Serac's folder."""
     return [python, "-m", "pip", "install", "--target", target, "--upgrade", "--no-input",

@@ -92,7 +92,8 @@ class DependencyDialog(QDialog):
                                  f"{self.python} {where}.")
         else:
             self.summary.setText("All required packages are installed. torch and onnx are optional (training, "
-                                 "GPU inference); 'Install optional' installs the CPU build where pip finds one.")
+                                 "GPU inference). 'Install optional' takes what pip finds: on Linux, PyPI's torch "
+                                 "is the CUDA build, several GB.")
         self.install_button.setEnabled(bool(todo) and self.python is not None)
         self.optional_button.setEnabled(bool(dependencies.missing(True, self.requirements))
                                         and self.python is not None)
@@ -147,6 +148,10 @@ class DependencyDialog(QDialog):
         self.bar.hide()
         self.log.appendPlainText(f"\npip finished with exit status {self.exit_code}.")
         if self.exit_code == 0:
+            pruned = dependencies.prune_system_duplicates(self.target)
+            if pruned:
+                self.log.appendPlainText("Removed from Serac's folder the copies of packages this QGIS already has "
+                                         "at the same version: " + ", ".join(pruned))
             self.import_results = dependencies.check_imports(self.python, self.target,
                                                              [r.module for r in self._todo])
             self.log.appendPlainText("Import check in a fresh Python (what QGIS sees after a restart):")
