@@ -269,14 +269,14 @@ def prune_system_duplicates(target):
     root = os.path.realpath(target) + os.sep
     removed = []
     for dist in importlib.metadata.distributions(path=[target]):
-        name = dist.metadata["Name"]
-        if not name or system.get(name.lower()) != dist.version:
+        name, version = dist.metadata["Name"], dist.version  # read before the files go
+        if not name or system.get(name.lower()) != version:
             continue
         for file in dist.files or ():
             path = os.path.realpath(str(dist.locate_file(file)))
             if path.startswith(root) and os.path.isfile(path):
                 os.remove(path)
-        removed.append(f"{name} {dist.version}")
+        removed.append(f"{name} {version}")
     for folder, _, _ in sorted(os.walk(target), key=lambda item: -len(item[0])):  # empty folders, deepest first
         if folder != target and not os.listdir(folder):
             os.rmdir(folder)
