@@ -39,15 +39,15 @@ def read_geometries(path, target_crs=None, layer=None, where=None):
     string; ``layer`` a layer name or index (default: first); ``where`` an SQL attribute filter.
     Empty and missing geometries are skipped.
     """
-    gpd, shapely, pyogrio = vector_stack()
-    import pyogrio.errors
+    gpd, shapely, _ = vector_stack()
+    from pyogrio.errors import DataLayerError, DataSourceError
 
     if not os.path.exists(os.fspath(path)):
         raise InputError(f"Vector file '{path}' does not exist.")
     try:
         frame = gpd.read_file(os.fspath(path), layer=layer if layer is not None else 0, where=where,
                               engine="pyogrio")
-    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, ValueError) as exc:
+    except (DataSourceError, DataLayerError, ValueError) as exc:
         raise InputError(f"Cannot read vector file '{path}' (layer {layer!r}): {str(exc).rstrip('.')}.") from None
     geoms = frame.geometry
     geoms = geoms[~(geoms.isna() | geoms.is_empty)]

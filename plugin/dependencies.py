@@ -313,7 +313,8 @@ def check_imports(python, target, modules):
             "for m in sys.argv[2:]:\n"
             "    try:\n        mod = importlib.import_module(m)\n"
             "        print(m, 'ok', getattr(mod, '__version__', ''))\n"
-            "    except Exception as e:\n        print(m, 'FAILED', type(e).__name__ + ':', str(e).splitlines()[0] if str(e) else '')\n")
+            "    except Exception as e:\n"
+            "        print(m, 'FAILED', type(e).__name__ + ':', (str(e).splitlines() or [''])[0])\n")
     proc = subprocess.run([python, "-c", code, target] + list(modules), capture_output=True, text=True,
                           timeout=300, env=pip_environment())
     result = {m: "FAILED (no answer: " + (proc.stderr.strip().splitlines() or ["?"])[-1] + ")" for m in modules}

@@ -37,7 +37,8 @@ def _dialog(tmp_path, requirements):
 
 def test_declared_list_is_the_requirement_files():
     names = [r.name for r in dependencies.REQUIREMENTS]
-    for line in (ROOT / "requirements.txt").read_text().splitlines() + (ROOT / "requirements-ml.txt").read_text().splitlines():
+    lines = [ln for f in ("requirements.txt", "requirements-ml.txt") for ln in (ROOT / f).read_text().splitlines()]
+    for line in lines:
         if line.strip() and not line.startswith("#"):
             assert line.split("=")[0].split(">")[0].split("<")[0].strip() in names
     assert "onnx" in names and "geopandas" in names and "rasterio" in names
