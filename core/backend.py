@@ -66,3 +66,4 @@ def select_backend(requested="auto", supported=("numpy", "torch-cpu", "torch-cud
     if not has_module("onnxruntime"):
         raise DependencyMissing("onnxruntime", "to run ONNX models")
     return BackendChoice("onnxruntime", "cpu", "requested")
+

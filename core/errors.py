@@ -6,6 +6,10 @@ same text, so the wording here is what the user reads.
 """
 
 
+#: Where the plugin's dependency check lives in QGIS (a top-level "Serac" menu), for messages.
+DEPENDENCY_MENU = "Serac > Check dependencies…"
+
+
 class SeracError(Exception):
     """Base class of every error the core raises on purpose."""
 
@@ -35,6 +39,14 @@ class BandCountError(InputError):
     """A raster has a different number of bands than required."""
 
 
+class UnreadableRasterError(InputError):
+    """A raster file exists but GDAL cannot read all of it (truncated or corrupt)."""
+
+
+class OutputError(SeracError):
+    """An output cannot be written where the user asked (read-only folder, disk full, ...)."""
+
+
 class ModelError(SeracError):
     """A model file is corrupt, unsafe, or does not match its input."""
 
@@ -47,7 +59,7 @@ class DependencyMissing(SeracError):
         self.pip_name = pip_name or package
         super().__init__(
             f"The Python package '{package}' is needed {purpose} but is not installed.",
-            f"install it into QGIS's Python (Plugins > Serac > Check dependencies, "
+            f"install it into QGIS's Python ({DEPENDENCY_MENU} in the QGIS menu bar, "
             f"or 'python -m pip install {self.pip_name}').",
         )
 
@@ -57,3 +69,15 @@ class Cancelled(SeracError):
 
     def __init__(self):
         super().__init__("The run was cancelled; no output was written.")
+
+
+class InvalidSetting(InputError, ValueError):
+    """A setting is outside its range or not one of its choices (also a ValueError, for callers that catch it)."""
+
+
+class SeracWarning(UserWarning):
+    """Something was assumed that the user should know about (see :mod:`serac.core.progress`).
+
+    The core issues it with :func:`serac.core.progress.warn`; scripts see it on stderr
+    (Python's ``warnings``), the Processing layer shows it in the log as a warning.
+    """

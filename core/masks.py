@@ -4,8 +4,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .progress import as_progress
-from .raster_io import RasterWriter, iter_blocks, rasterize_geometries, read_grid, read_raster, require_crs
+from .errors import InvalidSetting
+from .progress import as_progress, warn
+from .raster_io import (RasterWriter, iter_blocks, pixel_area_m2, rasterize_geometries, read_grid, read_raster,
+                        require_crs)
 
 
 @dataclass
@@ -15,6 +17,7 @@ class MaskSummary:
     glacier_px: int
     total_px: int
     glacier_area_km2: float
+    warning: str = None
 
     @property
     def glacier_fraction(self):
@@ -33,18 +36,19 @@ def stable_mask(geometries, grid, valid=None, all_touched=True):
     return stable if valid is None else stable & valid
 
 
-def write_glacier_mask(path, geometries, grid, all_touched=False, block=2048, feedback=None):
+def write_glacier_mask(grid, path, geometries, all_touched=False, block=2048, feedback=None):
     """Rasterize outlines onto ``grid`` and write the uint8 mask to ``path`` window by window.
 
-    Returns a :class:`MaskSummary`. Areas use the grid's pixel size (m), so the grid
-    must be in a projected CRS for them to be meaningful.
+    Arguments in the order of :func:`mask_raster`: the grid (or raster) first, the output, the outlines.
+
+    Returns a :class:`MaskSummary`. Areas are ground areas (km²) in any CRS
+    (:func:`~serac.core.raster_io.pixel_area_m2`).
     """
     require_crs(grid, "The reference raster")
     with RasterWriter(path, grid, count=1, dtype="uint8", nodata=None, band_names=["glacier_mask"],
                       tags={"SERAC_PRODUCT": "glacier_mask", "VALUES": "1=glacier, 0=outside"}) as writer:
-        glacier_px = _write_blocks(writer, grid, block, feedback,
-                                   lambda window, mask: mask, geometries, all_touched)
-    return _summary(grid, glacier_px)
+        counted = _write_blocks(writer, grid, block, feedback, lambda window, mask: mask, geometries, all_touched)
+    return _summary(grid, counted)
 
 
 def mask_raster(path, out_path, geometries, keep="inside", all_touched=False, block=2048, feedback=None):
@@ -56,7 +60,7 @@ def mask_raster(path, out_path, geometries, keep="inside", all_touched=False, bl
     common in RGI, are fine). Returns the :class:`MaskSummary` of the outlines on its grid.
     """
     if keep not in ("inside", "outside"):
-        raise ValueError(f"keep must be 'inside' or 'outside', not {keep!r}")
+        raise InvalidSetting(f"keep must be 'inside' or 'outside', not {keep!r}.", "use 'inside' or 'outside'.")
     grid = read_grid(path)
     require_crs(grid, "The raster to mask")
     first = read_raster(path, window=(0, 0, 1, 1))
@@ -69,23 +73,33 @@ def mask_raster(path, out_path, geometries, keep="inside", all_touched=False, bl
 
     with RasterWriter(out_path, grid, count=first.count, dtype="float32", band_names=first.band_names,
                       tags=tags) as writer:
-        glacier_px = _write_blocks(writer, grid, block, feedback, masked, geometries, all_touched)
-    return _summary(grid, glacier_px)
+        counted = _write_blocks(writer, grid, block, feedback, masked, geometries, all_touched)
+    return _summary(grid, counted)
 
 
 def _write_blocks(writer, grid, block, feedback, make, geometries, all_touched):
-    """Rasterize the outlines block by block, write ``make(window, mask)`` there; returns the glacier pixels."""
+    """Rasterize the outlines block by block, write ``make(window, mask)`` there.
+
+    Returns (glacier pixels, glacier area m²)."""
     progress = as_progress(feedback)
-    glacier_px = 0
+    glacier_px, area_m2 = 0, 0.0
     blocks = list(iter_blocks(grid.shape, block))
     for i, (inner, _) in enumerate(blocks):
         mask = glacier_mask(geometries, grid.window_grid(inner), all_touched)
-        glacier_px += int(mask.sum())
+        per_row = mask.sum(axis=1)
+        glacier_px += int(per_row.sum())
+        rows = np.arange(int(inner.row_off), int(inner.row_off + inner.height))
+        area_m2 += float(np.sum(per_row * pixel_area_m2(grid, rows)))
         writer.write(make(inner, mask), inner)
         progress.update((i + 1) / len(blocks))
-    return glacier_px
+    return glacier_px, area_m2
 
 
-def _summary(grid, glacier_px):
-    px_area_km2 = grid.res[0] * grid.res[1] / 1e6
-    return MaskSummary(glacier_px, grid.width * grid.height, glacier_px * px_area_km2)
+def _summary(grid, counted):
+    glacier_px, area_m2 = counted
+    note = None
+    if glacier_px == 0:
+        note = ("The outlines cover no pixel of the raster (0 km² of glacier): they may be in another area or "
+                "CRS. Check that the outlines and the raster overlap.")
+        warn(note)
+    return MaskSummary(glacier_px, grid.width * grid.height, area_m2 / 1e6, note)

@@ -8,12 +8,54 @@ use :class:`ConsoleFeedback` or nothing at all. The core never imports QGIS.
 
 :class:`Progress` maps a sub-task onto a slice of the 0-100 % bar, so nested
 steps report on one bar without knowing where they sit in it.
+
+Warnings: the one way
+---------------------
+Whatever the core assumed and the user should know ("treated -9999 as nodata",
+"only 900 stable pixels", ...) is issued with :func:`warn`, which raises a Python
+warning of class :class:`~serac.core.errors.SeracWarning`. Code deep in the core
+(the raster reader has no feedback object) can warn the same way as an algorithm.
+Scripts and tests see the warnings on stderr / with ``pytest.warns``; a front end wraps
+its run in :func:`forward_warnings`, which hands each distinct warning to its feedback's
+``pushWarning`` as it happens (the Processing base algorithm does this for every
+algorithm, so the warning appears in the dialog's log).
 """
 
+import contextlib
 import sys
 import warnings
 
-from .errors import Cancelled
+from .errors import Cancelled, SeracWarning
+
+
+def warn(problem, assumed=None):
+    """Issue a :class:`SeracWarning`: ``problem``, then what Serac did about it (``assumed``)."""
+    warnings.warn(SeracWarning(problem if not assumed else f"{problem} {assumed}"), stacklevel=2)
+
+
+@contextlib.contextmanager
+def forward_warnings(feedback):
+    """Within the block, show every distinct :class:`SeracWarning` with ``feedback.pushWarning``.
+
+    Repeats of the same text (e.g. the same file read window by window) are shown once.
+    """
+    push = getattr(feedback, "pushWarning", None) or feedback.pushInfo
+    seen = set()
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", SeracWarning)
+        previous = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if not issubclass(category, SeracWarning):
+                return previous(message, category, filename, lineno, file, line)
+            text = str(message)
+            if text not in seen:
+                seen.add(text)
+                push(text)
+            return None
+
+        warnings.showwarning = show
+        yield
 
 
 class NullFeedback:
@@ -29,7 +71,7 @@ class NullFeedback:
         pass
 
     def pushWarning(self, text):  # noqa: N802
-        warnings.warn(text, stacklevel=3)
+        warnings.warn(SeracWarning(text), stacklevel=3)
 
 
 class ConsoleFeedback(NullFeedback):

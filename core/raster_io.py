@@ -4,17 +4,30 @@
 * :func:`read_raster` / :func:`read_on_grid` — read a raster, or a window of it, as
   float arrays with nodata as NaN; ``read_on_grid`` reprojects/resamples onto another
   raster's grid on the fly (GDAL warped VRT), window by window if asked.
+* :class:`BandReader` — THE grid reader: one band of a file read onto windows of any
+  grid, directly when the grids line up (no warp), else through ``read_on_grid``.
+  Every capability (DEM, velocity, SAR, time series, segmentation) reads through it.
+* What every read does (:func:`band_encoding`, so no algorithm can forget it):
+  outside a raster's footprint is nodata (NaN), with or without a nodata tag;
+  untagged voids (-9999, -32768, -32767, float max, 0 in an unsigned DEM) and a nodata
+  tag the data type cannot hold are treated as nodata with a warning naming the
+  value (:class:`~serac.core.errors.SeracWarning`); GDAL scale/offset are applied;
+  a truncated file raises :class:`~serac.core.errors.UnreadableRasterError`.
 * :class:`RasterWriter` / :func:`write_raster` — tiled, compressed GeoTIFF (Cloud
   Optimized GeoTIFF by default) written atomically: data goes to a temporary file in
   the destination folder and is renamed into place only when everything succeeded, so
   a failed or cancelled run leaves nothing half-written.
 * :func:`iter_blocks` — the one window iterator used for all blockwise processing.
 * :func:`rasterize_geometries` — burn outlines (GeoJSON-like mappings) onto a grid.
+* :func:`pixel_size_m` / :func:`pixel_area_m2` — ground pixel size (m) and area (m²) of a
+  grid, in any CRS (degrees converted on the WGS 84 ellipsoid).
+* :func:`check_output_path` — fail early, naming the file, when an output cannot be written.
 
 Coordinates are in the units of the CRS (m for projected CRS); resolutions are
 positive numbers (m/px); arrays are (band, row, col) or (row, col).
 """
 
+import contextlib
 import math
 import os
 import uuid
@@ -31,7 +44,10 @@ from rasterio.enums import Resampling
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
-from .errors import AllNoDataError, BandCountError, CRSError, InputError, NoOverlapError
+from .band_encoding import (VOID_VALUES, BandEncoding, band_encoding, check_complete,  # noqa: F401 (re-exported)
+                            encodings_of, file_name, open_raster, read_decoded, reading)
+from .errors import AllNoDataError, BandCountError, CRSError, InputError, NoOverlapError, OutputError
+from .threads import gdal_threads
 
 RESAMPLING = {
     "nearest": Resampling.nearest,
@@ -160,22 +176,15 @@ class Raster:
         return np.all(np.isfinite(self.data), axis=0)
 
 
-def _open(path):
-    try:
-        return rasterio.open(path)
-    except rasterio.errors.RasterioIOError as exc:
-        raise InputError(f"Cannot open raster '{path}': {exc}.",
-                         "check the path and that the file is a raster GDAL can read.") from None
-
-
 def read_grid(path):
-    """The :class:`RasterGrid` of a raster file, without reading pixels."""
-    with _open(path) as ds:
+    """The :class:`RasterGrid` of a raster file, without reading pixels (a truncated file is refused)."""
+    with open_raster(path) as ds:
+        check_complete(ds, os.fspath(path))
         return RasterGrid.from_dataset(ds)
 
 
 def band_count(path):
-    with _open(path) as ds:
+    with open_raster(path) as ds:
         return ds.count
 
 
@@ -195,11 +204,6 @@ def require_band_count(path, expected, what="The raster"):
     return n
 
 
-def _to_float(masked, dtype):
-    data = np.ma.filled(masked.astype(dtype, copy=False), np.nan)
-    return data
-
-
 def _band_indexes(ds, bands):
     if bands is None:
         return list(range(1, ds.count + 1))
@@ -211,15 +215,16 @@ def _band_indexes(ds, bands):
     return bands
 
 
-def read_raster(path, bands=None, window=None, dtype="float32"):
-    """Read a raster (or ``window`` of it) as float with nodata as NaN.
+def read_raster(path, bands=None, window=None, dtype="float32", zero_is_void=False):
+    """Read a raster (or ``window`` of it) as float with nodata as NaN, scale/offset applied.
 
     ``bands`` is a 1-based band index or list of them (default: all bands).
     """
-    with _open(path) as ds:
+    with open_raster(path) as ds:
         idx = _band_indexes(ds, bands)
+        encodings = encodings_of(path, ds, idx, zero_is_void)
         win = None if window is None else (Window(*window) if not isinstance(window, Window) else window)
-        data = _to_float(ds.read(idx, window=win, masked=True), dtype)
+        data = read_decoded(ds, path, idx, encodings, win, dtype)
         grid = RasterGrid.from_dataset(ds)
         if win is not None:
             grid = grid.window_grid(win)
@@ -246,29 +251,231 @@ def require_overlap(source_grid, target_grid, what="The two rasters"):
                              "check that both cover the same area and carry the right CRS.")
 
 
-def read_on_grid(path, grid, bands=None, window=None, resampling="bilinear", dtype="float32"):
+def read_on_grid(path, grid, bands=None, window=None, resampling="bilinear", dtype="float32",
+                 zero_is_void=False):
     """Read ``path`` onto ``grid`` (or a ``window`` of it), reprojecting if needed.
 
-    Pixels outside the source or nodata in it are NaN. Raises :class:`NoOverlapError`
-    if the raster does not overlap the grid at all.
+    Pixels outside the source or nodata in it are NaN (with or without a nodata tag; see
+    :func:`band_encoding`). Raises :class:`NoOverlapError` if the raster does not overlap
+    the grid at all.
     """
-    with _open(path) as ds:
+    with open_raster(path) as ds:
         src_grid = RasterGrid.from_dataset(ds)
         idx = _band_indexes(ds, bands)
+        encodings = encodings_of(path, ds, idx, zero_is_void)
         win = None if window is None else (Window(*window) if not isinstance(window, Window) else window)
         out_grid = grid if win is None else grid.window_grid(win)
         if src_grid.matches(grid):
-            data = _to_float(ds.read(idx, window=win, masked=True), dtype)
+            data = read_decoded(ds, path, idx, encodings, win, dtype)
         else:
-            require_crs(src_grid, f"Raster '{os.path.basename(str(path))}'")
+            require_crs(src_grid, f"Raster '{file_name(path)}'")
             require_crs(grid, "The target grid")
             require_overlap(src_grid, grid)
+            nodata = {e.nodata for e in encodings}
+            src_nodata = nodata.pop() if len(nodata) == 1 else None
+            # without a nodata value, an alpha band marks what lies outside the source footprint
             with WarpedVRT(ds, crs=grid.crs, transform=grid.transform, width=grid.width,
-                           height=grid.height, resampling=_resampling(resampling),
-                           src_nodata=ds.nodata, nodata=ds.nodata) as vrt:
-                data = _to_float(vrt.read(idx, window=win, masked=True), dtype)
+                           height=grid.height, resampling=_resampling(resampling), src_nodata=src_nodata,
+                           nodata=src_nodata, add_alpha=src_nodata is None) as vrt:
+                with reading(path):
+                    masked = vrt.read(idx, window=win, masked=True)
+                    outside = vrt.read(vrt.count, window=win) == 0 if src_nodata is None else None
+            data = np.ma.filled(masked.astype(dtype, copy=False), np.nan)
+            if outside is not None:
+                data[:, outside] = np.nan
+            for k, e in enumerate(encodings):
+                if e.nodata is not None and e.nodata != src_nodata:
+                    data[k][masked.data[k] == e.nodata] = np.nan
+                e.apply_scale(data[k])
         names = [ds.descriptions[i - 1] or f"band_{i}" for i in idx]
         return Raster(data, out_grid, names, ds.tags(), ds.nodata)
+
+
+# -- the grid reader ---------------------------------------------------------------------------------
+# read_on_grid reprojects through a GDAL warped VRT unless the file's grid *equals* the target grid.
+# Often the two grids hold the same pixels and differ only by a whole number of px (the file covers a
+# larger or smaller extent), by an equivalent CRS (e.g. ETRS89 / UTM 33N and WGS 84 / UTM 33N, between
+# which PROJ applies no datum shift) or by a rounding of the geotransform far below a pixel. The warp
+# then returns the file's own values at 5-7 times the cost of a plain read. BandReader detects that case
+# (pixel_offset: target pixel corners mapped into the file's pixel coordinates with the same PROJ
+# transformation GDAL uses must all land within ALIGN_TOLERANCE_PX of one whole-pixel offset) and then
+# reads the window directly, with NaN outside the file and for nodata; otherwise it uses read_on_grid.
+
+#: Largest misalignment (px) still read directly: it moves a value by at most this
+#: fraction of the difference to its neighbour (e.g. 2 mm for a 20 m step).
+ALIGN_TOLERANCE_PX = 1e-4
+
+#: Points per side of the lattice of target pixel corners checked by :func:`pixel_offset`.
+LATTICE = 7
+
+#: Dtypes whose values float32 holds exactly (read straight into a float32 buffer).
+_EXACT_IN_FLOAT32 = {"uint8", "int8", "uint16", "int16", "float32"}
+
+#: GDAL decodes the blocks of one read request on this many threads (same values, less wall time)
+#: when the file's blocks hold at least ``THREADED_BLOCK_PX`` px (one-row strips decode faster on one)
+#: and the request at least ``THREADED_READ_BYTES`` (small reads do not repay the threads).
+READ_THREADS = "ALL_CPUS"  # the default; a job's thread limit (serac.core.threads.gdal_threads) replaces it
+THREADED_BLOCK_PX = 256 * 64
+THREADED_READ_BYTES = 4 * 1024 ** 2
+
+
+def pixel_offset(src_grid, grid, tolerance_px=ALIGN_TOLERANCE_PX):
+    """(drow, dcol) whole px such that pixel (r, c) of ``grid`` is pixel (r + drow, c + dcol) of ``src_grid``.
+
+    None when the grids do not line up that way (other resolution, rotation, a
+    sub-pixel offset, a CRS that moves the points, or a CRS missing unless the grids are equal).
+    """
+    if src_grid.crs is None or grid.crs is None:  # image (radar) geometry: only the same grid lines up
+        return (0, 0) if src_grid.matches(grid) else None
+    cols, rows = np.meshgrid(np.linspace(0, grid.width, LATTICE), np.linspace(0, grid.height, LATTICE))
+    x, y = grid.transform * (cols.ravel(), rows.ravel())
+    if src_grid.crs != grid.crs:
+        try:
+            x, y = rasterio.warp.transform(grid.crs, src_grid.crs, x, y)
+        except Exception:  # noqa: BLE001 - points outside the CRS's domain: let the warp decide
+            return None
+    src_cols, src_rows = ~src_grid.transform * (np.asarray(x), np.asarray(y))
+    d_row, d_col = src_rows - rows.ravel(), src_cols - cols.ravel()
+    if not (np.all(np.isfinite(d_row)) and np.all(np.isfinite(d_col))):
+        return None
+    drow, dcol = round(float(d_row[0])), round(float(d_col[0]))
+    if np.max(np.abs(d_row - drow)) > tolerance_px or np.max(np.abs(d_col - dcol)) > tolerance_px:
+        return None
+    return drow, dcol
+
+
+def _grid_key(grid):
+    return grid.crs.to_wkt() if grid.crs is not None else None, tuple(grid.transform), grid.width, grid.height
+
+
+class BandReader:
+    """One band of a raster file, read onto windows of any grid as float32 (NaN = nodata or outside).
+
+    Reads directly when the file lines up with the grid (see above), else through
+    :func:`read_on_grid` with ``resampling``. Voids, scale/offset and truncation are
+    handled as :func:`band_encoding` says (checked, and any warning issued, on creation).
+    ``zero_is_void``: 0 in an unsigned band marks voids (DEMs).
+    """
+
+    def __init__(self, path, band=1, name="The raster", zero_is_void=False):
+        self.path = os.fspath(path)
+        self.band = int(band)
+        self.zero_is_void = bool(zero_is_void)
+        with open_raster(self.path) as ds:
+            if not 1 <= self.band <= ds.count:
+                raise BandCountError(f"{name} '{file_name(self.path)}' has {ds.count} band(s); "
+                                     f"band {self.band} was asked for.", "choose an existing band.")
+            self.grid = RasterGrid.from_dataset(ds)
+            self.dtype = ds.dtypes[self.band - 1]
+            self.unit = ds.units[self.band - 1]
+            self.count = ds.count
+            block_rows, block_cols = ds.block_shapes[self.band - 1]
+            self.encoding = encodings_of(self.path, ds, [self.band], self.zero_is_void)[0]
+        self.nodata = self.encoding.nodata
+        self._threaded = block_rows * block_cols >= THREADED_BLOCK_PX
+        self._gdal_mask = self.encoding.gdal_mask
+        self._offsets = {}
+
+    def offset(self, grid):
+        """:func:`pixel_offset` of the file's grid on ``grid`` (cached per grid)."""
+        key = _grid_key(grid)
+        if key not in self._offsets:
+            self._offsets[key] = pixel_offset(self.grid, grid)
+        return self._offsets[key]
+
+    def read(self, grid, window=None, resampling="bilinear"):
+        """Values on ``window`` of ``grid`` (default: the whole grid), (rows, cols) float32."""
+        offset = self.offset(grid)
+        if offset is None:
+            return self._warped(grid, window, resampling)
+        return self._direct(grid, window, offset, self._read_window, np.nan, np.float32)
+
+    def _warped(self, grid, window, resampling):
+        with warnings_once():
+            return read_on_grid(self.path, grid, bands=self.band, window=window, resampling=resampling,
+                                zero_is_void=self.zero_is_void).band(1)
+
+    def nonzero(self, grid, window=None):
+        """True where the band holds a valid (finite, not nodata) non-zero value, e.g. a mask (nearest neighbour).
+
+        The same as ``np.isfinite(v) & (v != 0)`` of the values ``read`` gives,
+        without converting an integer band to float.
+        """
+        offset = self.offset(grid)
+        if offset is None:
+            values = self._warped(grid, window, "nearest")
+            return np.isfinite(values) & (values != 0)
+        return self._direct(grid, window, offset, self._nonzero_window, False, bool)
+
+    def _direct(self, grid, window, offset, read_window, fill, dtype):
+        """``read_window`` of the file's pixels under ``window`` of ``grid``, ``fill`` outside the file."""
+        w = Window(0, 0, grid.width, grid.height) if window is None else (
+            window if isinstance(window, Window) else Window(*window))
+        r0, c0 = int(w.row_off) + offset[0], int(w.col_off) + offset[1]
+        h, wd = int(w.height), int(w.width)
+        rr0, cc0 = max(0, r0), max(0, c0)
+        rr1, cc1 = min(self.grid.height, r0 + h), min(self.grid.width, c0 + wd)
+        if rr1 <= rr0 or cc1 <= cc0:
+            whole = Window(-offset[1], -offset[0], self.grid.width, self.grid.height)
+            if not _intersects(whole, grid):
+                require_overlap(self.grid, grid)  # raises NoOverlapError like read_on_grid
+            return np.full((h, wd), fill, dtype=dtype)
+        values = read_window(Window(cc0, rr0, cc1 - cc0, rr1 - rr0))
+        if (rr0, cc0, rr1, cc1) == (r0, c0, r0 + h, c0 + wd):
+            return values
+        out = np.full((h, wd), fill, dtype=dtype)
+        out[rr0 - r0:rr1 - r0, cc0 - c0:cc1 - c0] = values
+        return out
+
+    @contextlib.contextmanager
+    def _dataset(self, window):
+        """The file opened in a GDAL environment suited to reading ``window``; read errors name the file."""
+        threaded = self._threaded and window.width * window.height * 4 >= THREADED_READ_BYTES
+        with rasterio.Env(**({"GDAL_NUM_THREADS": gdal_threads()} if threaded else {})), \
+                open_raster(self.path) as ds, reading(self.path):
+            yield ds
+
+    def _nonzero_window(self, window):
+        if self._gdal_mask or self.encoding.scaled or np.dtype(self.dtype).kind not in "iu":
+            values = self._read_window(window)
+            return np.isfinite(values) & (values != 0)
+        with self._dataset(window) as ds:
+            raw = ds.read(self.band, window=window)
+        flags = raw != 0
+        if self.nodata is not None and not np.isnan(self.nodata):
+            flags &= raw != self.nodata
+        return flags
+
+    def _read_window(self, window):
+        """A window inside the file as float32 with NaN for nodata (no resampling)."""
+        with self._dataset(window) as ds:
+            if self._gdal_mask:
+                raw = ds.read(self.band, window=window)
+                return self.encoding.decode(raw, np.float32, ds.read_masks(self.band, window=window))
+            if self.dtype in _EXACT_IN_FLOAT32:
+                values = ds.read(self.band, window=window, out_dtype="float32")
+                if self.nodata is not None and not np.isnan(self.nodata):
+                    values[values == np.float32(self.nodata)] = np.nan
+                return self.encoding.apply_scale(values)
+            raw = ds.read(self.band, window=window)
+        return self.encoding.decode(raw, np.float32)
+
+
+def _intersects(window, grid):
+    return (window.col_off < grid.width and window.col_off + window.width > 0
+            and window.row_off < grid.height and window.row_off + window.height > 0)
+
+
+@contextlib.contextmanager
+def warnings_once():
+    """Silence :class:`SeracWarning` inside (a reader that already warned on creation reads window by window)."""
+    import warnings
+
+    from .errors import SeracWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SeracWarning)
+        yield
 
 
 def require_valid(array, what="The raster", minimum=1):
@@ -301,9 +508,69 @@ def iter_blocks(shape, block_size, overlap=0):
             yield inner, outer
 
 
+def sample_windows(shape, count=4, size=128):
+    """Up to ``count`` x ``count`` windows of ``size`` px spread evenly over a (rows, cols) shape
+    (a cheap look at a raster's values before the work starts)."""
+    rows, cols = shape
+    h, w = min(size, rows), min(size, cols)
+    r_offs = np.unique(np.linspace(0, rows - h, count).astype(int))
+    c_offs = np.unique(np.linspace(0, cols - w, count).astype(int))
+    return [Window(int(c), int(r), w, h) for r in r_offs for c in c_offs]
+
+
+def display_range(values, percentiles=(2, 98)):
+    """(low, high) percentiles of the finite ``values``, for a layer's colour stretch; None when there are
+    none or all are equal."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return None
+    low, high = np.percentile(values, percentiles)
+    return (float(low), float(high)) if high > low else None
+
+
 def block_count(shape, block_size):
     bs_r, bs_c = (block_size, block_size) if np.isscalar(block_size) else block_size
     return math.ceil(shape[0] / bs_r) * math.ceil(shape[1] / bs_c)
+
+
+def _unwritable(path, exc):
+    folder = os.path.dirname(os.path.abspath(os.fspath(path)))
+    reason = getattr(exc, "strerror", None) or str(exc)
+    if ".serac-" in reason:  # GDAL names Serac's hidden intermediate file: keep only the cause
+        reason = reason.rsplit(": ", 1)[-1].rstrip(").") or "write failed"
+    return OutputError(f"The output '{path}' cannot be written in '{folder}' ({reason}).",
+                       "choose an output folder you can write to (e.g. in your home folder), or free disk space; "
+                       "leave the output empty to get a temporary file.")
+
+
+def check_output_path(path):
+    """Raise :class:`OutputError` naming ``path`` unless a file can be created in its folder.
+
+    Creates the folder if needed, and probes it with a hidden file that is removed at once,
+    so the check is right even where permissions lie (read-only mounts, root, network shares).
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    probe = os.path.join(folder, f".serac-write-test-{uuid.uuid4().hex[:8]}")
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with open(probe, "wb"):
+            pass
+        os.remove(probe)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.remove(probe)
+        raise _unwritable(path, exc) from None
+
+
+@contextlib.contextmanager
+def writing(path):
+    """Turn OS and GDAL write failures inside the block into :class:`OutputError` naming ``path``."""
+    try:
+        yield
+    except (OSError, rasterio.errors.RasterioError) as exc:
+        raise _unwritable(path, exc) from None
 
 
 def _temporary_path(path):
@@ -334,10 +601,12 @@ class RasterWriter:
     """
 
     def __init__(self, path, grid, count=1, dtype="float32", nodata=float("nan"), band_names=None,
-                 tags=None, band_tags=None, cog=True, compress="DEFLATE", block=256):
+                 tags=None, band_tags=None, cog=True, compress="DEFLATE", block=256, shown_as=None):
         if count < 1:
             raise InputError("A raster output needs at least one band.")
         self.path = os.fspath(path)
+        #: the file the user chose, named in errors (when ``path`` is an intermediate file)
+        self.shown_as = os.fspath(shown_as) if shown_as else self.path
         self.grid = grid
         self.count = count
         self.dtype = np.dtype(dtype)
@@ -352,6 +621,10 @@ class RasterWriter:
         self._ds = None
 
     def __enter__(self):
+        with writing(self.shown_as):
+            return self.open_raster()
+
+    def open_raster(self):
         folder = os.path.dirname(os.path.abspath(self.path))
         if not os.path.isdir(folder):
             os.makedirs(folder, exist_ok=True)
@@ -390,17 +663,25 @@ class RasterWriter:
         data = data.astype(self.dtype, copy=False)
         win = None if window is None else (Window(*window) if not isinstance(window, Window) else window)
         indexes = list(range(1, self.count + 1)) if band is None else [band]
-        self._ds.write(data, indexes=indexes, window=win)
+        with writing(self.shown_as):
+            self._ds.write(data, indexes=indexes, window=win)
 
     def __exit__(self, exc_type, exc, tb):
         try:
             self._ds.close()
-        except Exception:
+        except Exception as close_exc:
             _remove_quietly(self._tmp)
-            raise
+            if exc_type is not None:
+                return False
+            raise _unwritable(self.shown_as, close_exc) from None
         if exc_type is not None:
             _remove_quietly(self._tmp)
             return False
+        with writing(self.shown_as):
+            self._finish()
+        return False
+
+    def _finish(self):
         try:
             final_tmp = self._tmp
             if self.cog:
@@ -416,7 +697,6 @@ class RasterWriter:
             if self.cog:
                 _remove_quietly(final_tmp)
             raise
-        return False
 
 
 _COG_DRIVER = []
@@ -453,6 +733,54 @@ def rasterize_geometries(geometries, grid, value=1, all_touched=False, dtype="ui
         return np.zeros(grid.shape, dtype=dtype)
     return rasterio.features.rasterize(shapes, out_shape=grid.shape, transform=grid.transform,
                                        fill=0, all_touched=all_touched, dtype=dtype)
+
+
+_WGS84_A = 6378137.0
+_WGS84_E2 = 6.69437999014e-3
+
+
+def _metres_per_degree(lat_deg):
+    """(east, north) metres per degree of longitude/latitude at ``lat_deg`` on the WGS 84 ellipsoid."""
+    phi = np.radians(lat_deg)
+    w = 1.0 - _WGS84_E2 * np.sin(phi) ** 2
+    east = np.pi / 180.0 * _WGS84_A * np.cos(phi) / np.sqrt(w)
+    north = np.pi / 180.0 * _WGS84_A * (1.0 - _WGS84_E2) / w ** 1.5
+    return east, north
+
+
+def pixel_sizes_m(grid, rows=None):
+    """Ground pixel size (x, y) in m of ``grid``.
+
+    Projected CRS: resolution times the CRS's linear unit (m, US ft, ...). Geographic CRS:
+    degrees converted on the WGS 84 ellipsoid at the latitude of ``rows`` (array of row
+    indices: arrays are returned) or of the grid's centre.
+    """
+    require_crs(grid)
+    rx, ry = grid.res
+    if grid.is_geographic:
+        if rows is None:
+            lat = (grid.bounds[1] + grid.bounds[3]) / 2.0
+        else:
+            lat = grid.xy(np.asarray(rows), np.zeros_like(np.asarray(rows)))[1]
+        east, north = _metres_per_degree(lat)
+        return rx * east, ry * north
+    try:
+        factor = grid.crs.linear_units_factor[1] or 1.0
+    except Exception:  # noqa: BLE001 - CRS without a linear unit
+        factor = 1.0
+    return rx * factor, ry * factor
+
+
+def pixel_size_m(grid):
+    """Ground pixel size of ``grid`` in m (geometric mean of x and y, at the centre for degrees)."""
+    x, y = pixel_sizes_m(grid)
+    return float(math.sqrt(x * y))
+
+
+def pixel_area_m2(grid, rows=None):
+    """Ground area of one pixel of ``grid`` in m² (per row index in ``rows`` for geographic grids)."""
+    x, y = pixel_sizes_m(grid, rows)
+    return x * y
 
 
 def utm_crs_for(lon, lat):

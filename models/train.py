@@ -43,7 +43,7 @@ import math
 import os
 import platform
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import torch
@@ -51,6 +51,7 @@ import torch.nn.functional as F
 
 from ..core.errors import InputError
 from ..core.progress import as_progress
+from ..core.raster_io import check_output_path
 from ..core.segmentation.inference import classify, pixel_size_m, predict_array
 from ..core.segmentation.metrics import segmentation_scores
 from ..core.segmentation.model_metadata import ModelMetadata
@@ -146,7 +147,32 @@ def _loss(logits, y, n_classes_out):
     return ce + dice
 
 
-def _metadata(config, n_bands, band_names, normalization, px, architecture, size_multiple, train_info):
+def band_dtype(source):
+    """Data type name of the first band of a training raster (``path`` or ``(path, bands)``)."""
+    import rasterio
+
+    path = source[0] if isinstance(source, (tuple, list)) else source
+    with rasterio.open(path) as ds:
+        return ds.dtypes[0]
+
+
+def value_range(image, valid, dtype):
+    """The ``input.value_range`` a trained model declares: the training values widened by a quarter of
+    their span on each side (within what ``dtype`` holds), so data of another kind is refused."""
+    values = image[:, valid]
+    if values.size == 0:
+        return None
+    lo, hi = float(values.min()), float(values.max())
+    pad = 0.25 * (hi - lo) if hi > lo else 1.0
+    lo, hi = lo - pad, hi + pad
+    if np.dtype(dtype).kind in "iu":
+        info = np.iinfo(np.dtype(dtype))
+        lo, hi = max(lo, float(info.min)), min(hi, float(info.max))
+    return {"dtype": np.dtype(dtype).name, "min": round(lo, 6), "max": round(hi, 6), "rescale": None}
+
+
+def _metadata(config, n_bands, band_names, normalization, px, architecture, size_multiple, train_info,
+              input_range=None):
     activation = "sigmoid" if len(config.classes) == 2 and config.task != "calving_front_zones" else "softmax"
     bands = [{"name": n, "sensor": config.sensor, "description": "", "units": ""} for n in band_names]
     return {
@@ -154,7 +180,8 @@ def _metadata(config, n_bands, band_names, normalization, px, architecture, size
         "description": config.description,
         "input": {"bands": bands, "normalization": normalization,
                   "nodata": {"values": list(config.nodata_values), "fill": 0.0},
-                  "pixel_size_m": round(px, 3), "pixel_size_tolerance": config.pixel_size_tolerance},
+                  "pixel_size_m": round(px, 3), "pixel_size_tolerance": config.pixel_size_tolerance,
+                  **({"value_range": input_range} if input_range else {})},
         "tiling": {"tile_size": config.inference_tile, "overlap": config.inference_overlap,
                    "size_multiple": size_multiple},
         "output": {"activation": activation, "classes": list(config.classes),
@@ -241,9 +268,17 @@ def write_log(path, config, model, log, metrics, report, seconds):
 
 
 def train(config, feedback=None):
-    """Train (or fine-tune) a model as described by ``config``; returns a :class:`TrainResult`."""
+    """Train (or fine-tune) a model as described by ``config``; returns a :class:`TrainResult`.
+
+    ``config`` is not changed: what fine-tuning takes from the base model goes into a copy.
+    """
+    config = replace(config, classes=list(config.classes), nodata_values=list(config.nodata_values),
+                     provenance=dict(config.provenance))
     progress = as_progress(feedback)
     start = time.perf_counter()
+    for path in (config.output, config.log_path):  # before the long work: OutputError naming the file
+        if path:
+            check_output_path(path)
     _seed_everything(config.seed, config.threads)
     rng = np.random.default_rng(config.seed)
     device = _device(config.device)
@@ -302,8 +337,12 @@ def train(config, feedback=None):
         "steps": config.steps, "batch_size": config.batch_size, "train_tile_size": config.tile_size,
         "seed": config.seed, "device": device, "train_seconds": round(train_seconds, 1),
     })
+    if init_meta is not None and init_meta.value_range is not None:  # fine-tuned: the base model's inputs
+        input_range = init_meta.value_range.to_dict()
+    else:
+        input_range = value_range(image, valid, band_dtype(config.rasters[0]))
     meta = _metadata(config, image.shape[0], _band_names(config, image.shape[0]), normalization, px,
-                     arch, 2 ** arch["depth"], provenance)
+                     arch, 2 ** arch["depth"], provenance, input_range)
     report = export_onnx(model, meta, config.output)
     progress.update(0.93)
 

@@ -5,13 +5,14 @@ import os
 from qgis.core import QgsApplication
 from qgis.PyQt.QtGui import QIcon
 from qgis.PyQt.QtCore import Qt
-from qgis.PyQt.QtWidgets import QMenu
+from qgis.PyQt.QtWidgets import QMenu, QToolButton
 
+from ..core.errors import DEPENDENCY_MENU
+from ..processing_provider.base_algorithm import ICON_DIR
 from ..processing_provider.provider import PROVIDER_ID, SeracProvider
 from .qt_compat import QAction
 
-PLUGIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ICON = os.path.join(PLUGIN_DIR, "resources", "icons", "serac.svg")
+ICON = os.path.join(ICON_DIR, "serac.svg")
 
 
 class SeracPlugin:
@@ -42,19 +43,32 @@ class SeracPlugin:
         self.toolbar = self.iface.addToolBar("Serac")
         self.toolbar.setObjectName("seracToolbar")
         for alg in sorted(self.provider.algorithms(), key=lambda a: (a.group(), a.displayName())):
-            action = self._add_action(alg.displayName(), alg.icon(), self._opener(alg.id()), menu_group=alg.group())
-            if alg.groupId() != "utilities":
-                self.toolbar.addAction(action)
+            self._add_action(alg.displayName(), alg.icon(), self._opener(alg.id()), menu_group=alg.group())
+        self._group_buttons()
         self.menu.addSeparator()
-        review = self._add_action("Outline review", QIcon(ICON), self.toggle_review_dock)
+        review = self._add_action("Outline review", QIcon(os.path.join(ICON_DIR, "review.svg")),
+                                  self.toggle_review_dock)
         self.toolbar.addAction(review)
-        self._add_action("Check dependencies…", QIcon(ICON), self.show_dependencies)
+        self._add_action(DEPENDENCY_MENU.split(" > ")[-1], QIcon(os.path.join(ICON_DIR, "dependencies.svg")),
+                         self.show_dependencies)
         menubar = main_window.menuBar()
         help_menu = self.iface.helpMenu() if hasattr(self.iface, "helpMenu") else None
         if isinstance(help_menu, QMenu):
             menubar.insertMenu(help_menu.menuAction(), self.menu)
         else:
             menubar.addMenu(self.menu)
+
+    def _group_buttons(self):
+        """A short toolbar: one button per algorithm group, with the group's icon, opening its menu."""
+        for group_menu in [a.menu() for a in self.menu.actions() if a.menu() is not None]:
+            algorithms = [a for a in group_menu.actions() if not a.isSeparator()]
+            button = QToolButton(self.toolbar)
+            button.setMenu(group_menu)
+            button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+            button.setIcon(algorithms[0].icon() if algorithms else QIcon(ICON))
+            button.setToolTip(f"Serac: {group_menu.title()}")
+            button.setObjectName(f"seracGroup_{group_menu.title()}")
+            self.toolbar.addWidget(button)
 
     def _add_action(self, text, icon, callback, menu_group=None):
         action = QAction(icon, text, self.iface.mainWindow())

@@ -23,18 +23,54 @@ from qgis.core import (
     QgsProcessingOutputString,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFileDestination,
+    QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
 )
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
+from ..core.errors import DEPENDENCY_MENU  # plain Python, importable without the core's dependencies
 from . import styles
-from .compat import PARAM_ADVANCED
+from .compat import SOURCE_RASTER
 
 ICON_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "resources", "icons")
 
+def file_error_text(exc):
+    """The user's message for a file error the core did not type (GDAL or the OS), else None."""
+    try:
+        import rasterio.errors
+        gdal_errors = (rasterio.errors.RasterioError,)
+    except ImportError:
+        gdal_errors = ()
+    if isinstance(exc, OSError):
+        name = getattr(exc, "filename", None)
+        where = f" '{name}'" if name else ""
+        return (f"Serac could not read or write the file{where}: {getattr(exc, 'strerror', None) or exc}. Fix: check "
+                "that the input files are complete and readable, and choose an output folder you can write to "
+                "with free disk space.")
+    if gdal_errors and isinstance(exc, gdal_errors):
+        return (f"GDAL could not read or write a raster: {exc}. Fix: check that the input files are complete "
+                "(download or export them again if a copy was interrupted) and that the output folder can be "
+                "written.")
+    return None
+
+
 #: (import name, pip name) of the packages the core needs, per feature.
 CORE_REQUIREMENTS = (("numpy", "numpy"), ("scipy", "scipy"), ("rasterio", "rasterio"))
+
+
+def group_icon_path(group_id, default="serac.svg"):
+    """``resources/icons/group_<group_id>.svg`` (one icon per algorithm group), else ``default``."""
+    path = os.path.join(ICON_DIR, f"group_{group_id}.svg")
+    return path if group_id and os.path.isfile(path) else os.path.join(ICON_DIR, default)
+
+
+def plain_results(results):
+    """Results with numpy scalars as Python numbers: QGIS cannot convert a numpy.float64, and
+    ``qgis_process`` would print such an output empty."""
+    return {key: value.item() if hasattr(value, "item") and hasattr(value, "dtype") else value
+            for key, value in results.items()}
 
 
 class SeracAlgorithm(QgsProcessingAlgorithm):
@@ -75,7 +111,9 @@ class SeracAlgorithm(QgsProcessingAlgorithm):
         return self.tr(self.SHORT_HELP)
 
     def icon(self):
-        return QIcon(os.path.join(ICON_DIR, self.ICON))
+        if self.ICON != SeracAlgorithm.ICON:  # an algorithm's own icon
+            return QIcon(os.path.join(ICON_DIR, self.ICON))
+        return QIcon(group_icon_path(self.GROUP_ID))
 
     def createInstance(self):  # noqa: N802
         return type(self)()
@@ -92,8 +130,8 @@ class SeracAlgorithm(QgsProcessingAlgorithm):
         if missing:
             return False, self.tr(
                 "Serac needs these Python packages, which are not installed: {}. Install them from "
-                "Plugins > Serac > Check dependencies, or run 'python -m pip install {}' in QGIS's "
-                "Python.").format(", ".join(missing), " ".join(missing))
+                "{} in the QGIS menu bar, or run 'python -m pip install {}' in QGIS's "
+                "Python.").format(", ".join(missing), DEPENDENCY_MENU, " ".join(missing))
         return True, ""
 
     # -- parameters and run -------------------------------------------------------
@@ -109,19 +147,83 @@ class SeracAlgorithm(QgsProcessingAlgorithm):
         raise NotImplementedError
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        """Run :meth:`run_algorithm` the one way every Serac algorithm runs.
+
+        Output folders are checked writable before any work; the core's warnings
+        (:func:`serac.core.progress.warn`) go to the log as warnings as they happen; the core's
+        typed errors, and any file error the core did not type, become a
+        ``QgsProcessingException`` naming the file and the fix: no traceback reaches the user.
+        """
         ok, message = self.canExecute()
         if not ok:
             raise QgsProcessingException(message)
         from ..core.errors import SeracError  # after the dependency check
+        from ..core.progress import forward_warnings
 
         try:
-            return self.run_algorithm(parameters, context, feedback)
+            self.check_outputs(parameters, context)
+            with forward_warnings(feedback):
+                return plain_results(self.run_algorithm(parameters, context, feedback))
         except SeracError as exc:
             raise QgsProcessingException(str(exc)) from exc
         except MemoryError as exc:
             raise QgsProcessingException(
                 "Serac ran out of memory. Fix: use a smaller block/tile size, a coarser grid, or crop the "
                 "inputs to the area of interest.") from exc
+        except Exception as exc:  # noqa: BLE001 - file errors the core did not type: name them, no traceback
+            text = file_error_text(exc)
+            if text is None:
+                raise
+            raise QgsProcessingException(text) from exc
+
+    def checkParameterValues(self, parameters, context):  # noqa: N802
+        """Before QGIS loads the layers: an input raster file GDAL cannot read is named with the fix
+        (QGIS alone would say the layer was "not found")."""
+        ok, message = self.canExecute()
+        if ok:
+            message = self.unreadable_input(parameters)
+            if message:
+                return False, message
+        return super().checkParameterValues(parameters, context)
+
+    def unreadable_input(self, parameters):
+        """The core's message for the first raster input file that GDAL cannot open, else None."""
+        from ..core.errors import SeracError
+        from ..core.raster_io import read_grid
+
+        for definition in self.parameterDefinitions():
+            raster = isinstance(definition, QgsProcessingParameterRasterLayer) or (
+                isinstance(definition, QgsProcessingParameterMultipleLayers)
+                and definition.layerType() == SOURCE_RASTER)
+            value = parameters.get(definition.name()) if raster else None
+            for path in (value if isinstance(value, (list, tuple)) else [value]):
+                if isinstance(path, str) and os.path.isfile(path):
+                    try:
+                        read_grid(path)
+                    except SeracError as exc:
+                        return str(exc)
+        return None
+
+    def output_paths(self, parameters, context):
+        """{parameter name: file path} of the file outputs the user chose (not memory layers or databases)."""
+        paths = {}
+        for definition in self.destinationParameterDefinitions():
+            name = definition.name()
+            if isinstance(definition, QgsProcessingParameterFileDestination):
+                path = self.parameterAsFileOutput(parameters, name, context)
+            else:
+                path = self.parameterAsOutputLayer(parameters, name, context)
+            path = (path or "").split("|")[0]
+            if path and os.path.isabs(path):
+                paths[name] = path
+        return paths
+
+    def check_outputs(self, parameters, context):
+        """Raise the core's OutputError, naming the file, if an output's folder cannot be written."""
+        from ..core.raster_io import check_output_path
+
+        for path in self.output_paths(parameters, context).values():
+            check_output_path(path)
 
     # -- output declaration helpers -------------------------------------------------
     def add_raster_output(self, key, description, optional=False):
@@ -151,16 +253,13 @@ class SeracAlgorithm(QgsProcessingAlgorithm):
             self.addOutput(QgsProcessingOutputString(key, self.tr(description)))
 
     @staticmethod
-    def style_output(context, output_ref, style_name, layer_name=None, value_range=None, band=None):
+    def style_output(context, output_ref, style_name, layer_name=None, value_range=None, band=None,
+                     time_steps=None):
         """Style an output with ``resources/styles/<style_name>.qml`` when Processing loads it.
 
         ``value_range`` (min, max) stretches the style to this run's values (e.g. 2-98 %);
-        ``band`` shows a single-band style on that band of a multi-band output.
+        ``band`` shows a single-band style on that band of a multi-band output; ``time_steps``
+        [(start date, end date, band)] gives a dated output QGIS temporal properties.
         """
-        return styles.style_on_completion(context, output_ref, style_name, layer_name, value_range, band)
-
-    @staticmethod
-    def set_advanced(*parameters):
-        """Show these parameter definitions under "Advanced parameters" in the dialog."""
-        for param in parameters:
-            param.setFlags(param.flags() | PARAM_ADVANCED)
+        return styles.style_on_completion(context, output_ref, style_name, layer_name, value_range, band,
+                                          time_steps)

@@ -30,14 +30,46 @@ def _plugin_version():
     return "unknown"
 
 
+#: Styles of example-model outputs made by QGIS's own algorithms (Serac's steps style their outputs
+#: themselves): model output name -> (style in resources/styles, layer name).
+MODEL_OUTPUT_STYLES = {
+    "volume_change:glacier_change": ("glacier_change_dh", "Glacier change (mean dh, m; volume, m³)"),
+    "speed_per_glacier:glacier_speed": ("glacier_speed", "Speed per glacier (median, m/yr)"),
+}
+
+
+class ExampleModel(QgsProcessingModelAlgorithm):
+    """An example workflow read from a ``.model3`` file whose outputs load styled, also those of QGIS's
+    own algorithms (see MODEL_OUTPUT_STYLES)."""
+
+    def __init__(self, path=None):
+        super().__init__()
+        self.path = path
+
+    def createInstance(self):  # noqa: N802 (QGIS API)
+        model = ExampleModel(self.path)
+        model.fromFile(self.path)
+        return model
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API)
+        from .styles import style_on_completion
+
+        results = super().processAlgorithm(parameters, context, feedback)
+        for output, (style, layer_name) in MODEL_OUTPUT_STYLES.items():
+            if isinstance(results.get(output), str):
+                style_on_completion(context, results[output], style, layer_name)
+        return results
+
+
 def load_example_models():
     """The example workflows (``resources/models/*.model3``) as model algorithms."""
     models = []
     for name in sorted(os.listdir(MODEL_DIR)) if os.path.isdir(MODEL_DIR) else []:
         if not name.endswith(".model3"):
             continue
-        model = QgsProcessingModelAlgorithm()
-        if model.fromFile(os.path.join(MODEL_DIR, name)):
+        path = os.path.join(MODEL_DIR, name)
+        model = ExampleModel(path)
+        if model.fromFile(path):
             models.append(model)
         else:
             QgsMessageLog.logMessage(f"Could not read example model {name}", "Serac", Qgis.MessageLevel.Critical)

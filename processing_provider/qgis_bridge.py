@@ -40,6 +40,18 @@ def raster_path(algorithm, parameters, key, context, what=None, require_crs=True
     return layer.source().split("|")[0]
 
 
+def raster_paths(algorithm, parameters, key, context):
+    """File paths of the layers of the multiple-raster parameter ``key`` (GDAL files only)."""
+    paths = []
+    for layer in algorithm.parameterAsLayerList(parameters, key, context):
+        if layer.providerType() != "gdal":
+            raise QgsProcessingException(
+                f"The layer '{layer.name()}' is a '{layer.providerType()}' layer; Serac reads rasters through "
+                "GDAL files. Fix: export it to GeoTIFF (Raster > Conversion > Translate) and use that.")
+        paths.append(layer.source().split("|")[0])
+    return paths
+
+
 def qgis_crs(crs):
     """A QgsCoordinateReferenceSystem from a rasterio CRS (or WKT string)."""
     wkt = crs if isinstance(crs, str) else crs.to_wkt()

@@ -35,16 +35,17 @@ class StylePostProcessor(QgsProcessingLayerPostProcessorInterface):
 
     _instances = []  # keep Python objects alive while QGIS holds pointers to them
 
-    def __init__(self, qml_path, layer_name=None, value_range=None, band=None):
+    def __init__(self, qml_path, layer_name=None, value_range=None, band=None, time_steps=None):
         super().__init__()
         self.qml_path = qml_path
         self.layer_name = layer_name
         self.value_range = tuple(value_range) if value_range is not None else None
         self.band = band
+        self.time_steps = list(time_steps or [])
 
     @classmethod
-    def create(cls, qml_path, layer_name=None, value_range=None, band=None):
-        processor = cls(qml_path, layer_name, value_range, band)
+    def create(cls, qml_path, layer_name=None, value_range=None, band=None, time_steps=None):
+        processor = cls(qml_path, layer_name, value_range, band, time_steps)
         cls._instances.append(processor)
         return processor
 
@@ -54,6 +55,9 @@ class StylePostProcessor(QgsProcessingLayerPostProcessorInterface):
         message = apply_style(layer, self.qml_path, self.layer_name, self.value_range, self.band)
         if message:
             feedback.pushWarning(message)
+        if self.time_steps:
+            project = context.project() if context.project() is not None else None
+            apply_time_steps(layer, self.time_steps, project)
 
 
 def apply_style(layer, style, layer_name=None, value_range=None, band=None):
@@ -71,15 +75,36 @@ def apply_style(layer, style, layer_name=None, value_range=None, band=None):
         layer.renderer().setBand(int(band))
     if value_range is not None:
         apply_value_range(layer, *value_range)
-    layer.triggerRepaint()
+    announce_style_change(layer)
     return None if ok else f"Could not apply style {os.path.basename(qml)}: {message}"
 
 
+def clone_renderer(renderer):
+    """A copy of a layer renderer, with the classification range QGIS 3.22's pseudocolour clone() drops."""
+    clone = renderer.clone()
+    if hasattr(renderer, "classificationMin"):
+        clone.setClassificationMin(renderer.classificationMin())
+        clone.setClassificationMax(renderer.classificationMax())
+    return clone
+
+
+def announce_style_change(layer):
+    """Tell QGIS that ``layer``'s renderer changed in place (band, stretch, classes): the layer panel
+    rebuilds the legend from the renderer (rendererChanged), the style dock and map follow."""
+    if layer.renderer() is not None:
+        layer.setRenderer(clone_renderer(layer.renderer()))  # emits rendererChanged: the legend is rebuilt
+    layer.emitStyleChanged()
+    layer.triggerRepaint()
+
+
 def apply_value_range(layer, minimum, maximum):
-    """Stretch a raster layer's renderer to [minimum, maximum] (raster units). Returns True if applied."""
+    """Stretch a raster layer's renderer, or the classes of a graduated vector renderer, to [minimum, maximum]
+    (layer units). Returns True if applied."""
     if not (math.isfinite(minimum) and math.isfinite(maximum)) or maximum <= minimum:
         return False
     renderer = layer.renderer()
+    if hasattr(renderer, "ranges") and hasattr(renderer, "updateRangeLowerValue"):
+        return _rescale_classes(renderer, minimum, maximum)
     enhancement = getattr(renderer, "contrastEnhancement", lambda: None)()
     if enhancement is not None:
         enhancement.setMinimumValue(minimum)
@@ -99,16 +124,87 @@ def apply_value_range(layer, minimum, maximum):
         ramp.setColorRampItemList(items)
     ramp.setMinimumValue(minimum)
     ramp.setMaximumValue(maximum)
+    _legend_decimals(ramp, maximum - minimum)
     renderer.setClassificationMin(minimum)
     renderer.setClassificationMax(maximum)
     return True
 
 
-def style_on_completion(context, output_ref, style_name, layer_name=None, value_range=None, band=None):
+def _rescale_classes(renderer, minimum, maximum):
+    """Spread the classes of a graduated renderer over [minimum, maximum], keeping each edge's relative position;
+    the outer classes stay open (values beyond the range keep the end colours)."""
+    ranges = renderer.ranges()
+    if not ranges:
+        return False
+    old_min, old_max = ranges[0].lowerValue(), ranges[-1].upperValue()
+    if not old_max > old_min:
+        return False
+    edges = [minimum + (v - old_min) * (maximum - minimum) / (old_max - old_min)
+             for v in [r.lowerValue() for r in ranges] + [old_max]]
+    last = len(ranges) - 1
+    for i in range(len(ranges)):
+        lower, upper = edges[i], edges[i + 1]
+        renderer.updateRangeLowerValue(i, -1e30 if i == 0 else lower)
+        renderer.updateRangeUpperValue(i, 1e30 if i == last else upper)
+        label = f"< {upper:+.4g}" if i == 0 else f"> {lower:+.4g}" if i == last else f"{lower:+.4g} to {upper:+.4g}"
+        renderer.updateRangeLabel(i, label)
+    return True
+
+
+#: Band name -> style for rasters that keep Serac band names through a step that does not know what they
+#: hold (e.g. "Mask raster with outlines" on a velocity or dh raster); the first name found wins.
+BAND_STYLES = (("speed", "velocity_speed_linear", "from zero"), ("dh", "dem_dh", "symmetric"),
+               ("dh_m", "dem_dh", "symmetric"))
+
+
+def style_by_band_names(context, output_ref, path, layer_name=None):
+    """Style a raster output by the Serac band names it carries (see BAND_STYLES), stretched to its
+    2-98 % values, when Processing loads it. Returns True if a style applies."""
+    from osgeo import gdal
+
+    from ..core.timeseries.stack import display_range
+
+    dataset = gdal.Open(str(path))
+    if dataset is None:
+        return False
+    names = [dataset.GetRasterBand(i + 1).GetDescription() for i in range(dataset.RasterCount)]
+    dataset = None
+    for name, style, stretch in BAND_STYLES:
+        if name in names:
+            band = names.index(name) + 1
+            low_high = display_range(str(path), band)
+            value_range = None
+            if low_high is not None and stretch == "from zero" and low_high[1] > 0:
+                value_range = (0.0, low_high[1])
+            elif low_high is not None and stretch == "symmetric":
+                limit = max(abs(low_high[0]), abs(low_high[1]))
+                value_range = (-limit, limit) if limit > 0 else None
+            return style_on_completion(context, output_ref, style, layer_name, value_range, band)
+    return False
+
+
+def _legend_decimals(ramp, span):
+    """Round a colour ramp's legend labels to about 3 significant figures of ``span`` (e.g. 0 to 1,287)."""
+    if not hasattr(ramp, "legendSettings") or ramp.legendSettings() is None or span <= 0:
+        return
+    from qgis.core import QgsBasicNumericFormat, QgsColorRampLegendNodeSettings
+
+    number_format = QgsBasicNumericFormat()
+    number_format.setNumberDecimalPlaces(max(0, 2 - int(math.floor(math.log10(span)))))
+    number_format.setShowTrailingZeros(False)
+    settings = QgsColorRampLegendNodeSettings(ramp.legendSettings())
+    settings.setNumericFormat(number_format)
+    ramp.setLegendSettings(settings)
+
+
+def style_on_completion(context, output_ref, style_name, layer_name=None, value_range=None, band=None,
+                        time_steps=None):
     """Ask Processing to style ``output_ref`` (a path or sink id) when it loads it.
 
     ``value_range`` (min, max) overrides the style's stretch and ``band`` picks the band a
-    single-band style is shown on (see :class:`StylePostProcessor`).
+    single-band style is shown on (see :class:`StylePostProcessor`). ``time_steps``
+    [(start, end, band)] makes a dated output animate in QGIS's Temporal Controller (see
+    :func:`apply_time_steps`).
 
     Does nothing when the output is not going to be loaded (e.g. from ``qgis_process``).
     Returns True if a post-processor was attached.
@@ -116,7 +212,92 @@ def style_on_completion(context, output_ref, style_name, layer_name=None, value_
     if not output_ref or not context.willLoadLayerOnCompletion(output_ref):
         return False
     details = context.layerToLoadOnCompletionDetails(output_ref)
-    details.setPostProcessor(StylePostProcessor.create(style_path(style_name), layer_name, value_range, band))
+    details.setPostProcessor(StylePostProcessor.create(style_path(style_name), layer_name, value_range, band,
+                                                       time_steps))
     if layer_name:
         details.name = layer_name
     return True
+
+
+# -- time -------------------------------------------------------------------------------------------------------
+
+def _date_time(value):
+    """QDateTime (UTC midnight) from a date, datetime64 or 'YYYY-MM-DD' text."""
+    from qgis.PyQt.QtCore import QDate, QDateTime, QTime, Qt
+
+    text = str(value)[:10]
+    date = QDate.fromString(text, "yyyy-MM-dd")
+    if not date.isValid():
+        raise ValueError(f"'{value}' is not a date (YYYY-MM-DD)")
+    return QDateTime(date, QTime(0, 0), Qt.TimeSpec.UTC)
+
+
+def set_fixed_time_range(layer, start, end):
+    """Show ``layer`` in QGIS's Temporal Controller from ``start`` (included) to ``end`` (excluded)."""
+    from qgis.core import QgsDateTimeRange, QgsRasterLayerTemporalProperties, QgsVectorLayerTemporalProperties
+
+    props = layer.temporalProperties()
+    owner = QgsRasterLayerTemporalProperties if layer.type() == layer.RasterLayer else \
+        QgsVectorLayerTemporalProperties
+    mode = getattr(owner, "ModeFixedTemporalRange", None)
+    if mode is None:  # QGIS >= 3.38 scoped enums
+        from qgis.core import Qgis
+
+        mode = (Qgis.RasterTemporalMode if owner is QgsRasterLayerTemporalProperties
+                else Qgis.VectorTemporalMode).FixedTemporalRange
+    props.setMode(mode)
+    props.setFixedTemporalRange(QgsDateTimeRange(_date_time(start), _date_time(end), True, False))
+    props.setIsActive(True)
+
+
+def apply_time_steps(layer, time_steps, project=None):
+    """Make a dated raster output animate in the Temporal Controller.
+
+    ``time_steps`` [(start, end, band)]: the band showing each step and its dates (end excluded).
+    QGIS 3.38+ maps bands to time ranges in one layer ("fixed range per band"); earlier versions
+    (3.22) get one layer per step: ``layer`` shows the first step, copies of it (same file, same
+    style, another band) the others, all in one group of ``project``'s layer tree.
+    Returns the layers, one per step.
+    """
+    from qgis.core import Qgis, QgsDateTimeRange
+
+    mode = getattr(getattr(Qgis, "RasterTemporalMode", None), "FixedRangePerBand", None)
+    props = layer.temporalProperties()
+    if mode is not None and hasattr(props, "setFixedRangePerBand"):
+        props.setMode(mode)
+        props.setFixedRangePerBand({int(band): QgsDateTimeRange(_date_time(a), _date_time(b), True, False)
+                                    for a, b, band in time_steps})
+        props.setIsActive(True)
+        return [layer]
+    layers = [layer]
+    name = layer.name()
+    for _ in time_steps[1:]:
+        copy = layer.clone()
+        copy.setRenderer(clone_renderer(layer.renderer()))
+        layers.append(copy)
+    for step_layer, (start, end, band) in zip(layers, time_steps):
+        renderer = step_layer.renderer()
+        if hasattr(renderer, "setBand"):
+            renderer.setBand(int(band))
+        step_layer.setName(f"{name}, {str(start)[:10]} to {str(end)[:10]}")
+        set_fixed_time_range(step_layer, start, end)
+        announce_style_change(step_layer)
+    if project is not None and len(layers) > 1:
+        _group_steps(project, layer, layers[1:], f"{name} ({len(layers)} time steps)")
+    return layers
+
+
+def _group_steps(project, first, others, group_name):
+    """Put ``first`` (already in ``project``) and ``others`` in one collapsed group where ``first`` was."""
+    root = project.layerTreeRoot()
+    node = root.findLayer(first.id())
+    parent = node.parent() if node is not None else root
+    index = parent.children().index(node) if node is not None else 0
+    group = parent.insertGroup(index, group_name)
+    for other in others:
+        project.addMapLayer(other, False)
+    for step_layer in [first] + list(others):
+        group.addLayer(step_layer)
+    if node is not None:
+        parent.removeChildNode(node)
+    group.setExpanded(False)

@@ -104,6 +104,24 @@ STEPS = [
                       name="Glacier outlines 1990")],
     ),
     Step(
+        name="dem_points_coregistration",
+        alg="dem_points_coregistration",
+        title="DEM co-registration to elevation points, vertical datums declared (Longyearbyen)",
+        description="The 1990 NPI DEM aligned to 1500 elevation points (Nuth & Kääb, order-1 deramp). The points "
+                    "sit on the LZD-aligned reference with SYNTHETIC ellipsoidal heights (reference + EGM96 "
+                    "undulation, about +32 m): declared as ellipsoidal, with the DEM on EGM96, they are converted "
+                    "with PROJ and the shift matches the DEM pair's; undeclared, the +31 m shift would be flagged "
+                    "as the geoid trap.",
+        inputs={"DEM": "dem/longyearbyen_dem_1990.tif", "POINTS": "dem/longyearbyen_points_SYNTHETIC.gpkg",
+                "ELEVATION_FIELD": "h_ell", "POINTS_DATUM": 1, "DEM_DATUM": 2, "DERAMP_ORDER": 1},
+        outputs={"OUTPUT": "dem/longyearbyen_1990_aligned_to_points.tif",
+                 "DH_POINTS": "dem/longyearbyen_dh_at_points.gpkg",
+                 "REPORT": "dem/longyearbyen_points_coregistration_report.html"},
+        layers=[Layer("OUTPUT", "dem_elevation", name="DEM aligned to the points (m)", percentile_stretch=(2, 98)),
+                Layer("DH_POINTS", "dem_dh_points", name="dh at the points after alignment (m)",
+                      value_range=(-1, 1))],
+    ),
+    Step(
         name="velocity",
         alg="glacier_velocity",
         title="Glacier velocity by image correlation (Everest, Landsat 7 band 4, known synthetic flow)",

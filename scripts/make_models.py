@@ -83,6 +83,7 @@ class ModelBuilder:
         child.setPosition(QPointF(120 + 260 * (len(self.model.childAlgorithms()) % 3), 160 + 120 * row))
         for key, value in params.items():
             child.addParameterSources(key, [self._source(value)])
+        self._fill_defaults(child, algorithm_id)
         model_outputs = {}
         for output_name, (child_output, description_text) in (outputs or {}).items():
             out = QgsProcessingModelOutput(output_name, description_text)
@@ -93,6 +94,22 @@ class ModelBuilder:
         child.setModelOutputs(model_outputs)
         self.model.addChildAlgorithm(child)
         return child_id
+
+    @staticmethod
+    def _fill_defaults(child, algorithm_id):
+        """Give every other input parameter its default, as the modeler writes it: a child that leaves a
+        parameter out is drawn red ("Parameter ... is mandatory") in the QGIS 3.22 modeler."""
+        from qgis.core import QgsApplication
+
+        algorithm = QgsApplication.processingRegistry().algorithmById(algorithm_id)
+        if algorithm is None:
+            raise RuntimeError(f"algorithm {algorithm_id} is not registered (is the Serac provider loaded?)")
+        sources = child.parameterSources()
+        for definition in algorithm.parameterDefinitions():
+            if definition.isDestination() or definition.name() in sources:
+                continue
+            child.addParameterSources(definition.name(), [
+                QgsProcessingModelChildParameterSource.fromStaticValue(definition.defaultValue())])
 
     @staticmethod
     def _source(value):
@@ -157,8 +174,11 @@ def sar_outlines_review_model():
         "maps glacier extent on it with a deep-learning model that takes one SAR band in dB and has a glacier "
         "class (e.g. models/calving_zones_synthetic_v1.onnx shipped with Serac, trained on SIMULATED scenes only: "
         "read its model card), and writes the outlines as polygons with review fields "
-        "(review_status = 'unreviewed'). Next step: open Serac > Outline review on the output layer, accept, "
-        "reject or edit each outline, and export the accepted set (usable to fine-tune the model).")
+        "(review_status = 'unreviewed' and the other review fields). Next step: open Serac > Outline review on the "
+        "output layer, accept, reject or edit each outline, and export the accepted set (usable to fine-tune the "
+        "model). Try it on the bundled data: resources/sample_data/segmentation/columbia_sar_simulated_50m.tif "
+        "(SIMULATED backscatter), columbia_incidence_angle_synthetic_30_45deg.tif (SYNTHETIC angle) and "
+        "models/calving_zones_synthetic_v1.onnx.")
     sigma0 = b.raster_input("backscatter", "Backscatter (sigma0; dB or linear power)")
     angle = b.raster_input("incidence_angle", "Incidence angle (deg)")
     model = b.file_input("model", "SAR glacier model (ONNX with Serac metadata)", "onnx")
@@ -202,6 +222,22 @@ def velocity_per_glacier_model():
     return b.save()
 
 
+SAMPLE_ANGLE = os.path.join(ROOT, "resources", "sample_data", "segmentation",
+                            "columbia_incidence_angle_synthetic_30_45deg.tif")
+
+
+def write_sample_angle():
+    """A SYNTHETIC incidence angle (30-45 deg across columns) on the grid of the simulated Columbia SAR
+    scene, so that "SAR glacier outlines for review" runs on bundled data (see the folder's ATTRIBUTION.md)."""
+    sys.path.insert(0, os.path.join(ROOT, "build", "pluginpath"))
+    from serac.core.raster_io import read_grid, write_raster
+    from serac.core.sar.synthetic import angle_ramp
+
+    grid = read_grid(os.path.join(os.path.dirname(SAMPLE_ANGLE), "columbia_sar_simulated_50m.tif"))
+    write_raster(SAMPLE_ANGLE, angle_ramp(grid.shape), grid, band_names=["incidence_angle_deg"], cog=False)
+    return SAMPLE_ANGLE
+
+
 MODEL_BUILDERS = [dem_change_model, sar_outlines_review_model, velocity_per_glacier_model]
 
 
@@ -212,6 +248,12 @@ def main():
     from processing.core.Processing import Processing
 
     Processing.initialize()
+    sys.path.insert(0, os.path.join(ROOT, "build", "pluginpath"))
+    from serac.processing_provider.provider import SeracProvider
+
+    provider = SeracProvider()
+    QgsApplication.processingRegistry().addProvider(provider)
+    write_sample_angle()
     for build in MODEL_BUILDERS:
         print("wrote", build(), file=sys.stderr)
     app.exitQgis()

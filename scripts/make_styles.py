@@ -97,6 +97,33 @@ def reference_styles():
         layer.saveNamedStyle(os.path.join(STYLES, name + ".qml"))
 
 
+#: Per-glacier result styles of the example models: (style, field, unit, [(low, high, colour)]).
+PER_GLACIER_STYLES = (
+    ("glacier_change_dh", "dh_mean", "m", [(-1e4, -20, "#67001f"), (-20, -10, "#b2182b"), (-10, -5, "#d6604d"),
+                                          (-5, -2, "#f4a582"), (-2, -0.5, "#fddbc7"), (-0.5, 0.5, "#f7f7f7"),
+                                          (0.5, 2, "#d1e5f0"), (2, 5, "#92c5de"), (5, 10, "#4393c3"),
+                                          (10, 1e4, "#2166ac")]),
+    ("glacier_speed", "speed_median", "m/yr", [(0, 10, "#fde725"), (10, 25, "#7ad151"), (25, 50, "#22a884"),
+                                               (50, 100, "#2a788e"), (100, 200, "#414487"), (200, 1e5, "#440154")]),
+)
+
+
+def per_glacier_styles():
+    """Graduated fills of per-glacier results (mean dh, median speed) for the example models' outputs."""
+    from qgis.core import QgsFillSymbol, QgsGraduatedSymbolRenderer, QgsRendererRange, QgsVectorLayer
+
+    for name, field, unit, classes in PER_GLACIER_STYLES:
+        layer = QgsVectorLayer(f"Polygon?crs=EPSG:32633&field={field}:double", name, "memory")
+        ranges = []
+        for low, high, colour in classes:
+            label = (f"< {high:g} {unit}" if low <= -1e4 else f">= {low:g} {unit}" if high >= 1e4
+                     else f"{low:g} to {high:g} {unit}")
+            symbol = QgsFillSymbol.createSimple({"color": colour, "outline_color": "#333333", "outline_width": "0.2"})
+            ranges.append(QgsRendererRange(low, high, symbol, label))
+        layer.setRenderer(QgsGraduatedSymbolRenderer(field, ranges))
+        layer.saveNamedStyle(os.path.join(STYLES, name + ".qml"))
+
+
 def main():
     app = QgsApplication([], False)
     app.initQgis()
@@ -106,6 +133,7 @@ def main():
     review_status_styles()
     glacier_outlines_style()
     reference_styles()
+    per_glacier_styles()
     app.exitQgis()
     print("styles written to", STYLES, file=sys.stderr)
 

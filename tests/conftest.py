@@ -42,9 +42,13 @@ _link_plugin()
 
 @pytest.fixture(scope="session")
 def shared_data():
-    """``../shared/data`` (real test data); tests needing it skip when it is absent."""
+    """``../shared/data`` (real test data). Absent: the test fails on CI (CI=true), where a missing data
+    folder must not turn real-data tests into silent skips, and skips on a developer's machine."""
     if not SHARED_DATA.is_dir():
-        pytest.skip("../shared/data is not present beside the checkout")
+        message = f"{SHARED_DATA} (../shared/data, the real test data) is not present beside the checkout"
+        if os.environ.get("CI", "").strip().lower() in ("1", "true", "yes"):
+            pytest.fail(message + "; on CI it must be provided.", pytrace=False)
+        pytest.skip(message)
     return SHARED_DATA
 
 
@@ -52,6 +56,27 @@ def shared_data():
 def sample_data():
     """Small real data bundled with the plugin (resources/sample_data)."""
     return SAMPLE_DATA
+
+
+@pytest.fixture(scope="session")
+def glacier_thinning(tmp_path_factory):
+    """The bundled 1990 Longyearbyen DEM and a SYNTHETIC later DEM: -6 m inside the 18 outlines, plus correlated
+    noise of 0.5 m everywhere. Keys: reference, dem, outlines (paths), inside (bool array on the DEM grid)."""
+    import numpy as np
+    from scipy.ndimage import gaussian_filter
+
+    from serac.core.masks import glacier_mask
+    from serac.core.raster_io import read_raster, write_raster
+    from serac.core.vector_io import read_geometries
+
+    dem_path = SAMPLE_DATA / "dem" / "longyearbyen_dem_1990.tif"
+    outlines = SAMPLE_DATA / "dem" / "longyearbyen_glacier_outlines_1990.gpkg"
+    dem = read_raster(dem_path)
+    inside = glacier_mask(read_geometries(outlines, dem.grid.crs), dem.grid) == 1
+    noise = gaussian_filter(np.random.default_rng(3).normal(0, 1, inside.shape), 3)
+    path = tmp_path_factory.mktemp("glacier_thinning") / "dem_later.tif"
+    write_raster(path, (dem.band(1) - 6.0 * inside + 0.5 * noise / noise.std()).astype(np.float32)[None], dem.grid)
+    return {"reference": str(dem_path), "dem": str(path), "outlines": str(outlines), "inside": inside}
 
 
 def cuda_available():
@@ -63,3 +88,27 @@ def cuda_available():
 
 
 requires_gpu = pytest.mark.skipif(not cuda_available(), reason="needs a CUDA GPU (none here)")
+
+
+@pytest.fixture
+def readonly_dir(tmp_path):
+    """An empty folder no one can write to, not even root: a read-only tmpfs mount.
+
+    (As root a chmod-ed folder stays writable.) Skips where mounting is not allowed.
+    """
+    import shutil
+    import subprocess
+
+    folder = tmp_path / "readonly"
+    folder.mkdir()
+    mount = shutil.which("mount")
+    if mount is None:
+        pytest.skip("no 'mount' command to make a read-only folder")
+    done = subprocess.run([mount, "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)],
+                          capture_output=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a read-only folder here: {done.stderr.decode(errors='replace').strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run([shutil.which("umount") or "umount", str(folder)], capture_output=True, check=False)

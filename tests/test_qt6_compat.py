@@ -68,8 +68,10 @@ def problems(path):
             name = node.attr
             if not name[:1].isupper() or name.isupper() or name in NOT_ENUM_VALUES.get(node.value.id, ()):
                 continue
-            parent = parents.get(node)
-            if isinstance(parent, ast.Attribute) and parent.value is node:
+            inner, parent = node, parents.get(node)
+            while isinstance(parent, (ast.IfExp, ast.BoolOp)) and inner is not getattr(parent, "test", None):
+                inner, parent = parent, parents.get(parent)  # (A.Enum if new else B.Enum).Value
+            if isinstance(parent, ast.Attribute) and parent.value is inner:
                 continue  # Class.Enum.Value (scoped) or Class.Nested.method
             if isinstance(parent, ast.Call) and parent.func is node:
                 continue  # a nested class or static method called
@@ -82,7 +84,8 @@ def test_checker_finds_unscoped_enums_and_pyqt5_imports(tmp_path):
     bad.write_text("from PyQt5.QtCore import Qt\nfrom qgis.PyQt.QtWidgets import QAction\n"
                    "from qgis.core import QgsProcessing, Qgis\n"
                    "a = Qt.AlignLeft\nb = QgsProcessing.TypeVectorPolygon\nd.exec_()\n"
-                   "ok = (Qt.AlignmentFlag.AlignLeft, Qgis.GeometryType.Polygon, QgsProcessing.TEMPORARY_OUTPUT)\n")
+                   "ok = (Qt.AlignmentFlag.AlignLeft, Qgis.GeometryType.Polygon, QgsProcessing.TEMPORARY_OUTPUT)\n"
+                   "ok2 = (Qgis.RasterTemporalMode if a else Qgis.VectorTemporalMode).FixedTemporalRange\n")
     global ROOT
     old, ROOT = ROOT, tmp_path
     try:

@@ -21,9 +21,8 @@ from rasterio.windows import Window
 
 from ..errors import InputError
 from ..progress import as_progress
-from ..raster_io import RasterGrid, block_count, iter_blocks
+from ..raster_io import BandReader, RasterGrid, block_count, iter_blocks
 from ..stats import robust_summary
-from .gridread import BandReader
 from .output import DemOutput
 from .shift import shift_array
 from .sources import DemSource

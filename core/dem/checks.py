@@ -1,8 +1,17 @@
-"""Input checks for co-registration that need a look at the data (units)."""
+"""Input checks for co-registration that need a look at the data (units, stable terrain, vertical datum)."""
 
 import numpy as np
 
 from ..errors import InputError
+from ..progress import warn
+
+#: Fewer stable pixels than this, or less than ``FEW_STABLE_FRACTION`` of the pixels valid in both DEMs,
+#: and the user is warned that the shift is uncertain.
+FEW_STABLE_PIXELS = 2_000
+FEW_STABLE_FRACTION = 0.05
+#: DEM errors are spatially correlated; this many px along each side count as about one independent sample
+#: in the expected-error estimate (a 5 px correlation length is typical of photogrammetric and radar DEMs).
+ERROR_CORRELATION_PX = 5
 
 #: Conversion factors a unit mix-up produces, with the name shown to the user.
 _KNOWN_FACTORS = [(3.28084, "feet vs metres"), (100.0, "centimetres vs metres"), (10.0, "decimetres vs metres"),
@@ -40,3 +49,29 @@ def check_vertical_units(ref_unit, dem_unit, ref_values, dem_values, max_ratio=2
     raise InputError(f"The elevations of the two DEMs are not in the same unit: over the same stable terrain the "
                      f"DEM to align spans {ratio:.3g} times the elevation range of the reference{hint}.",
                      "convert the DEM to align to metres (Raster Calculator) and run again.")
+
+
+def expected_shift_error_m(n_stable, nmad_m, slopes_deg):
+    """Rough 1-sigma error (m) of a Nuth & Kääb horizontal shift from ``n_stable`` stable px.
+
+    NMAD of dh after alignment (m) over the tangent of the median stable slope and the square root of
+    the number of independent samples (``n_stable / ERROR_CORRELATION_PX**2``).
+    """
+    slopes = np.asarray(slopes_deg, dtype=np.float64)
+    slope = float(np.median(slopes)) if slopes.size else 20.0
+    n_independent = max(1.0, n_stable / ERROR_CORRELATION_PX ** 2)
+    return float(nmad_m / (np.tan(np.radians(max(slope, 1.0))) * np.sqrt(n_independent)))
+
+
+def check_stable_terrain(counts, nmad_m, slopes_deg, pixel_m):
+    """Warn (and return the text) when little stable terrain is left: the count and the expected error."""
+    stable, common = int(counts["stable"]), int(counts["both_valid"])
+    if stable >= FEW_STABLE_PIXELS and stable >= FEW_STABLE_FRACTION * common:
+        return None
+    error = expected_shift_error_m(stable, nmad_m, slopes_deg)
+    text = (f"Only {stable} stable pixels ({100.0 * stable / max(common, 1):.1f} % of the {common} pixels valid in "
+            f"both DEMs) constrain the shift: expect an error of about ±{error:.2g} m (±{error / pixel_m:.2g} px) "
+            f"in the horizontal shift, more if the stable terrain is all on one side or facing one way.")
+    warn(text, "Include more stable (ice-free, unchanged) terrain if you can: check that the glacier "
+               "outlines or mask cover only what changed.")
+    return text

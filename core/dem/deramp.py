@@ -4,6 +4,13 @@ Tilts and bends of dh come from orientation errors of the DEM sources (e.g. ASTE
 jitter, unmodelled tilt of a photogrammetric block). The polynomial is fitted to
 stable dh by least squares with iterative rejection of points farther than
 ``clip`` NMAD from the fit (robust against residual outliers), and subtracted.
+
+The rejection window is centred on the median residual, so on skewed errors (a blurred
+or noisy DEM: ridges lowered, valleys filled) the points kept are not centred on the
+mean and the constant term of the fit is biased (by tenths of a metre) where plain least
+squares is not. The constant is therefore re-centred last on the mean residual of the
+points within ``recentre_clip`` NMAD (a wide window: gross outliers, e.g. clouds or voids
+filled with wrong values, still stay out), iterated with the window centred on that mean.
 """
 
 import numpy as np
@@ -14,8 +21,20 @@ from .step import CoregStep
 from .transform import Polynomial2D
 
 
-def fit_polynomial(x, y, values, order, x0, y0, scale, clip=3.0, iterations=5):
-    """Robust least-squares :class:`Polynomial2D` of ``values`` (m) at x, y (m)."""
+def _recentre(residual, ok, spread, recentre_clip, iterations=3):
+    """Mean of the finite ``residual`` within ``recentre_clip`` x ``spread`` of the current centre (m)."""
+    centre = float(np.median(residual[ok]))
+    for _ in range(iterations):
+        near = ok & (np.abs(residual - centre) <= recentre_clip * max(spread, 1e-6))
+        if not near.any():
+            break
+        centre = float(np.mean(residual[near]))
+    return centre
+
+
+def fit_polynomial(x, y, values, order, x0, y0, scale, clip=3.0, iterations=5, recentre_clip=5.0):
+    """Robust least-squares :class:`Polynomial2D` of ``values`` (m) at x, y (m), constant re-centred on the
+    mean residual within ``recentre_clip`` NMAD (see module docstring; None: no re-centring)."""
     template = Polynomial2D(order, float(x0), float(y0), float(scale))
     ok = np.isfinite(values)
     a_all = template.design(x, y)
@@ -33,6 +52,10 @@ def fit_polynomial(x, y, values, order, x0, y0, scale, clip=3.0, iterations=5):
         if np.array_equal(new_keep, keep):
             break
         keep = new_keep
+    if recentre_clip is not None:
+        residual = values - a_all @ coef
+        coef = coef.copy()
+        coef[0] += _recentre(residual, ok, nmad(residual[keep]), float(recentre_clip))
     return Polynomial2D(order, float(x0), float(y0), float(scale), tuple(float(c) for c in coef))
 
 
@@ -41,11 +64,12 @@ class Deramp(CoregStep):
 
     name = "deramp"
 
-    def __init__(self, order=1, clip=3.0):
+    def __init__(self, order=1, clip=3.0, recentre_clip=5.0):
         if int(order) not in (1, 2, 3):
             raise InputError(f"Deramp order {order} is not supported.", "use 1 (plane), 2 or 3.")
         self.order = int(order)
         self.clip = float(clip)
+        self.recentre_clip = None if recentre_clip is None else float(recentre_clip)
 
     def fit_step(self, sample, transform, progress):
         points = sample.fit_points
@@ -54,7 +78,7 @@ class Deramp(CoregStep):
         scale = max(right - left, top - bottom) / 2.0
         x, y = points.xy
         ramp = fit_polynomial(x, y, -dh, self.order, (left + right) / 2, (bottom + top) / 2,
-                              scale, self.clip)
+                              scale, self.clip, recentre_clip=self.recentre_clip)
         transform = transform.with_ramp(ramp)
         corners_x = np.array([left, right, left, right, (left + right) / 2])
         corners_y = np.array([bottom, bottom, top, top, (bottom + top) / 2])

@@ -17,7 +17,8 @@ import uuid
 import rasterio
 import rasterio.shutil
 
-from ..raster_io import RasterWriter, has_cog_driver
+from ..raster_io import RasterWriter, has_cog_driver, writing
+from ..threads import gdal_threads
 
 NODATA = -9999.0
 LEVEL = 1
@@ -43,9 +44,9 @@ def creation_options(cog, grid):
     """GDAL creation options of the final file (COG or tiled GeoTIFF)."""
     if cog:
         return {"driver": "COG", "COMPRESS": "DEFLATE", "LEVEL": str(LEVEL), "PREDICTOR": "YES",
-                "BLOCKSIZE": str(BLOCK), "BIGTIFF": "IF_SAFER", "NUM_THREADS": "ALL_CPUS"}
+                "BLOCKSIZE": str(BLOCK), "BIGTIFF": "IF_SAFER", "NUM_THREADS": gdal_threads()}
     options = {"driver": "GTiff", "COMPRESS": "DEFLATE", "ZLEVEL": str(LEVEL), "PREDICTOR": "3",
-               "BIGTIFF": "IF_SAFER", "NUM_THREADS": "ALL_CPUS"}
+               "BIGTIFF": "IF_SAFER", "NUM_THREADS": gdal_threads()}
     if grid.width >= BLOCK and grid.height >= BLOCK:
         options.update(TILED="YES", BLOCKXSIZE=str(BLOCK), BLOCKYSIZE=str(BLOCK))
     return options
@@ -73,7 +74,7 @@ class DemOutput:
         self._writer = RasterWriter(self._temporary, self.grid, count=1, dtype="float32", nodata=NODATA,
                                     band_names=[self.band_name], tags=self.tags, cog=False,
                                     compress="NONE" if raw_bytes <= RAW_TEMPORARY_MAX_BYTES else "DEFLATE",
-                                    block=BLOCK)
+                                    block=BLOCK, shown_as=self.path)
         self._writer.__enter__()
         return self
 
@@ -87,8 +88,9 @@ class DemOutput:
             self._writer.__exit__(exc_type, exc, tb)  # on an error it removes its own file
             if exc_type is None:
                 final = _hidden_path(self.path, "final")
-                rasterio.shutil.copy(self._temporary, final, **creation_options(self.cog, self.grid))
-                os.replace(final, self.path)
+                with writing(self.path):  # errors name the file the user chose, not the hidden one
+                    rasterio.shutil.copy(self._temporary, final, **creation_options(self.cog, self.grid))
+                    os.replace(final, self.path)
                 final = None
         finally:
             _remove(self._temporary)

@@ -13,14 +13,16 @@ import os
 import time
 from dataclasses import dataclass, field
 
-import numpy as np
 
 from ..errors import InputError
 from ..progress import as_progress
+from ..raster_io import check_output_path
 from ..stats import robust_summary
 from .apply import apply_to_files
-from .checks import check_vertical_units
+from .checks import check_stable_terrain, check_vertical_units
+from .datum import check_vertical_datum
 from .deramp import Deramp
+from .histogram import histogram
 from .nuth_kaab import NuthKaab
 from .report import write_report
 from .sample import build_sample
@@ -31,7 +33,6 @@ from .vertical import VerticalShift
 from .workgrid import shift_in_px, shift_to_native, working_grid
 
 METHODS = ("nuth_kaab", "vertical")
-HISTOGRAM_BINS = 80
 
 
 @dataclass
@@ -121,14 +122,6 @@ def make_pipeline(method="nuth_kaab", deramp_order=0, max_iterations=10, toleran
     return CoregPipeline(steps)
 
 
-def _histogram(before, after):
-    values = np.concatenate([before[np.isfinite(before)], after[np.isfinite(after)]])
-    lim = float(np.percentile(np.abs(values, out=values), 99, overwrite_input=True)) if values.size else 1.0
-    lim = max(lim, 0.1)
-    counts = [np.histogram(v[np.isfinite(v)], HISTOGRAM_BINS, range=(-lim, lim))[0].tolist() for v in (before, after)]
-    return {"edges_m": np.linspace(-lim, lim, HISTOGRAM_BINS + 1).tolist(), "before": counts[0], "after": counts[1]}
-
-
 class CoregPipeline:
     """A chain of :class:`~.step.CoregStep` fitted in order on one stable-terrain sample."""
 
@@ -187,10 +180,14 @@ class CoregPipeline:
                           f"z {transform.shift_z_m:+.3f} m")
         t1 = time.perf_counter()
         after = sample.dh(transform, sample.stats_points)
+        stats_after = robust_summary(after)
+        check_vertical_datum(reference.grid, dem.grid, transform.shift_z_m)
+        check_stable_terrain(sample.counts, stats_after["nmad"], sample.slope_points.extra.get("slope", []),
+                             min(work.res))
         native = shift_to_native(transform.shift_x_m, transform.shift_y_m, work, reference.grid)
         px = shift_in_px(*native, reference.grid)
         self.result = CoregResult(self.method, transform, native, px[0], px[1], robust_summary(before),
-                                  robust_summary(after), _histogram(before, after), steps, dict(sample.counts),
+                                  stats_after, histogram(before, after), steps, dict(sample.counts),
                                   reference.grid, work, stable.describe() if stable else "all terrain stable",
                                   timings)
         timings["stats"] = time.perf_counter() - t1
@@ -231,6 +228,9 @@ def coregister(reference, dem, aligned_path=None, dh_path=None, report_path=None
     Everything is checked and fitted before the first byte is written.
     """
     progress = as_progress(feedback)
+    for path in (aligned_path, dh_path, report_path):
+        if path:
+            check_output_path(path)
     pipe = make_pipeline(method, deramp_order, max_iterations, tolerance_m)
     result = pipe.fit(reference, dem, stable_terrain(outlines, outlines_crs, mask), subsample=subsample,
                       slope_limits=slope_limits, seed=seed, feedback=progress.sub(0, 0.4))

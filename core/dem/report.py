@@ -69,7 +69,8 @@ def histogram_svg(edges, series, width=640, height=300):
 
 
 def report_html(result, inputs=None, title="DEM co-registration"):
-    """The report as an HTML string (``result``: :class:`~.pipeline.CoregResult`)."""
+    """The report as an HTML string (``result``: :class:`~.pipeline.CoregResult` or
+    :class:`~.points.PointCoregResult`: the same sections, plus the warnings and the vertical datums)."""
     d = result.to_dict()
     hist = d["histogram"]
     b, a = d["stats_before"], d["stats_after"]
@@ -80,6 +81,16 @@ def report_html(result, inputs=None, title="DEM co-registration"):
                 f'<b>{html.escape(d["method"])}</b>; stable terrain: {html.escape(d["stable_terrain"])}.</p>']
     if inputs:
         sections.append("<h2>Inputs</h2>" + _table(["input", "value"], list(inputs.items())))
+    if d.get("warnings"):
+        sections.append("<h2>Warnings</h2><ul>" + "".join(f"<li>{html.escape(w)}</li>" for w in d["warnings"])
+                        + "</ul>")
+    datum = d.get("datum")
+    if datum:
+        rows = [["points", datum.get("points_datum") or "not declared"],
+                ["DEM", datum.get("dem_datum") or "not declared"]]
+        rows += [[f"geoid undulation, {k} (m)", v] for k, v in datum.get("undulations_m", {}).items()]
+        rows += [["note", n] for n in datum.get("notes", [])]
+        sections.append("<h2>Vertical datums</h2>" + _table(["item", "value"], rows))
     sections.append("<h2>Applied shift</h2>"
                     '<p class="note">Displacement applied to the DEM to align: x east, y north, z up.</p>'
                     + _table(["", "x", "y", "z"],
@@ -90,7 +101,7 @@ def report_html(result, inputs=None, title="DEM co-registration"):
     for step in d["steps"]:
         info = step["info"]
         if step["name"] == "nuth_kaab":
-            rows = [[h["iteration"], h["step_x_m"], h["step_y_m"], h["shift_x_m"], h["shift_y_m"],
+            rows = [[h["iteration"], h.get("step_x_m"), h.get("step_y_m"), h["shift_x_m"], h["shift_y_m"],
                      h["nmad_before_step_m"]] for h in info["history"]]
             sections.append(f"<h2>Nuth &amp; Kääb iterations ({'converged' if info['converged'] else 'not converged'}"
                             f", {info['points']:,} points)</h2>"
@@ -104,7 +115,8 @@ def report_html(result, inputs=None, title="DEM co-registration"):
                             + f'<p class="note">u, v: (x - {ramp["x0"]:.1f}) / {ramp["scale"]:.1f}, '
                               f'(y - {ramp["y0"]:.1f}) / {ramp["scale"]:.1f} in the working CRS.</p>')
     sections.append("<h2>Grids and sample</h2>"
-                    + _table(["item", "value"], [["reference grid", d["reference_grid"]],
+                    + _table(["item", "value"], [["reference grid" if "reference_grid" in d else "DEM grid",
+                                                  d.get("reference_grid", d.get("dem_grid"))],
                                                  ["working grid", d["work_grid"]]]
                              + [[k, v] for k, v in d["counts"].items()]))
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"

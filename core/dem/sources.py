@@ -1,6 +1,6 @@
 """DEM inputs (a file path or an in-memory :class:`~serac.core.raster_io.Raster`) read onto a grid.
 
-A file is read window by window with :class:`~.gridread.BandReader`: directly when its
+A file is read window by window with :class:`~serac.core.raster_io.BandReader`: directly when its
 pixels line up with the grid's, otherwise through :func:`~serac.core.raster_io.read_on_grid`,
 which reprojects and resamples on the fly, so its CRS, resolution and extent may differ
 from the grid's. An in-memory raster must already be on the grid.
@@ -12,8 +12,8 @@ import numpy as np
 from rasterio.windows import Window
 
 from ..errors import InputError
-from ..raster_io import Raster, read_grid, require_overlap
-from .gridread import BandReader
+from ..progress import warn
+from ..raster_io import BandReader, Raster, read_grid, require_overlap
 
 _METRE = {"m", "metre", "meter", "metres", "meters"}
 _FOOT = {"ft", "foot", "feet", "us survey foot", "ftus", "us-ft", "foot_us"}
@@ -46,9 +46,19 @@ class DemSource:
             self.path = os.fspath(source)
             self.raster = None
             read_grid(self.path)  # an InputError naming the file if GDAL cannot open it
-            self.reader = BandReader(self.path, band, name)
+            self.reader = BandReader(self.path, band, name, zero_is_void=True)
             self.grid = self.reader.grid
             self.unit = normalize_unit(self.reader.unit)
+            self._check_is_dem()
+
+    def _check_is_dem(self):
+        """Refuse an 8-bit raster (an image: 256 levels cannot hold elevations); warn for a multi-band one."""
+        if np.dtype(self.reader.dtype).itemsize == 1 and not self.reader.encoding.scaled:
+            raise InputError(f"The {self.name} '{self.label}' is an 8-bit raster (values 0-255): an image or a "
+                             "mask, not elevations.", f"select the {self.name} layer that holds elevations in m.")
+        if self.reader.count > 1:
+            warn(f"The {self.name} '{self.label}' has {self.reader.count} bands; Serac uses band {self.band} as "
+                 "elevations (m).", "If it is an image rather than a DEM, select the DEM layer instead.")
 
     @classmethod
     def of(cls, source, name):

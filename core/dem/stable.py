@@ -11,10 +11,9 @@ import numpy as np
 import rasterio.warp
 from rasterio.crs import CRS
 
-from ..errors import NoOverlapError
-from ..raster_io import rasterize_geometries, read_grid
+from ..errors import InvalidSetting, NoOverlapError
+from ..raster_io import BandReader, rasterize_geometries, read_grid
 from ..vector_io import read_geometries
-from .gridread import BandReader
 
 
 class StableTerrain:
@@ -29,7 +28,7 @@ class StableTerrain:
         self.geometries = list(geometries or [])
         self.geometries_crs = CRS.from_user_input(geometries_crs) if geometries_crs is not None else None
         if self.geometries and self.geometries_crs is None:
-            raise ValueError("geometries_crs is required with geometries")
+            raise InvalidSetting("Outlines were given without their CRS.", "give the outlines' CRS as well.")
         self.mask_path = os.fspath(mask_path) if mask_path else None
         self._cache = {}
         self._mask_reader = None

@@ -19,23 +19,16 @@ import numpy as np
 from rasterio.windows import Window
 
 from .. import raster_io
+from ..raster_io import sample_windows
 from ..errors import InputError
 from ..progress import as_progress
 from . import units
 from .normalization import check_angles, looks_like_radians
+from .ranges import amplitude_warning, check_angle_coverage, check_beta_sample
 from .regression import fit_line
 from .sources import ConstantSource, as_source
 
 DEFAULT_BLOCK = 1024
-
-
-def sample_windows(shape, count=4, size=128):
-    """Up to ``count`` x ``count`` windows of ``size`` px spread evenly over a (rows, cols) shape."""
-    rows, cols = shape
-    h, w = min(size, rows), min(size, cols)
-    r_offs = np.unique(np.linspace(0, rows - h, count).astype(int))
-    c_offs = np.unique(np.linspace(0, cols - w, count).astype(int))
-    return [Window(int(c), int(r), w, h) for r in r_offs for c in c_offs]
 
 
 def decide_raster_unit(path, requested="auto", bands=None, progress=None, what="The backscatter raster"):
@@ -47,7 +40,9 @@ def decide_raster_unit(path, requested="auto", bands=None, progress=None, what="
     grid = raster_io.read_grid(path)
     values = np.concatenate([raster_io.read_raster(path, bands=bands, window=w).data.ravel()
                              for w in sample_windows(grid.shape)])
-    decision = units.decide_unit(requested, values, units.raster_metadata_texts(path, bands), what)
+    texts = units.raster_metadata_texts(path, bands)
+    decision = units.decide_unit(requested, values, texts, what)
+    amplitude_warning(values, texts, decision.unit, what)
     progress.info(f"{what}: backscatter unit {decision.unit} ({decision.source}: {decision.evidence}).")
     if decision.warning:
         progress.warn(decision.warning)
@@ -62,9 +57,15 @@ def read_db(path, grid, bands, window, unit):
     return data
 
 
-def check_angle_source(source, grid, what="The incidence angle"):
-    """Check a sample of an angle source: degrees (not radians), within 0-90 deg. Returns (min, max) deg."""
-    sample = np.concatenate([source.read(w).ravel() for w in sample_windows(grid.shape)])
+def check_angle_source(source, grid, what="The incidence angle", backscatter=None, bands=None):
+    """Check a sample of an angle source: degrees (not radians), within 0-90 deg, and (given the
+    ``backscatter`` path) covering the backscatter's valid pixels. Returns (min, max) deg."""
+    windows = sample_windows(grid.shape)
+    sample = np.concatenate([source.read(w).ravel() for w in windows])
+    if backscatter is not None:
+        values = np.concatenate([raster_io.read_raster(backscatter, bands=(bands or [1])[0], window=w).data.ravel()
+                                 for w in windows])
+        check_angle_coverage(sample, values, source.description)
     finite = sample[np.isfinite(sample)]
     if finite.size == 0:
         return (float("nan"), float("nan"))
@@ -154,9 +155,13 @@ def normalize_raster(src_path, out_path, method, angles, bands=None, unit="auto"
     names = raster_io.read_raster(src_path, bands=bands, window=Window(0, 0, 1, 1)).band_names  # checks bands
     decision = decide_raster_unit(src_path, unit, bands, progress)
     angle_source = as_source(angles, grid, "incidence angle")
-    angle_range = check_angle_source(angle_source, grid)
+    angle_range = check_angle_source(angle_source, grid, backscatter=src_path, bands=bands)
     betas = ([as_source(method.beta_for_band(i, len(bands)), grid, "beta (dB/deg)") for i in range(len(bands))]
              if method.needs_beta else None)
+    for beta in betas or []:
+        if not isinstance(beta, ConstantSource):
+            check_beta_sample(np.concatenate([beta.read(w).ravel() for w in sample_windows(grid.shape)]),
+                              f"beta ({beta.description})")
     out_names = [f"{n}_norm{method.theta_ref:g}_dB" for n in names]
     sub = _Subsample(len(bands), sample_step)
     valid = missing_angle = 0

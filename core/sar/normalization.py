@@ -35,6 +35,9 @@ def check_theta_ref(theta_ref):
     if not 0.0 < value < 90.0:
         raise InputError(f"The reference incidence angle {value:g} deg is outside 0-90 deg.",
                          "give it in degrees between 0 and 90 (35 deg is the usual choice for Sentinel-1).")
+    from .ranges import check_reference_angle
+
+    check_reference_angle(value)
     return value
 
 

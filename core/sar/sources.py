@@ -7,7 +7,7 @@ whatever its origin:
 
 * :class:`ConstantSource` -- one number everywhere;
 * :class:`RasterSource` -- a band of a raster file, reprojected/resampled onto the target grid
-  when grids differ (:func:`~serac.core.raster_io.read_on_grid`);
+  when grids differ (the one grid reader, :class:`~serac.core.raster_io.BandReader`);
 * :class:`AnnotationAngleSource` -- the incidence angle from a Sentinel-1 annotation, on an
   image (radar geometry, no CRS) grid or a map grid, optionally following a DEM;
 * :class:`LonLatSource` -- longitude/latitude (deg) of pixel centres (for beta models).
@@ -43,11 +43,8 @@ class RasterSource:
         self.band = int(band)
         self.resampling = resampling
         self.what = what
-        src_grid = raster_io.read_grid(self.path)
-        count = raster_io.band_count(self.path)
-        if not 1 <= self.band <= count:
-            raise InputError(f"Band {self.band} of the {what} raster was asked for but it has {count} band(s).",
-                             "choose a band between 1 and the band count.")
+        self.reader = raster_io.BandReader(self.path, self.band, f"The {what} raster")
+        src_grid = self.reader.grid
         self.same_grid = src_grid.matches(grid)
         if not self.same_grid:
             if (src_grid.crs is None) != (grid.crs is None) or (grid.crs is None and src_grid.shape != grid.shape):
@@ -60,8 +57,7 @@ class RasterSource:
                             + ("" if self.same_grid else f" (resampled {resampling} from {src_grid.describe()})"))
 
     def read(self, window):
-        return raster_io.read_on_grid(self.path, self.grid, bands=self.band, window=window,
-                                      resampling=self.resampling).data[0]
+        return self.reader.read(self.grid, window, self.resampling)
 
 
 class LonLatSource:
@@ -117,6 +113,12 @@ class AnnotationAngleSource:
                     f"The backscatter raster has no CRS and is larger ({grid.width}x{grid.height} px) than the "
                     f"annotated image ({n_pixels}x{n_lines} px), so it cannot be in that image's radar geometry.",
                     "use the measurement image of this annotation (or a multilooked copy), or a georeferenced raster.")
+            if not (_whole_looks(n_lines, grid.height) and _whole_looks(n_pixels, grid.width)):
+                raise InputError(
+                    f"The backscatter raster has no CRS and its size ({grid.width}x{grid.height} px) is neither the "
+                    f"annotated image's ({n_pixels}x{n_lines} px) nor a multilooked copy of it (a whole number of "
+                    "looks): the annotation belongs to another product.",
+                    "give the annotation XML of this very product, or a georeferenced raster.")
         self.description = "incidence angle from the annotation geolocation grid" + (
             " with DEM heights" if dem is not None else "")
 
@@ -159,6 +161,12 @@ class AnnotationAngleSource:
 
     def _angle_pair(self, rr, cc):
         return self._angle_at(0.0)(rr, cc), self._angle_at(1000.0)(rr, cc)
+
+
+def _whole_looks(n_image, n_raster):
+    """True if ``n_raster`` px are ``n_image`` px multilooked by a whole number of looks (rounded either way)."""
+    looks = max(1, round(n_image / n_raster))
+    return abs(n_image - looks * n_raster) < looks
 
 
 def as_source(value, grid, what="raster", band=1):

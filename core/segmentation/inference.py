@@ -17,7 +17,6 @@ tests).
 """
 
 import contextlib
-import math
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -27,7 +26,8 @@ from rasterio.windows import Window
 
 from ..errors import AllNoDataError, InputError
 from ..progress import as_progress
-from ..raster_io import RasterWriter, band_count, iter_blocks, read_grid, read_on_grid, require_crs
+from ..raster_io import (BandReader, RasterWriter, band_count, iter_blocks, pixel_size_m, read_grid, require_crs,
+                         sample_windows)
 from .runtime import SegmentationModel, load_model
 from .tiling import TileGrid, accumulate, blend_weights, bounding_window, extract_tile
 
@@ -73,19 +73,16 @@ class SegmentationRun:
                 f"{self.seconds:.1f} s ({self.mpx_per_s:.2f} Mpx/s), valid pixels {100 * self.valid_fraction:.1f} %.")
 
 
-def pixel_size_m(grid):
-    """Ground pixel size of a grid in m (geometric mean of x and y).
-
-    Projected CRS: resolution times the CRS's linear unit; geographic CRS: degrees
-    converted at the grid's centre latitude (spherical approximation, < 1 % error).
-    """
-    require_crs(grid)
-    rx, ry = grid.res
-    if grid.is_geographic:
-        lat = math.radians((grid.bounds[1] + grid.bounds[3]) / 2)
-        return math.sqrt(rx * 111320.0 * math.cos(lat) * ry * 110574.0)
-    factor = grid.crs.linear_units_factor[1] if grid.crs.linear_units_factor else 1.0
-    return math.sqrt(rx * ry) * factor
+def _check_value_range(meta, readers, grid):
+    """Per-band stretch (raw low, high) when the model's declared input range says to rescale, else None;
+    :class:`ModelError` when the input is outside that range (see :class:`ValueRange`)."""
+    if meta.value_range is None:
+        return None
+    sample = np.stack([np.concatenate([r.read(grid, w).ravel() for w in sample_windows(grid.shape)])
+                       for r in readers])
+    for value in meta.nodata_values:
+        sample[sample == value] = np.nan
+    return meta.value_range.check(sample, readers[0].dtype, meta.name)
 
 
 def _as_sources(sources, bands=None):
@@ -256,9 +253,18 @@ def segment_raster(sources, model, output_path, class_path=None, bands=None, bac
         done[0] += n
         progress.update(done[0] / max(1, total))
 
+    readers = [BandReader(s.path, b, "The input raster") for s in srcs
+               for b in (s.bands if s.bands is not None else range(1, band_count(s.path) + 1))]
+
+    stretch = _check_value_range(meta, readers, grid)
+
     def read(win):
-        parts = [read_on_grid(s.path, grid, bands=s.bands, window=win).data for s in srcs]
-        return np.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
+        data = np.stack([r.read(grid, win) for r in readers])
+        if stretch is not None:
+            vr = meta.value_range
+            for b, (lo, hi) in enumerate(stretch):
+                data[b] = np.clip((data[b] - lo) / max(hi - lo, 1e-12) * (vr.max - vr.min) + vr.min, vr.min, vr.max)
+        return data
 
     tags = {"SERAC_MODEL": meta.name, "SERAC_MODEL_VERSION": meta.version, "SERAC_TASK": meta.task,
             "SERAC_BACKEND": model.backend_label, "SERAC_THRESHOLD": meta.threshold,

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
-from ..errors import InputError
+from ..errors import InputError, NoOverlapError
 from ..raster_io import rasterize_geometries
 
 
@@ -67,9 +67,23 @@ def segmentation_scores(predicted, reference, valid=None):
 
 
 def compare_outlines(predicted_geometries, reference_geometries, grid, valid=None):
-    """Scores of predicted vs reference polygons (GeoJSON dicts in ``grid``'s CRS), rasterised on ``grid``."""
+    """Scores of predicted vs reference polygons (GeoJSON dicts in ``grid``'s CRS), rasterised on ``grid``.
+
+    Raises :class:`NoOverlapError` when the two layers' extents are disjoint and :class:`InputError`
+    when the reference covers no pixel of ``grid``: an IoU of 0 would then say nothing about the outlines.
+    An empty layer (a model that found nothing) scores.
+    """
+    a = geometry_bounds(predicted_geometries) if predicted_geometries else None
+    b = geometry_bounds(reference_geometries) if reference_geometries else None
+    if a and b and (a[0] > b[2] or b[0] > a[2] or a[1] > b[3] or b[1] > a[3]):
+        raise NoOverlapError("The evaluated outlines and the reference outlines do not overlap on the ground "
+                             "(their extents are disjoint), so IoU would be 0 whatever their quality.",
+                             "compare layers of the same area, and check that both carry the right CRS.")
     pred = rasterize_geometries(predicted_geometries, grid).astype(bool)
     ref = rasterize_geometries(reference_geometries, grid).astype(bool)
+    if b and not ref.any():
+        raise InputError(f"The reference outlines cover no pixel of the comparison grid ({grid.describe()}).",
+                         "give a grid raster that covers the reference outlines, or leave it empty.")
     return segmentation_scores(pred, ref, valid)
 
 

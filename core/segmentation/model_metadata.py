@@ -16,7 +16,8 @@ field and the fix. Schema (version :data:`SCHEMA_VERSION`)::
                        | {"method": "offset_scale", "offset": [...], "scale": [...]},
         "nodata": {"values": [0], "fill": 0.0},
         "pixel_size_m": 30.0,
-        "pixel_size_tolerance": 0.5
+        "pixel_size_tolerance": 0.5,
+        "value_range": {"dtype": "uint8", "min": 0, "max": 255, "rescale": null | "percentile"}
       },
       "tiling": {"tile_size": 256, "overlap": 32, "size_multiple": 8},
       "output": {"activation": "sigmoid" | "softmax",
@@ -41,6 +42,10 @@ Semantics:
 * ``pixel_size_m`` is the ground sampling distance the model was trained at (m/px);
   rasters whose pixel size differs by more than the factor ``1 + pixel_size_tolerance``
   are refused.
+* ``value_range`` (optional) declares the raw values the model was trained on: the data type
+  and [min, max]. An input whose 1-99 % values fall outside it (e.g. 16-bit reflectance fed
+  to a model trained on 8-bit DN) is refused, or, with ``"rescale": "percentile"``, its
+  2-98 % range is stretched linearly onto [min, max] per band (with a warning).
 * ``overlap`` (px) is the width over which neighbouring tiles are blended; it must be
   below half the tile size. ``tile_size`` must be a multiple of ``size_multiple``.
 """
@@ -140,6 +145,48 @@ class Normalization:
         return d
 
 
+RESCALES = (None, "percentile")
+
+
+@dataclass(frozen=True)
+class ValueRange:
+    """The raw input values a model was trained on: data type name and [min, max] (raw units)."""
+
+    dtype: str
+    min: float
+    max: float
+    rescale: str = None
+
+    def to_dict(self):
+        return {"dtype": self.dtype, "min": self.min, "max": self.max, "rescale": self.rescale}
+
+    def check(self, sample, dtype, model_name):
+        """None if the (bands, n) raw ``sample`` fits, else per-band (low, high) raw values to stretch onto
+        [min, max] when ``rescale`` allows it; raises :class:`ModelError` naming the fix otherwise."""
+        values = [b[np.isfinite(b)] for b in np.asarray(sample, dtype=np.float64)]
+        if not any(v.size for v in values):
+            return None
+        lo = min(float(np.percentile(v, 1)) for v in values if v.size)
+        hi = max(float(np.percentile(v, 99)) for v in values if v.size)
+        tolerance = 0.02 * (self.max - self.min)
+        if self.min - tolerance <= lo and hi <= self.max + tolerance:
+            return None
+        what = (f"The input's values (1-99 % range {lo:.4g} to {hi:.4g}, {dtype}) are outside the "
+                f"{self.min:g} to {self.max:g} ({self.dtype}) that model '{model_name}' was trained on")
+        if self.rescale == "percentile":
+            from ..progress import warn
+
+            stretch = [tuple(float(x) for x in np.percentile(v, [2, 98])) if v.size else (self.min, self.max)
+                       for v in values]
+            warn(what + ".", f"As its metadata says, each band's 2-98 % range is stretched onto {self.min:g} to "
+                             f"{self.max:g}.")
+            return stretch
+        raise ModelError(what + "; the model would return nonsense.",
+                         f"convert the raster to the model's range first (Raster > Conversion > Translate: "
+                         f"rescale {lo:.4g} {hi:.4g} to {self.min:g} {self.max:g}, output type "
+                         f"{self.dtype}), or use a model trained on data like yours.")
+
+
 @dataclass(frozen=True)
 class ModelMetadata:
     """Validated model metadata (build with :meth:`from_dict` / :meth:`from_json`)."""
@@ -166,6 +213,7 @@ class ModelMetadata:
     training: dict
     schema_version: int = SCHEMA_VERSION
     extra: dict = field(default_factory=dict)
+    value_range: ValueRange = None
 
     # ------------------------------------------------------------------ derived
     @property
@@ -259,6 +307,18 @@ class ModelMetadata:
         if not 0 < tol <= 10:
             _fail(f"'input.pixel_size_tolerance' must be in (0, 10], got {tol}.")
 
+        value_range = _get(inp, "value_range", dict, "input", None)
+        if value_range is not None:
+            rng = _numbers([_get(value_range, "min", (int, float), "input.value_range"),
+                            _get(value_range, "max", (int, float), "input.value_range")], "input.value_range", 2)
+            if rng[0] >= rng[1]:
+                _fail("'input.value_range' must have min < max.")
+            rescale = _get(value_range, "rescale", str, "input.value_range", None)
+            if rescale not in RESCALES:
+                _fail(f"'input.value_range.rescale' is {rescale!r}; expected null or 'percentile'.")
+            value_range = ValueRange(_get(value_range, "dtype", str, "input.value_range", ""), rng[0], rng[1],
+                                     rescale)
+
         tiling = _get(d, "tiling", dict, "metadata")
         tile = _get(tiling, "tile_size", int, "tiling")
         overlap = _get(tiling, "overlap", int, "tiling", 0)
@@ -308,7 +368,7 @@ class ModelMetadata:
                    overlap=overlap, size_multiple=multiple, activation=activation, classes=tuple(classes),
                    positive_class=positive, threshold=threshold, front=front, architecture=arch,
                    training=training, schema_version=version,
-                   extra={k: v for k, v in d.items() if k not in known})
+                   extra={k: v for k, v in d.items() if k not in known}, value_range=value_range)
 
     def to_dict(self):
         d = {
@@ -324,6 +384,7 @@ class ModelMetadata:
                 "nodata": {"values": list(self.nodata_values), "fill": self.nodata_fill},
                 "pixel_size_m": self.pixel_size_m,
                 "pixel_size_tolerance": self.pixel_size_tolerance,
+                **({"value_range": self.value_range.to_dict()} if self.value_range else {}),
             },
             "tiling": {"tile_size": self.tile_size, "overlap": self.overlap, "size_multiple": self.size_multiple},
             "output": {"activation": self.activation, "classes": list(self.classes),

@@ -9,7 +9,7 @@ Model files:
 * ``*.onnx`` — the canonical form. Metadata comes from the ONNX ``metadata_props`` key
   ``"serac"``, or else from a ``<model>.json`` file beside it. ONNX Runtime runs any such
   model. torch runs it when the metadata names an architecture Serac knows
-  (``serac-unet``): the network is rebuilt from ``serac.models.unet`` and its weights are
+  (``serac-unet``): the network is rebuilt from ``serac.core.segmentation.unet`` and its weights are
   read from the ONNX initializers (no separate weights file).
 * ``*.pt`` / ``*.pth`` — a torch *state dict* with a ``<model>.json`` metadata file beside
   it; torch backends only. It is loaded with ``torch.load(..., weights_only=True)`` only:
@@ -128,9 +128,25 @@ class OnnxSession:
         self.session = session
         self.input_name = session.get_inputs()[0].name
         self.output_name = session.get_outputs()[0].name
+        batch = _shape(session.get_inputs()[0])[0]
+        #: a network exported with a fixed batch size (often 1) is run that many tiles at a time
+        self.fixed_batch = batch if isinstance(batch, int) and batch > 0 else None
+
+    def _run(self, batch):
+        return self.session.run([self.output_name], {self.input_name: np.ascontiguousarray(batch, np.float32)})[0]
 
     def __call__(self, batch):
-        return self.session.run([self.output_name], {self.input_name: np.ascontiguousarray(batch, np.float32)})[0]
+        n = self.fixed_batch
+        if n is None or len(batch) == n:
+            return self._run(batch)
+        parts = []
+        for i in range(0, len(batch), n):
+            part = batch[i:i + n]
+            k = len(part)
+            if k < n:  # pad the last group to the fixed size, keep the first k results
+                part = np.concatenate([part, np.zeros((n - k,) + part.shape[1:], dtype=part.dtype)])
+            parts.append(self._run(part)[:k])
+        return np.concatenate(parts)
 
 
 class TorchSession:
@@ -204,7 +220,7 @@ def build_torch_module(metadata, state_dict, source):
     if not metadata.architecture:
         raise ModelError(f"Model '{metadata.name}' names no architecture, so torch cannot rebuild it.",
                          "run it on the 'onnxruntime' backend.")
-    from ...models.unet import build_network
+    from .unet import build_network
 
     try:
         module = build_network(metadata.architecture, norm=False)

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 from rasterio.windows import Window
 
+from ..errors import InvalidSetting
+
 BLEND_KINDS = ("cosine", "linear", "none")
 
 
@@ -39,7 +41,7 @@ def blend_weights(tile_size, overlap, kind="cosine", floor=1e-3):
     single tile (scene edges) are still defined.
     """
     if kind not in BLEND_KINDS:
-        raise ValueError(f"unknown blend kind {kind!r}; use one of {BLEND_KINDS}")
+        raise InvalidSetting(f"Unknown blend kind {kind!r}.", f"use one of {BLEND_KINDS}.")
     w = np.ones(tile_size, dtype=np.float64)
     if overlap > 0 and kind != "none":
         t = (np.arange(overlap) + 0.5) / overlap
@@ -68,7 +70,8 @@ class TileGrid:
 
     def __init__(self, shape, tile_size, overlap):
         if tile_size <= 0 or not 0 <= 2 * overlap < tile_size:
-            raise ValueError("need tile_size > 0 and 0 <= overlap < tile_size / 2")
+            raise InvalidSetting(f"Tile size {tile_size} px with overlap {overlap} px cannot tile a scene.",
+                                 "use a tile size > 0 and 0 <= overlap < tile size / 2.")
         self.shape = tuple(int(s) for s in shape)
         self.tile_size = int(tile_size)
         self.overlap = int(overlap)

@@ -1,4 +1,7 @@
-"""Single-threaded BLAS/LAPACK for batches of tiny matrices.
+"""Single-threaded BLAS/LAPACK for batches of tiny matrices, where threadpoolctl is not installed.
+
+The time-series inversion asks :func:`serac.core.threads.blas_threads` (threadpoolctl, scoped to the
+block); this module is its fallback for a Python without threadpoolctl.
 
 ``numpy.linalg.solve`` / ``inv`` on a stack of small (tens x tens) matrices call
 LAPACK once per matrix; a multi-threaded OpenBLAS then spends most of its time

@@ -46,7 +46,7 @@ import numpy as np
 
 from ..backend import select_backend
 from ..errors import InputError
-from .blas import single_threaded_blas
+from ..threads import blas_threads
 from .design import TimeGrid, baselines_days, design_matrix, difference_operator, iso, ordered_pairs
 
 ROBUST_METHODS = ("tukey", "huber", "none")
@@ -391,7 +391,7 @@ class PairInversion:
         out.pairs_used[:] = n_valid
         todo = np.flatnonzero(n_valid >= self.settings.min_pairs)
         step = self.chunk_pixels(c)
-        with single_threaded_blas():
+        with blas_threads(1):
             for s in range(0, todo.size, step):
                 self._solve_chunk(obs, valid, todo[s:s + step], out)
         return _squeeze(out) if squeeze else out

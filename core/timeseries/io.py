@@ -32,7 +32,7 @@ import numpy as np
 import rasterio
 
 from ..errors import InputError
-from ..raster_io import RasterGrid, read_grid, read_on_grid
+from ..raster_io import BandReader, RasterGrid, read_grid
 from .design import DAYS_PER_YEAR, as_day, iso, ordered_pairs
 
 #: Factors converting velocity units to m/yr (keys compared without spaces, lower case).
@@ -318,8 +318,8 @@ class PairStack:
 
     ``read(window)`` gives (n_pairs, n_components, rows, cols) float32 m/yr with NaN
     where a pair has no value (nodata, outside its footprint, or ``valid`` == 0).
-    Pairs on other grids are resampled with ``resampling`` via
-    :func:`serac.core.raster_io.read_on_grid`.
+    Pairs on other grids are resampled with ``resampling`` by the one grid reader,
+    :class:`serac.core.raster_io.BandReader` (direct reads where grids line up).
     """
 
     pairs: list
@@ -357,9 +357,15 @@ class PairStack:
         """Error of each pair (m/yr), NaN where unknown."""
         return np.array([np.nan if p.error is None else p.error for p in self.pairs])
 
-    def _read_band(self, ref, window):
-        return read_on_grid(ref.path, self.grid, bands=[ref.band], window=window,
-                            resampling=self.resampling).data[0]
+    def _reader(self, ref):
+        key = (os.fspath(ref.path), int(ref.band))
+        readers = self.__dict__.setdefault("_readers", {})
+        if key not in readers:
+            readers[key] = BandReader(ref.path, ref.band, "The velocity raster")
+        return readers[key]
+
+    def _read_band(self, ref, window, resampling=None):
+        return self._reader(ref).read(self.grid, window, resampling or self.resampling)
 
     def read_pair(self, index, window=None):
         """(n_components, rows, cols) float32 m/yr of one pair."""
@@ -368,8 +374,7 @@ class PairStack:
         if pair.scale != 1.0:
             out *= np.float32(pair.scale)
         if pair.valid is not None:
-            mask = read_on_grid(pair.valid.path, self.grid, bands=[pair.valid.band], window=window,
-                                resampling="nearest").data[0]
+            mask = self._read_band(pair.valid, window, "nearest")
             out[:, ~(mask > 0)] = np.nan
         return out
 

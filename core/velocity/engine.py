@@ -32,7 +32,7 @@ from rasterio.windows import Window
 
 from ..errors import InputError
 from ..progress import as_progress
-from ..raster_io import RasterGrid, iter_blocks, read_on_grid
+from ..raster_io import BandReader, RasterGrid, iter_blocks
 from . import filtering
 from .backends import make_ops
 from .correlation import box_sum, box_variance, match_batch
@@ -173,7 +173,8 @@ class ArraySource:
 
 
 class RasterSource:
-    """One band of a raster file read window by window onto ``grid`` (reprojected if needed)."""
+    """One band of a raster file read window by window onto ``grid`` (reprojected if needed),
+    through the one grid reader :class:`~serac.core.raster_io.BandReader`."""
 
     def __init__(self, path, grid, band=1, resampling="cubic"):
         self.path = path
@@ -181,9 +182,10 @@ class RasterSource:
         self.band = band
         self.resampling = resampling
         self.shape = grid.shape
+        self.reader = BandReader(path, band, "The image")
 
     def read(self, window):
-        return read_on_grid(self.path, self.grid, bands=self.band, window=window, resampling=self.resampling).data[0]
+        return self.reader.read(self.grid, window, self.resampling)
 
 
 def read_padded(source, row0, col0, height, width):

@@ -1,14 +1,18 @@
 """The "Outline review" dock: step through predicted outlines or fronts and decide on each.
 
 Works on any polygon or line layer with the review fields (Serac's segmentation
-outputs have them; "Add review fields" adds them to other layers). The map
+outputs have them all; "Add review fields" adds them to other layers). The map
 canvas zooms to each feature with context around it; decisions are saved to the
-layer's file at once (see :mod:`.session` for the save policy). Geometry is
+layer's file at once (see :mod:`.session` for the save policy). A temporary
+(memory) layer is never reviewed as if saved: the dock says so and offers
+"Save to GeoPackage and continue". Geometry is
 edited with QGIS's own tools (vertex tool, reshape, split), reached from the dock.
 
 Keyboard (while the dock has focus): A accept, R reject, E needs edit,
 N or → next, P or ← previous, U next unreviewed, Ctrl+Z undo the last decision.
 """
+
+import os
 
 from qgis.core import QgsCoordinateTransform, QgsMapLayerProxyModel, QgsProject
 from qgis.gui import QgsHighlight, QgsMapLayerComboBox
@@ -35,6 +39,7 @@ from qgis.PyQt.QtWidgets import (
 
 from ..qt_compat import QAction, QShortcut
 from . import fields as F
+from . import storage
 from .export import export_accepted
 from .session import FILTERS, ORDERS, ReviewSession
 
@@ -122,11 +127,14 @@ class ReviewDock(QDockWidget):
         self._button("Style by status", self.apply_status_style, bottom)
         self._button("Export accepted…", self.export, bottom)
         layout.addLayout(bottom)
-        policy = QLabel("Each decision is saved to the layer's file immediately, with any geometry edit of "
-                        "that feature. Rejected features are kept with their status.", body)
-        policy.setWordWrap(True)
-        policy.setStyleSheet("color: #555;")
-        layout.addWidget(policy)
+        self.save_button = QPushButton("Save to GeoPackage and continue", body)
+        self.save_button.setToolTip("Write this temporary layer to a GeoPackage, put the file in its place in the "
+                                    "project and go on reviewing there: every decision is then saved to the file.")
+        self.save_button.clicked.connect(lambda: self.save_to_geopackage())
+        layout.addWidget(self.save_button)
+        self.policy_label = QLabel(body)
+        self.policy_label.setWordWrap(True)
+        layout.addWidget(self.policy_label)
         self.setWidget(body)
 
     def _button(self, text, slot, row, status=None):
@@ -152,8 +160,8 @@ class ReviewDock(QDockWidget):
     # layer and session ---------------------------------------------------------------------------
     def set_layer(self, layer):
         if self.session is not None:
-            self.session.save()
             self.session.changed.disconnect(self.refresh)
+            self.session.close()  # saves pending edits, marking edited features
         self.session = None
         ready = layer is not None and F.is_reviewable(layer) and F.has_review_fields(layer)
         self.add_fields_button.setEnabled(layer is not None and F.is_reviewable(layer) and not ready)
@@ -174,6 +182,39 @@ class ReviewDock(QDockWidget):
         self.iface.messageBar().pushInfo("Outline review", f"Added fields: {', '.join(added)}")
         self.set_layer(layer)
 
+    def save_to_geopackage(self, path=None):
+        """Write the (temporary) layer under review to a GeoPackage, replace it in the project by the file
+        layer (same name, style and place in the layer tree) and continue the review there.
+
+        ``path`` None asks with a file dialog. Returns the new layer, or None if nothing was saved.
+        """
+        layer = self.layer_combo.currentLayer()
+        if layer is None:
+            return None
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(self, "Save the layer under review", layer.name() + ".gpkg",
+                                                  "GeoPackage (*.gpkg)")
+            if not path:
+                return None
+        if self.session is not None:
+            self.session.changed.disconnect(self.refresh)
+            self.session.close()
+            self.session = None
+        try:
+            saved = storage.save_as_geopackage(layer, path)
+        except RuntimeError as exc:
+            QMessageBox.critical(self, "Outline review", str(exc))
+            self.set_layer(layer)
+            return None
+        replace_in_project(layer, saved)
+        self.layer_combo.setLayer(saved)
+        if self.layer_combo.currentLayer() is not saved:  # combo signals only on a change
+            self.set_layer(saved)
+        self.iface.messageBar().pushSuccess(
+            "Outline review", f"Saved to {storage.file_path(saved)}; the review continues on the file, and each "
+                              "decision is saved to it.")
+        return saved
+
     # actions ----------------------------------------------------------------------------------------
     def decide(self, status):
         if self.session is None or self.session.current_id() is None:
@@ -183,6 +224,10 @@ class ReviewDock(QDockWidget):
         except RuntimeError as exc:
             QMessageBox.critical(self, "Outline review", str(exc))
         self.comment.clear()
+        if not self.session.file_holds_every_decision:
+            self.iface.messageBar().pushWarning(
+                "Outline review", "The decision is saved, but part of it is still in the '-wal' file next to the "
+                                  "GeoPackage (another program holds the file open). Copy both files together.")
 
     def _step(self, delta):
         if self.session is not None:
@@ -238,8 +283,27 @@ class ReviewDock(QDockWidget):
                               f"{summary[f'change_{unit}']:+.3f} {unit.replace('2', '²')} vs prediction.")
 
     # display ------------------------------------------------------------------------------------------
+    def _show_save_policy(self, layer):
+        """Say where decisions go; never claim a save that does not happen."""
+        temporary = layer is not None and F.is_reviewable(layer) and not storage.is_saved_to_file(layer)
+        self.save_button.setVisible(temporary)
+        if temporary:
+            self.policy_label.setText(
+                "<b>This layer is temporary (in memory): decisions are NOT written to any file</b> and are lost when "
+                "QGIS closes or crashes. Use 'Save to GeoPackage and continue' before reviewing.")
+            self.policy_label.setStyleSheet("color: #c62828;")
+        elif layer is not None and F.is_reviewable(layer):
+            self.policy_label.setText(
+                f"Each decision is saved to {os.path.basename(storage.file_path(layer))} at once, with the geometry "
+                "edits made so far. An edited feature without a decision is marked edited and stays unreviewed. "
+                "Rejected features are kept with their status.")
+            self.policy_label.setStyleSheet("color: #555;")
+        else:
+            self.policy_label.clear()
+
     def refresh(self):
         session = self.session
+        self._show_save_policy(self.layer_combo.currentLayer())
         enabled = session is not None and bool(session.ids)
         for button in (self.accept_button, self.reject_button, self.edit_button, self.prev_button,
                        self.next_button, self.unreviewed_button, self.undo_button):
@@ -296,15 +360,32 @@ class ReviewDock(QDockWidget):
 
     def _clear_highlight(self):
         if self.highlight is not None:
-            self.highlight.hide()
-            scene = self.highlight.scene()
-            if scene is not None:
-                scene.removeItem(self.highlight)
+            try:
+                self.highlight.hide()
+                scene = self.highlight.scene()
+                if scene is not None:
+                    scene.removeItem(self.highlight)
+            except RuntimeError:  # the map canvas (and its items) is already gone
+                pass
             self.highlight = None
 
     def closeEvent(self, event):  # noqa: N802 (Qt API)
-        """Closing the dock mid-review saves pending edits; nothing is lost."""
+        """Closing the dock mid-review saves pending edits (edited features marked); nothing is lost."""
         if self.session is not None:
             self.session.save()
         self._clear_highlight()
         super().closeEvent(event)
+
+
+def replace_in_project(old, new):
+    """Put ``new`` where ``old`` is in the project's layer tree (same group and position), then remove ``old``."""
+    project = QgsProject.instance()
+    node = project.layerTreeRoot().findLayer(old.id())
+    if node is None:
+        project.addMapLayer(new)
+    else:
+        parent = node.parent()
+        project.addMapLayer(new, False)
+        parent.insertLayer(parent.children().index(node), new)
+    if project.mapLayer(old.id()) is not None:
+        project.removeMapLayer(old.id())

@@ -9,12 +9,11 @@ predicted size (``predicted_size``, km² or km) to show how much review changed.
 import json
 import os
 
-from qgis.core import QgsCoordinateTransformContext, QgsFeatureRequest, QgsVectorFileWriter
-
-from ...processing_provider.compat import WRITER_NO_ERROR
+from qgis.core import QgsFeatureRequest
 
 from . import fields as F
 from .session import status_of, value_of
+from .storage import write_geopackage
 
 
 def review_summary(layer):
@@ -62,19 +61,8 @@ def export_accepted(layer, path, layer_name="reviewed_outlines"):
 
     Returns (path, summary dict). The summary is also saved as ``<path stem>_summary.json``.
     """
-    options = QgsVectorFileWriter.SaveVectorOptions()
-    options.driverName = "GPKG"
-    options.layerName = layer_name
-    tmp = path + ".part.gpkg"
-    if os.path.exists(tmp):
-        os.remove(tmp)
     accepted = layer.materialize(QgsFeatureRequest().setFilterExpression(f"\"{F.REVIEW_STATUS}\" = '{F.ACCEPTED}'"))
-    result = QgsVectorFileWriter.writeAsVectorFormatV3(accepted, tmp, QgsCoordinateTransformContext(), options)
-    if result[0] != WRITER_NO_ERROR:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise RuntimeError(f"Could not write {path}: {result[1]}")
-    os.replace(tmp, path)
+    write_geopackage(accepted, path, layer_name)
     summary = review_summary(layer)
     summary["exported_to"] = path
     with open(os.path.splitext(path)[0] + "_summary.json", "w", encoding="utf-8") as fh:

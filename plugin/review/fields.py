@@ -1,24 +1,25 @@
-"""Review fields written to reviewed layers, and adding them to a layer that lacks them."""
+"""Review fields on a layer (defined in core/review_fields.py), and adding them to a layer that lacks them."""
 
-from qgis.core import QgsDistanceArea, QgsField, QgsProject, QgsWkbTypes
+from qgis.core import QgsField, QgsWkbTypes
 
+from ...core.review_fields import (  # noqa: F401 (re-exported: the one definition of the review fields)
+    ACCEPTED,
+    FIELD_SPEC,
+    GEOMETRY_EDITED,
+    NEEDS_EDIT,
+    PREDICTED_SIZE,
+    REJECTED,
+    REVIEW_COMMENT,
+    REVIEW_STATUS,
+    REVIEWED_AT,
+    REVIEWER,
+    STATUS_COLOURS,
+    STATUS_LABELS,
+    STATUSES,
+    UNREVIEWED,
+)
 from ...processing_provider.compat import field_type
-
-REVIEW_STATUS = "review_status"
-REVIEWER = "reviewer"
-REVIEWED_AT = "reviewed_at"  # ISO 8601, UTC
-REVIEW_COMMENT = "review_comment"
-GEOMETRY_EDITED = "geometry_edited"  # 1 if a reviewer changed the geometry
-PREDICTED_SIZE = "predicted_size"  # km² for polygons, km for lines, as first predicted
-
-UNREVIEWED, ACCEPTED, REJECTED, NEEDS_EDIT = "unreviewed", "accepted", "rejected", "needs_edit"
-STATUSES = (UNREVIEWED, ACCEPTED, REJECTED, NEEDS_EDIT)
-STATUS_LABELS = {UNREVIEWED: "Unreviewed", ACCEPTED: "Accepted", REJECTED: "Rejected", NEEDS_EDIT: "Needs edit"}
-#: One colour per status, shared by the dock and the review_status_* QML styles (scripts/make_styles.py).
-STATUS_COLOURS = {UNREVIEWED: "#00b8d4", ACCEPTED: "#2e7d32", REJECTED: "#c62828", NEEDS_EDIT: "#ef6c00"}
-
-FIELD_SPEC = ((REVIEW_STATUS, "String"), (REVIEWER, "String"), (REVIEWED_AT, "String"),
-              (REVIEW_COMMENT, "String"), (GEOMETRY_EDITED, "Int"), (PREDICTED_SIZE, "Double"))
+from ...processing_provider.review_output import is_polygon_type, size_measure
 
 
 def is_reviewable(layer):
@@ -35,7 +36,7 @@ def _geom_type(legacy, scoped):
 
 
 def is_polygon(layer):
-    return layer.geometryType() == _geom_type("PolygonGeometry", "Polygon")
+    return is_polygon_type(layer.geometryType())
 
 
 def missing_fields(layer):
@@ -49,12 +50,7 @@ def has_review_fields(layer):
 
 def measure(layer):
     """A function geometry -> size: area in km² for polygons, length in km for lines (ellipsoidal)."""
-    da = QgsDistanceArea()
-    da.setSourceCrs(layer.crs(), QgsProject.instance().transformContext())
-    da.setEllipsoid(layer.crs().ellipsoidAcronym() or "EPSG:7030")
-    if is_polygon(layer):
-        return lambda geom: da.measureArea(geom) / 1e6
-    return lambda geom: da.measureLength(geom) / 1e3
+    return size_measure(layer.crs(), is_polygon(layer))
 
 
 def add_review_fields(layer):

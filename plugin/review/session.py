@@ -1,12 +1,18 @@
 """A review session: the features of a layer in review order, and the decisions taken on them.
 
-Save policy: every decision is committed to the layer's data source at once
-(for a GeoPackage, written to the file), together with any geometry edit of that
-feature, so a crash loses at most the decision being made. Geometry edits made
-in QGIS's edit buffer stay undoable with QGIS's own undo until the decision;
-decisions themselves are undone with :meth:`ReviewSession.undo`, which restores
-the feature's previous attributes and geometry and commits again. Rejected
-features are kept with their status, never deleted.
+Save policy: every decision is committed to the layer's data source at once,
+together with the pending geometry edits; for a GeoPackage a WAL checkpoint then
+puts it in the ``.gpkg`` file itself (see :mod:`.storage`), so a crash loses at most
+the decision being made. A memory layer keeps decisions only in memory: the dock
+says so and offers to save it to a GeoPackage first.
+
+Edit provenance: a feature whose geometry is saved without a decision on it (the
+reviewer edited F, then decided on G, switched layer, or saved the layer) is
+marked ``geometry_edited = 1`` and left ``unreviewed``, so it still needs a decision.
+Geometry edits in QGIS's edit buffer stay undoable with QGIS's own undo until
+saved; saved decisions are undone with :meth:`ReviewSession.undo`, which restores
+the previous attributes and geometries of every feature the decision changed and
+commits again. Rejected features are kept with their status, never deleted.
 """
 
 import getpass
@@ -17,6 +23,7 @@ from qgis.PyQt.QtCore import QObject, pyqtSignal
 
 from ...processing_provider.compat import REQUEST_NO_GEOMETRY
 from . import fields as F
+from . import storage
 
 ORDERS = {
     "probability": "lowest mean probability first",
@@ -59,9 +66,12 @@ class ReviewSession(QObject):
         self.reviewer = reviewer or current_user()
         self.order = order
         self.status_filter = status_filter
-        self.history = []  # (fid, previous attribute values {idx: value}, previous geometry or None)
+        self.history = []  # per write: {fid: (previous attribute values {idx: value}, previous geometry or None)}
         self.ids = []
         self.index = 0
+        self._committing = False
+        self.file_holds_every_decision = True
+        layer.beforeCommitChanges.connect(self._before_commit)
         self.reload()
 
     # ordering and filtering ---------------------------------------------------------
@@ -129,66 +139,126 @@ class ReviewSession(QObject):
         """Record ``status`` (accepted / rejected / needs_edit / unreviewed) on the current feature.
 
         Writes status, reviewer, UTC time, comment and whether the geometry was edited, then
-        commits (saving any pending geometry edit of the layer too).
+        commits, saving any pending geometry edit of the layer too: another feature edited
+        since the last save is marked ``geometry_edited = 1`` and left unreviewed (its edit
+        still needs a decision). :meth:`undo` restores everything this changed.
         """
         if status not in F.STATUSES:
             raise ValueError(f"Unknown review status '{status}'")
         fid = self.current_id()
         if fid is None:
             return False
-        layer = self.layer
-        was_editing = layer.isEditable()
-        edited = bool(was_editing and fid in layer.editBuffer().changedGeometries())
-        saved = layer.dataProvider().getFeatures(QgsFeatureRequest(fid))
-        original = next(saved, None)  # the feature as on disk, before this decision
-        if not was_editing:
-            layer.startEditing()
-        idx = layer.fields().indexOf
-        values = {idx(F.REVIEW_STATUS): status, idx(F.REVIEWER): self.reviewer,
-                  idx(F.REVIEWED_AT): datetime.now(timezone.utc).replace(microsecond=0).isoformat()}
+        edited = self.pending_geometry_edits()
+        values = {fid: {F.REVIEW_STATUS: status, F.REVIEWER: self.reviewer,
+                        F.REVIEWED_AT: datetime.now(timezone.utc).replace(microsecond=0).isoformat()}}
         if comment is not None:
-            values[idx(F.REVIEW_COMMENT)] = comment
-        if edited:
-            values[idx(F.GEOMETRY_EDITED)] = 1
-        previous = {i: original.attributes()[i] for i in values} if original is not None else {}
-        previous_geometry = QgsGeometry(original.geometry()) if (edited and original is not None) else None
-        for i, value in values.items():
-            layer.changeAttributeValue(fid, i, value)
-        self._commit(keep_editing=was_editing)
-        self.history.append((fid, previous, previous_geometry))
+            values[fid][F.REVIEW_COMMENT] = comment
+        if fid in edited:
+            values[fid][F.GEOMETRY_EDITED] = 1
+        values.update(self._edit_marks(edited - {fid}))
+        self._write(values, edited)
         if advance:
             self.next()
         self.changed.emit()
         return True
 
     def undo(self):
-        """Undo the last decision: restore that feature's previous values (and geometry) and save."""
+        """Undo the last decision (or save): restore the previous values and geometries of every feature
+        it changed, and save."""
         if not self.history:
             return False
-        fid, previous, geometry = self.history.pop()
+        previous = self.history.pop()
         layer = self.layer
         was_editing = layer.isEditable()
         if not was_editing:
             layer.startEditing()
-        for i, value in previous.items():
-            layer.changeAttributeValue(fid, i, value)
-        if geometry is not None:
-            layer.changeGeometry(fid, geometry)
+        restored = set(previous)
+        marks = self._edit_marks(self.pending_geometry_edits() - restored)
+        idx = layer.fields().indexOf
+        for fid, (attributes, geometry) in previous.items():
+            for i, value in attributes.items():
+                layer.changeAttributeValue(fid, i, value)
+            if geometry is not None:
+                layer.changeGeometry(fid, geometry)
+        for fid, names in marks.items():
+            for name, value in names.items():
+                layer.changeAttributeValue(fid, idx(name), value)
         self._commit(keep_editing=was_editing)
+        fid = next(iter(previous), None)
         if fid in self.ids:
             self.go_to(self.ids.index(fid))
         self.changed.emit()
         return True
 
     def save(self):
-        """Commit any pending edits (e.g. when the dock closes mid-review)."""
+        """Commit any pending edits (e.g. when the dock closes or the layer changes mid-review); edited
+        features are marked as in :meth:`decide`. Undoable like a decision."""
         if self.layer.isEditable() and self.layer.isModified():
-            self._commit(keep_editing=True)
+            edited = self.pending_geometry_edits()
+            self._write(self._edit_marks(edited), edited)
+
+    def close(self):
+        """Save, and stop watching the layer (the session is not used after this)."""
+        self.save()
+        try:
+            self.layer.beforeCommitChanges.disconnect(self._before_commit)
+        except (TypeError, RuntimeError):
+            pass
+
+    def pending_geometry_edits(self):
+        """Ids of the features whose geometry was changed in the layer's edit buffer (not yet saved)."""
+        buffer = self.layer.editBuffer() if self.layer.isEditable() else None
+        return set(buffer.changedGeometries()) if buffer is not None else set()
+
+    @staticmethod
+    def _edit_marks(fids):
+        """{fid: values} marking features edited without a decision: edited, and needing a decision."""
+        return {fid: {F.GEOMETRY_EDITED: 1, F.REVIEW_STATUS: F.UNREVIEWED} for fid in fids}
+
+    def _write(self, values, edited):
+        """Write {fid: {field: value}} (with the layer's pending edits) and remember how to undo it."""
+        layer = self.layer
+        idx = layer.fields().indexOf
+        fids = list(values) + [fid for fid in edited if fid not in values]  # the decided feature first
+        on_disk = {f.id(): f for f in layer.dataProvider().getFeatures(QgsFeatureRequest().setFilterFids(fids))}
+        previous = {}
+        for fid in fids:
+            original = on_disk.get(fid)
+            if original is None:  # a feature added in this edit session: nothing to restore
+                continue
+            indexes = [idx(name) for name in values.get(fid, {})]
+            if fid in edited:
+                indexes.append(idx(F.GEOMETRY_EDITED))
+            previous[fid] = ({i: original.attributes()[i] for i in indexes},
+                             QgsGeometry(original.geometry()) if fid in edited else None)
+        was_editing = layer.isEditable()
+        if not was_editing:
+            layer.startEditing()
+        for fid, names in values.items():
+            for name, value in names.items():
+                layer.changeAttributeValue(fid, idx(name), value)
+        self._commit(keep_editing=was_editing)
+        self.history.append(previous)
 
     def _commit(self, keep_editing):
-        if not self.layer.commitChanges(not keep_editing):
+        self._committing = True
+        try:
+            ok = self.layer.commitChanges(not keep_editing)
+        finally:
+            self._committing = False
+        if not ok:
             errors = "; ".join(self.layer.commitErrors())
             raise RuntimeError(f"Could not save the review to '{self.layer.name()}': {errors}")
+        self.file_holds_every_decision = storage.checkpoint(self.layer)
+
+    def _before_commit(self, *args):
+        """A commit made outside the session (QGIS's "Save layer edits"): mark the edited features."""
+        if self._committing:
+            return
+        idx = self.layer.fields().indexOf
+        for fid, names in self._edit_marks(self.pending_geometry_edits()).items():
+            for name, value in names.items():
+                self.layer.changeAttributeValue(fid, idx(name), value)
 
     # progress -----------------------------------------------------------------------------
     def counts(self):

@@ -13,6 +13,7 @@ import os
 import numpy as np
 import pytest
 
+from serac.core.review_fields import FIELD_SPEC
 from tests.conftest import ROOT, SAMPLE_DATA
 
 pytestmark = pytest.mark.qgis
@@ -22,6 +23,7 @@ RGB = SEG / "everest_landsat_rgb_heldout.tif"
 RGI = SEG / "everest_rgi60_heldout.gpkg"
 SAR = SEG / "columbia_sar_simulated_50m.tif"
 FRONT_REF = SEG / "columbia_front_reference.gpkg"
+REVIEW_NAMES = [name for name, _ in FIELD_SPEC]
 GLACIER_MODEL = ROOT / "models" / "glacier_landsat_v1.onnx"
 
 
@@ -46,8 +48,7 @@ def test_glacier_outlines_on_the_held_out_landsat_block(run_alg, tmp_path):
     assert p.band_names == ["p_glacier"] and np.nanmin(p.data) >= 0 and np.nanmax(p.data) <= 1
     lyr = _layer(res["OUTPUT_OUTLINES"])
     assert lyr.featureCount() == res["N_OUTLINES"] > 0
-    assert [f.name() for f in lyr.fields()][-5:] == ["id", "area_km2", "mean_probability", "model",
-                                                      "review_status"]
+    assert [f.name() for f in lyr.fields()][-10:] == ["id", "area_km2", "mean_probability", "model", *REVIEW_NAMES]
     feats = list(lyr.getFeatures())
     assert {f["review_status"] for f in feats} == {"unreviewed"}
     assert {f["model"] for f in feats} == {"glacier_landsat_v1"}

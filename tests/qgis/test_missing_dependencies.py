@@ -53,3 +53,4 @@ def test_plugin_loads_and_explains_missing_packages(tmp_path):
     for alg_id, (ok, message) in result["can_execute"].items():
         assert not ok, alg_id
         assert "rasterio" in message and "pip install" in message, message
+        assert "Serac > Check dependencies" in message and "Plugins >" not in message, message  # a top-level menu

@@ -244,3 +244,169 @@ def test_plugin_menu_opens_review_dock(qgis_iface):
     finally:
         plugin.unload()
     assert plugin.review_dock is None
+
+
+# -- issue 13: outputs as delivered, temporary layers, edit provenance, the .gpkg alone -----------------------
+
+SEG = __import__("tests.conftest", fromlist=["SAMPLE_DATA"]).SAMPLE_DATA / "segmentation"
+
+
+@pytest.mark.parametrize("alg_id, params, output", [
+    ("segmentation_glacier_outlines", {"INPUT": str(SEG / "everest_landsat_rgb_heldout.tif"), "BACKEND": 1,
+                                       "MIN_AREA_KM2": 0.05}, "OUTPUT_OUTLINES"),
+    ("segmentation_calving_front", {"INPUT": str(SEG / "columbia_sar_simulated_50m.tif"), "BACKEND": 1},
+     "OUTPUT_FRONTS"),
+])
+def test_segmentation_outputs_open_in_dock_as_delivered(run_alg, tmp_path, qgis_iface, alg_id, params, output):
+    from qgis.core import QgsProject, QgsVectorLayer
+
+    from serac.plugin.review import fields as F
+    from serac.plugin.review.dock import ReviewDock
+    from serac.plugin.review.export import review_summary
+    from serac.plugin.review.session import ReviewSession
+
+    res = run_alg(alg_id, {**params, "OUTPUT_PROBABILITY": str(tmp_path / "p.tif"),
+                           "OUTPUT_ZONES": str(tmp_path / "z.tif"), output: str(tmp_path / "out.gpkg")})
+    layer = QgsVectorLayer(res[output], "predicted", "ogr")
+    assert layer.isValid() and layer.featureCount() > 0
+    assert F.missing_fields(layer) == []
+    size = F.measure(layer)
+    for feature in layer.getFeatures():
+        assert feature[F.REVIEW_STATUS] == F.UNREVIEWED and feature[F.GEOMETRY_EDITED] == 0
+        assert feature[F.PREDICTED_SIZE] == pytest.approx(size(feature.geometry()), rel=1e-5, abs=1e-6)
+    QgsProject.instance().addMapLayer(layer)
+    dock = ReviewDock(qgis_iface)
+    dock.layer_combo.setLayer(layer)
+    assert dock.session is not None and not dock.add_fields_button.isEnabled()  # no extra step
+    assert "saved to out.gpkg" in dock.policy_label.text() and dock.save_button.isHidden()
+    dock.accept_button.click()
+    assert reopen(layer).getFeature(dock.session.ids[0])[F.REVIEW_STATUS] == F.ACCEPTED
+    # an accepted, unedited prediction has not changed size: review and prediction measure alike
+    ReviewSession(layer).decide(F.ACCEPTED)
+    assert review_summary(layer)[f"change_{'km2' if F.is_polygon(layer) else 'km'}"] == pytest.approx(0, abs=1e-5)
+    dock.close()
+    QgsProject.instance().removeMapLayer(layer.id())
+
+
+def test_temporary_layer_is_never_reviewed_as_if_saved(run_alg, tmp_path, qgis_iface):
+    from qgis.core import QgsProject
+
+    from serac.plugin.review import fields as F
+    from serac.plugin.review.dock import ReviewDock
+
+    res = run_alg("segmentation_glacier_outlines", {
+        "INPUT": str(SEG / "everest_landsat_rgb_heldout.tif"), "BACKEND": 1, "MIN_AREA_KM2": 0.05,
+        "OUTPUT_PROBABILITY": "TEMPORARY_OUTPUT", "OUTPUT_OUTLINES": "TEMPORARY_OUTPUT"})
+    memory = res["OUTPUT_OUTLINES"]  # the dialog's default, "Create temporary layer": a memory layer
+    assert memory.providerType() == "memory"
+    project = QgsProject.instance()
+    project.addMapLayer(memory)
+    dock = ReviewDock(qgis_iface)
+    dock.layer_combo.setLayer(memory)
+    assert dock.session is not None  # reviewable, but:
+    text = dock.policy_label.text()
+    assert "NOT written to any file" in text and "saved to" not in text.lower()
+    assert not dock.save_button.isHidden()
+    n_features, memory_id = memory.featureCount(), memory.id()
+    dock.apply_status_style()
+    dock.reject_button.click()  # a decision in memory, carried over by the save
+    first = dock.session.ids[0]
+    saved = dock.save_to_geopackage(str(tmp_path / "review"))  # one click (path chosen in the dialog)
+    assert saved is not None and saved.providerType() == "ogr"
+    assert project.mapLayer(memory_id) is None and project.mapLayer(saved.id()) is saved
+    assert dock.session is not None and dock.session.layer is saved and dock.save_button.isHidden()
+    assert "saved to review.gpkg" in dock.policy_label.text()
+    assert saved.renderer().type() == "categorizedSymbol"  # keeps the review style
+    dock.session.go_to(1)
+    second = dock.session.current_id()
+    dock.accept_button.click()
+    on_disk = reopen(saved)
+    assert on_disk.featureCount() == n_features > 1
+    assert on_disk.getFeature(first)[F.REVIEW_STATUS] == F.REJECTED
+    assert on_disk.getFeature(second)[F.REVIEW_STATUS] == F.ACCEPTED
+    dock.close()
+    project.removeMapLayer(saved.id())
+
+
+def _shrink(layer, fid, metres=100):
+    geometry = layer.getFeature(fid).geometry().buffer(-metres, 1)
+    if not layer.isEditable():
+        layer.startEditing()
+    assert layer.changeGeometry(fid, geometry)
+    return geometry.area()
+
+
+def test_edit_of_one_feature_then_decision_on_another_keeps_provenance(outlines_layer):
+    from serac.plugin.review import fields as F
+    from serac.plugin.review.session import ReviewSession
+
+    session = ReviewSession(outlines_layer, order="id", reviewer="tester")
+    f_id, g_id = session.ids[:2]
+    area_before = outlines_layer.getFeature(f_id).geometry().area()
+    area_edited = _shrink(outlines_layer, f_id)
+    session.go_to(1)
+    session.decide(F.ACCEPTED)  # a decision on G commits F's edit too
+    disk = reopen(outlines_layer)
+    f, g = disk.getFeature(f_id), disk.getFeature(g_id)
+    assert f.geometry().area() == pytest.approx(area_edited)
+    assert f[F.GEOMETRY_EDITED] == 1 and f[F.REVIEW_STATUS] == F.UNREVIEWED  # edited, still needs a decision
+    assert g[F.REVIEW_STATUS] == F.ACCEPTED and g[F.GEOMETRY_EDITED] == 0
+    session.set_filter(F.UNREVIEWED)
+    assert f_id in session.ids
+    assert session.undo()  # restores what that decision changed: G's status, F's geometry and mark
+    disk = reopen(outlines_layer)
+    f, g = disk.getFeature(f_id), disk.getFeature(g_id)
+    assert f.geometry().area() == pytest.approx(area_before) and f[F.GEOMETRY_EDITED] == 0
+    assert g[F.REVIEW_STATUS] == F.UNREVIEWED
+    outlines_layer.commitChanges()
+
+
+def test_edit_then_layer_switch_or_qgis_save_marks_the_feature(outlines_layer, tmp_path, qgis_iface):
+    from qgis.core import QgsProject, QgsVectorLayer
+
+    from serac.plugin.review import fields as F
+    from serac.plugin.review.dock import ReviewDock
+
+    other_path = write_outlines(tmp_path / "other.gpkg", with_review_fields=False)
+    other = QgsVectorLayer(f"{other_path}|layername=outlines", "other", "ogr")
+    F.add_review_fields(other)
+    project = QgsProject.instance()
+    project.addMapLayers([outlines_layer, other])
+    dock = ReviewDock(qgis_iface)
+    dock.layer_combo.setLayer(outlines_layer)
+    f_id = dock.session.current_id()
+    _shrink(outlines_layer, f_id)
+    dock.layer_combo.setLayer(other)  # switching layer saves F's edit: marked, still unreviewed
+    f = reopen(outlines_layer).getFeature(f_id)
+    assert f[F.GEOMETRY_EDITED] == 1 and f[F.REVIEW_STATUS] == F.UNREVIEWED
+    # an edit saved with QGIS's own "Save layer edits" while the dock reviews the layer is marked too
+    g_id = dock.session.ids[1]
+    _shrink(other, g_id)
+    assert other.commitChanges()
+    g = reopen(other).getFeature(g_id)
+    assert g[F.GEOMETRY_EDITED] == 1 and g[F.REVIEW_STATUS] == F.UNREVIEWED
+    dock.close()
+    outlines_layer.commitChanges()
+    project.removeMapLayers([outlines_layer.id(), other.id()])
+
+
+def test_gpkg_file_alone_holds_every_decision(outlines_layer, tmp_path):
+    import shutil
+
+    from qgis.core import QgsVectorLayer
+
+    from serac.plugin.review import fields as F
+    from serac.plugin.review.session import ReviewSession
+
+    session = ReviewSession(outlines_layer, order="id")
+    path = outlines_layer.source().split("|")[0]
+    decided = {}
+    for status in (F.ACCEPTED, F.REJECTED, F.NEEDS_EDIT):
+        decided[session.current_id()] = status
+        session.decide(status)
+        copy = tmp_path / f"copy_{status}" / "alone.gpkg"
+        copy.parent.mkdir()
+        shutil.copy(path, copy)  # the .gpkg only: no -wal, no -shm
+        alone = QgsVectorLayer(f"{copy}|layername=outlines", "copy", "ogr")
+        assert {fid: alone.getFeature(fid)[F.REVIEW_STATUS] for fid in decided} == decided
+    assert session.file_holds_every_decision

@@ -1,0 +1,81 @@
+"""Job: train or fine-tune a glacier segmentation model on a raster and reference outlines.
+
+The one job outside ``core/``: training needs torch and lives with the network code in
+``models/``; the registry (:data:`serac.core.jobs.JOBS`) finds it here by name.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Mapping, Optional
+
+from ..core.jobs.base import Job, Port, Result, Settings, as_feedback, core_feedback, current_threads, \
+    parse_band_list, require_input, require_vector, setting, thread_limits
+from ..core.jobs.segmentation import MODEL_FILTER
+
+HOLDOUT_SIDES = tuple((s, s) for s in ("left", "right", "top", "bottom"))
+DEVICES = tuple((d, d) for d in ("auto", "cpu", "cuda"))
+
+
+@dataclass(frozen=True)
+class TrainSettings(Settings):
+    bands: Optional[tuple] = setting(None, "Bands to use, in order (e.g. 1,2,3; empty: all bands)", optional=True,
+                                     widget="bands_text", kind=tuple)
+    holdout_side: str = setting("left", "Held-out block along the", choices=HOLDOUT_SIDES)
+    holdout_fraction: float = setting(0.25, "Held-out fraction of the raster (0-1)", minimum=0.05, maximum=0.9)
+    steps: int = setting(500, "Training steps", minimum=1, maximum=1_000_000)
+    tile_size: int = setting(128, "Training tile size (px)", unit="px", minimum=16, maximum=1024, advanced=True)
+    batch_size: int = setting(8, "Tiles per step", minimum=1, maximum=256, advanced=True)
+    base_channels: int = setting(16, "Network width (filters at full resolution; new models only)", minimum=2,
+                                 maximum=128, advanced=True)
+    learning_rate: float = setting(3e-3, "Learning rate", minimum=1e-6, maximum=1.0, advanced=True)
+    seed: int = setting(0, "Random seed", minimum=0, maximum=2 ** 31 - 1, advanced=True)
+    device: str = setting("auto", "Device", choices=DEVICES)
+    model_name: str = setting("glacier_custom", "Model name")
+
+    def __post_init__(self):
+        object.__setattr__(self, "bands", parse_band_list(self.bands))
+        super().__post_init__()
+
+
+def run(inputs: Mapping, outputs: Mapping, settings: TrainSettings, feedback=None,
+        threads: Optional[int] = None) -> Result:
+    """Train on ``inputs['input']`` with ``inputs['outlines']``; write the ONNX model ``outputs['output_model']``."""
+    from ..core.raster_io import read_grid
+    from .train import TrainConfig, train
+
+    path = require_input(inputs, "input", "training image")
+    grid = read_grid(path)
+    outlines = require_vector(inputs, "outlines", "reference glacier outlines", grid.crs)
+    output = os.fspath(require_input(outputs, "output_model", "trained model output"))
+    if not output.lower().endswith(".onnx"):
+        output += ".onnx"
+    with thread_limits(threads):
+        config = TrainConfig(
+            rasters=[(path, list(settings.bands) if settings.bands else None)], labels=outlines, output=output,
+            name=settings.model_name.strip() or "glacier_custom",
+            holdout=f"{settings.holdout_side}:{settings.holdout_fraction:g}", steps=settings.steps,
+            tile_size=settings.tile_size, batch_size=settings.batch_size, base_channels=settings.base_channels,
+            lr=settings.learning_rate, seed=settings.seed, threads=current_threads() or os.cpu_count() or 1,
+            device=settings.device, init_model=inputs.get("init_model") or None,
+            provenance={"data": os.path.basename(path), "labels": f"reference outline layer ({len(outlines)} "
+                        "polygons)"},
+            log_every=max(1, settings.steps // 20))
+        result = train(config, core_feedback(as_feedback(feedback)))
+    held_out = result.metrics["held_out"]
+    return Result({"output_model": result.onnx_path, "training_log": result.log_path},
+                  {"iou": held_out["iou"], "precision": held_out["precision"], "recall": held_out["recall"],
+                   "device_used": result.device},
+                  {"metrics": result.metrics, "seconds": result.seconds,
+                   "torch_onnx_max_abs_diff": result.torch_onnx_max_abs_diff, "sidecar": result.json_path})
+
+
+JOB = Job("segmentation_train", "Train segmentation model", TrainSettings, run,
+          {"input": Port("raster", "Image"), "outlines": Port("polygons", "Reference glacier outlines"),
+           "init_model": Port("file", "Model to fine-tune (empty: train from scratch)", optional=True,
+                              file_filter=MODEL_FILTER)},
+          {"output_model": Port("file", "Trained model", file_filter="ONNX model (*.onnx)"),
+           "training_log": Port("file_result", "Training log (JSON)")},
+          dict(iou="Held-out IoU (0-1)", precision="Held-out precision (0-1)", recall="Held-out recall (0-1)"),
+          dict(device_used="Device used for training"))

@@ -1,0 +1,30 @@
+"""Every Processing algorithm is an adapter of a core job: its dialog is the job's settings, inputs and outputs."""
+
+import pytest
+
+pytestmark = pytest.mark.qgis
+
+
+def test_every_algorithm_declares_its_job(qgis_app):
+    from serac.core.jobs import JOBS, get_job
+    from serac.processing_provider.job_algorithm import JobAlgorithm, key_of
+    from serac.processing_provider.provider import discover_algorithm_classes
+
+    classes = discover_algorithm_classes()
+    assert all(issubclass(c, JobAlgorithm) for c in classes)
+    assert sorted(c.JOB_NAME for c in classes) == sorted(JOBS)
+    for cls in classes:
+        alg = cls()
+        alg.initAlgorithm()
+        job = get_job(cls.JOB_NAME)
+        for name in job.inputs:
+            assert alg.parameterDefinition(key_of(name)) is not None, (cls.ALG_ID, name)
+        for spec in job.settings.fields():
+            param = alg.parameterDefinition(spec.key or key_of(spec.name))
+            assert param is not None, (cls.ALG_ID, spec.name)
+            expected = spec.values.index(spec.default) if spec.choices else spec.default
+            if spec.widget not in ("bands", "bands_text", "point") and spec.default is not None:
+                assert param.defaultValue() == expected, (cls.ALG_ID, spec.name)
+        outputs = {o.name() for o in alg.outputDefinitions()}
+        assert {key_of(n) for n in list(job.numbers) + list(job.texts)} <= outputs
+        assert cls.REPORT_OUTPUT in outputs
