@@ -44,6 +44,8 @@ WKB_MULTIPOLYGON = _pick("WkbType", "MultiPolygon", getattr(QgsWkbTypes, "MultiP
 WKB_POLYGON = _pick("WkbType", "Polygon", getattr(QgsWkbTypes, "Polygon", None))
 WKB_MULTILINESTRING = _pick("WkbType", "MultiLineString", getattr(QgsWkbTypes, "MultiLineString", None))
 WKB_LINESTRING = _pick("WkbType", "LineString", getattr(QgsWkbTypes, "LineString", None))
+GEOMETRY_POLYGON = _pick("GeometryType", "Polygon", getattr(QgsWkbTypes, "PolygonGeometry", None))
+GEOMETRY_LINE = _pick("GeometryType", "Line", getattr(QgsWkbTypes, "LineGeometry", None))
 
 # Parameter flags
 PARAM_ADVANCED = _pick("ProcessingParameterFlag", "Advanced", getattr(QgsProcessingParameterDefinition, "FlagAdvanced", None))

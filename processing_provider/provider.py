@@ -72,7 +72,7 @@ def load_example_models():
         if model.fromFile(path):
             models.append(model)
         else:
-            QgsMessageLog.logMessage(f"Could not read example model {name}", "Serac", Qgis.Critical)
+            QgsMessageLog.logMessage(f"Could not read example model {name}", "Serac", Qgis.MessageLevel.Critical)
     return models
 
 
@@ -84,7 +84,7 @@ def discover_algorithm_classes():
         try:
             module = importlib.import_module(name)
         except Exception as exc:  # report and go on: one broken module must not hide the rest
-            QgsMessageLog.logMessage(f"Could not load algorithm module {name}: {exc}", "Serac", Qgis.Critical)
+            QgsMessageLog.logMessage(f"Could not load algorithm module {name}: {exc}", "Serac", Qgis.MessageLevel.Critical)
             continue
         for _, obj in inspect.getmembers(module, inspect.isclass):
             if issubclass(obj, SeracAlgorithm) and obj is not SeracAlgorithm and obj.ALG_ID:

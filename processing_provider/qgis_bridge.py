@@ -119,7 +119,7 @@ def write_records(algorithm, parameters, key, context, field_spec, wkb_type, crs
         feature = QgsFeature(fields)
         feature.setGeometry(geometry_from_geojson(geometry))
         feature.setAttributes([_plain(attributes.get(n)) for n in names])
-        sink.addFeature(feature, QgsFeatureSink.FastInsert)
+        sink.addFeature(feature, QgsFeatureSink.Flag.FastInsert)
     return dest_id
 
 

@@ -17,7 +17,7 @@ def _polygon_type():
     from qgis.core import Qgis
 
     owner = getattr(Qgis, "GeometryType", None)
-    return owner.Polygon if owner is not None else QgsWkbTypes.PolygonGeometry
+    return owner.Polygon if owner is not None else QgsWkbTypes.GeometryType.PolygonGeometry
 
 
 def is_polygon_type(geometry_type):

@@ -12,6 +12,7 @@ import sys
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from qgis.core import (  # noqa: E402
+    Qgis,
     QgsApplication,
     QgsProcessingModelAlgorithm,
     QgsProcessingModelChildAlgorithm,
@@ -53,7 +54,8 @@ class ModelBuilder:
         return self._input(QgsProcessingParameterFeatureSource(name, description, [source_type], optional=optional))
 
     def number_input(self, name, description, default, minimum=None, maximum=None, integer=False):
-        number_type = QgsProcessingParameterNumber.Integer if integer else QgsProcessingParameterNumber.Double
+        kinds = getattr(Qgis, "ProcessingNumberParameterType", None) or QgsProcessingParameterNumber.Type
+        number_type = kinds.Integer if integer else kinds.Double
         param = QgsProcessingParameterNumber(name, description, number_type, default, False,
                                              minimum if minimum is not None else -1e300,
                                              maximum if maximum is not None else 1e300)

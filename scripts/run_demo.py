@@ -65,14 +65,26 @@ class QgisProcess:
         return json.loads(proc.stdout[proc.stdout.index("{"):])["results"]
 
 
+def missing_packages(pluginpath):
+    """{algorithm id: pip names of its packages that are not installed} (torch is optional)."""
+    sys.path.insert(0, str(pluginpath))
+    from serac.processing_provider.provider import discover_algorithm_classes
+
+    return {c.ALG_ID: c.missing_requirements() for c in discover_algorithm_classes()}
+
+
 def run_steps(out_dir, only=None):
     qp = QgisProcess(out_dir / ".qgis")
+    missing = missing_packages(out_dir / ".qgis" / "pluginpath")
     done = []
     for step in STEPS:
         if only and step.name not in only:
             continue
         if f"serac:{step.alg}" not in qp.algorithms:
             print(f"- skipped {step.name}: serac:{step.alg} is not available", file=sys.stderr)
+            continue
+        if missing.get(step.alg):
+            print(f"- skipped {step.name}: needs {', '.join(missing[step.alg])} (not installed)", file=sys.stderr)
             continue
         params = step.parameters(SAMPLE, out_dir, {d["step"].name: d["results"] for d in done})
         t0 = time.perf_counter()

@@ -4,6 +4,12 @@ The repository root is the plugin folder. Tests import it as the package
 ``serac`` through ``build/pluginpath/serac``, a link to the checkout; the same
 folder is given to QGIS as ``QGIS_PLUGINPATH`` so ``qgis_process`` and a real
 QgsApplication find the plugin without installing it.
+
+Why a link and not ``pip install -e .`` (pyproject.toml supports both): QGIS finds a
+plugin only as a folder named after it inside a plugin path, and a checkout's folder
+may have any name; an editable install adds an import hook to one venv's
+site-packages, which QGIS's plugin loader does not scan, and would tie every checkout
+sharing that venv to one of them. The link serves Python and QGIS alike.
 """
 
 import os

@@ -3,7 +3,7 @@
 Polygons (:func:`outline_features`): threshold the probability, remove specks smaller
 than ``min_area_m2`` and fill holes smaller than ``max_hole_m2`` (scipy.ndimage), label
 4-connected regions, polygonize them (``rasterio.features.shapes``), optionally simplify
-(Douglas-Peucker preserving topology, GDAL/OGR), and attach ``id``, ``area_km2``,
+(Douglas-Peucker preserving topology, shapely), and attach ``id``, ``area_km2``,
 ``mean_probability`` (mean probability over the region's pixels; another name with
 ``value_name``, e.g. ``mean_ndsi`` for a classical baseline), ``mean_uncertainty`` (mean of an
 uncertainty raster over the region, when one is given), ``model`` and
@@ -14,13 +14,11 @@ front pixels) and a 4-neighbour in another set (glacier), chained into polylines
 coordinates, with ``id``, ``length_m``, ``model`` and ``review_status``.
 
 Features are GeoJSON-like dicts ``{"type": "Feature", "geometry": {...}, "properties": {...}}``
-in the raster's CRS; :func:`write_features` writes them to a GeoPackage (atomically).
+in the raster's CRS; :func:`write_features` (from :mod:`..vector_io`, geopandas/pyogrio) writes
+them to a GeoPackage outside QGIS; inside QGIS the Processing layer writes them to its sinks.
 """
 
-import json
 import math
-import os
-import uuid
 
 import numpy as np
 import rasterio.features
@@ -29,18 +27,11 @@ from scipy import ndimage
 from ..errors import InputError
 from ..raster_io import read_raster, require_crs
 from ..review_fields import MEAN_UNCERTAINTY
+from ..vector_io import vector_stack, write_features  # noqa: F401 (write_features: part of this API)
 
 REVIEW_STATUS = "unreviewed"
 FOUR = ndimage.generate_binary_structure(2, 1)
 EIGHT = ndimage.generate_binary_structure(2, 2)
-
-
-def _ogr():
-    from osgeo import ogr, osr
-
-    ogr.UseExceptions()
-    osr.UseExceptions()
-    return ogr, osr
 
 
 def pixel_area_m2(grid):
@@ -76,50 +67,46 @@ def clean_mask(mask, min_area_px=0, max_hole_px=0):
 
 
 def simplify_geometry(geometry, tolerance):
-    """Douglas-Peucker simplification (topology preserving, GDAL/OGR) of a GeoJSON geometry.
+    """Douglas-Peucker simplification (topology preserving, shapely/GEOS) of a GeoJSON geometry.
 
     ``tolerance`` in CRS units (m for projected CRS). Returns None if nothing is left.
     """
     if not tolerance or tolerance <= 0:
         return geometry
-    ogr, _ = _ogr()
-    geom = ogr.CreateGeometryFromJson(json.dumps(geometry)).SimplifyPreserveTopology(float(tolerance))
-    if geom is None or geom.IsEmpty():
+    _, shapely, _ = vector_stack()
+    geom = shapely.geometry.shape(geometry).simplify(float(tolerance), preserve_topology=True)
+    if geom.is_empty:
         return None
-    return json.loads(geom.ExportToJson())
+    return shapely.geometry.mapping(geom)
 
 
 def geometry_area_m2(geometry, crs):
     """Area of a polygon geometry in m^2 (projected: planar; geographic: via a local UTM zone)."""
-    ogr, osr = _ogr()
-    geom = ogr.CreateGeometryFromJson(json.dumps(geometry))
-    return _measure(geom, crs, ogr, osr, "area")
+    return _measure(geometry, crs, "area")
 
 
 def geometry_length_m(geometry, crs):
     """Length of a line geometry in m (projected: planar; geographic: via a local UTM zone)."""
-    ogr, osr = _ogr()
-    geom = ogr.CreateGeometryFromJson(json.dumps(geometry))
-    return _measure(geom, crs, ogr, osr, "length")
+    return _measure(geometry, crs, "length")
 
 
-def _measure(geom, crs, ogr, osr, what):
+def _measure(geometry, crs, what):
+    _, shapely, _ = vector_stack()
+    geom = shapely.geometry.shape(geometry)
     if crs is not None and crs.is_geographic:
-        env = geom.GetEnvelope()
-        lon, lat = (env[0] + env[1]) / 2, (env[2] + env[3]) / 2
-        src, dst = osr.SpatialReference(), osr.SpatialReference()
-        src.ImportFromWkt(crs.to_wkt())
-        dst.ImportFromEPSG((32600 if lat >= 0 else 32700) + int((lon + 180) // 6) % 60 + 1)
-        for s in (src, dst):
-            s.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-        geom = geom.Clone()
-        geom.Transform(osr.CoordinateTransformation(src, dst))
+        from pyproj import Transformer
+
+        minx, miny, maxx, maxy = geom.bounds
+        lon, lat = (minx + maxx) / 2, (miny + maxy) / 2
+        utm = (32600 if lat >= 0 else 32700) + int((lon + 180) // 6) % 60 + 1
+        to_utm = Transformer.from_crs(crs.to_wkt(), f"EPSG:{utm}", always_xy=True)
+        geom = shapely.transform(geom, lambda xy: np.column_stack(to_utm.transform(xy[:, 0], xy[:, 1])))
         factor = 1.0
     else:
         factor = crs.linear_units_factor[1] if crs is not None and crs.linear_units_factor else 1.0
     if what == "area":
-        return geom.GetArea() * factor ** 2
-    return geom.Length() * factor
+        return geom.area * factor ** 2
+    return geom.length * factor
 
 
 def outline_features(probability, grid, threshold=0.5, min_area_m2=0.0, max_hole_m2=0.0, simplify_m=0.0,
@@ -273,56 +260,3 @@ def boundary_lines(a, b, grid, min_length_m=0.0, simplify_m=0.0, model_name="", 
     for i, f in enumerate(features, start=1):
         f["properties"]["id"] = i
     return features
-
-
-# ---------------------------------------------------------------------------- output
-_OGR_TYPES = {"Polygon": "wkbPolygon", "MultiPolygon": "wkbMultiPolygon", "LineString": "wkbLineString",
-              "MultiLineString": "wkbMultiLineString", "Point": "wkbPoint"}
-
-
-def write_features(path, features, crs, layer="outlines", geometry_type="Polygon"):
-    """Write features to a GeoPackage layer (atomically: temp file renamed on success).
-
-    Field types come from the first feature's properties (int, float, str).
-    """
-    ogr, osr = _ogr()
-    path = os.fspath(path)
-    folder, name = os.path.split(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = os.path.join(folder, f".{name}.serac-tmp-{uuid.uuid4().hex[:8]}.gpkg")
-    srs = None
-    if crs is not None:
-        srs = osr.SpatialReference()
-        srs.ImportFromWkt(crs.to_wkt())
-        srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-    try:
-        ds = ogr.GetDriverByName("GPKG").CreateDataSource(tmp)
-        lyr = ds.CreateLayer(layer, srs, getattr(ogr, _OGR_TYPES[geometry_type]))
-        schema = features[0]["properties"] if features else {}
-        kinds = {}
-        for key, value in schema.items():
-            kind = (ogr.OFTInteger64 if isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-                    else ogr.OFTReal if isinstance(value, (float, np.floating)) else ogr.OFTString)
-            lyr.CreateField(ogr.FieldDefn(key, kind))
-            kinds[key] = kind
-        defn = lyr.GetLayerDefn()
-        lyr.StartTransaction()
-        for f in features:
-            feat = ogr.Feature(defn)
-            for key, value in f["properties"].items():
-                if key in kinds and value is not None:
-                    feat.SetField(key, value.item() if hasattr(value, "item") else value)
-            geom = ogr.CreateGeometryFromJson(json.dumps(f["geometry"]))
-            if geometry_type.startswith("Multi") and not geom.GetGeometryName().startswith("MULTI"):
-                geom = ogr.ForceToMultiPolygon(geom) if "Polygon" in geometry_type else ogr.ForceToMultiLineString(geom)
-            feat.SetGeometry(geom)
-            lyr.CreateFeature(feat)
-        lyr.CommitTransaction()
-        ds = None
-        os.replace(tmp, path)
-    except BaseException:
-        for p in (tmp, tmp + "-wal", tmp + "-shm"):
-            if os.path.exists(p):
-                os.remove(p)
-        raise
-    return path

@@ -452,6 +452,7 @@ def test_unwritable_dem_outputs_are_refused_before_the_fit_naming_the_chosen_fil
 
 
 def test_7_trained_models_declare_the_value_range_of_their_training_data():
+    pytest.importorskip("torch")  # serac.models.train
     from serac.core.segmentation.model_metadata import ValueRange
     from serac.models.train import value_range
 

@@ -90,6 +90,7 @@ def test_calving_front_on_simulated_columbia_scene(run_alg, tmp_path):
 
 
 def test_train_and_fine_tune_a_few_steps(run_alg, tmp_path):
+    pytest.importorskip("torch")
     from serac.core.segmentation import load_model
 
     out = tmp_path / "tiny.onnx"

@@ -75,8 +75,10 @@ def test_styles_load(tmp_path):
     message, ok = layer.loadNamedStyle(style_path("velocity_arrows"))
     assert ok, message
     props = layer.renderer().symbol().symbolLayer(0).dataDefinedProperties()
-    assert props.property(QgsSymbolLayer.PropertyAngle).expressionString() == '"direction"'
-    assert '"speed"' in props.property(QgsSymbolLayer.PropertySize).expressionString()
+    angle = getattr(QgsSymbolLayer.Property, "Angle", None) or QgsSymbolLayer.Property.PropertyAngle  # QGIS 3.38+
+    size = getattr(QgsSymbolLayer.Property, "Size", None) or QgsSymbolLayer.Property.PropertySize
+    assert props.property(angle).expressionString() == '"direction"'
+    assert '"speed"' in props.property(size).expressionString()
 
 
 def test_bad_input_gives_clear_message_and_no_output(run_alg, tmp_path):
