@@ -254,6 +254,7 @@ def apply_time_steps(layer, time_steps, project=None):
     """Make a dated raster output animate in the Temporal Controller.
 
     ``time_steps`` [(start, end, band)]: the band showing each step and its dates (end excluded).
+    One step (a velocity pair) is one fixed range on the layer, on every QGIS version. Several steps:
     QGIS 3.38+ maps bands to time ranges in one layer ("fixed range per band"); earlier versions
     (3.22) get one layer per step: ``layer`` shows the first step, copies of it (same file, same
     style, another band) the others, all in one group of ``project``'s layer tree.
@@ -263,7 +264,7 @@ def apply_time_steps(layer, time_steps, project=None):
 
     mode = getattr(getattr(Qgis, "RasterTemporalMode", None), "FixedRangePerBand", None)
     props = layer.temporalProperties()
-    if mode is not None and hasattr(props, "setFixedRangePerBand"):
+    if len(time_steps) > 1 and mode is not None and hasattr(props, "setFixedRangePerBand"):
         props.setMode(mode)
         props.setFixedRangePerBand({int(band): QgsDateTimeRange(_date_time(a), _date_time(b), True, False)
                                     for a, b, band in time_steps})
