@@ -33,7 +33,7 @@ def _plugin_version():
 #: Styles of example-model outputs made by QGIS's own algorithms (Serac's steps style their outputs
 #: themselves): model output name -> (style in resources/styles, layer name).
 MODEL_OUTPUT_STYLES = {
-    "volume_change:glacier_change": ("glacier_change_dh", "Glacier change (mean dh, m; volume, m³)"),
+    "per_glacier:glacier_change": ("glacier_change_dh", "Glacier change (mean dh, m; volume, m³; m w.e.) ± 1 sigma"),
     "speed_per_glacier:glacier_speed": ("glacier_speed", "Speed per glacier (median, m/yr)"),
 }
 

@@ -145,25 +145,36 @@ def dem_change_model():
     b = ModelBuilder(
         "serac_dem_change_per_glacier", "DEM change per glacier",
         "Co-registers a DEM onto a reference DEM on stable terrain (Nuth & Kääb 2011; glaciers masked with the "
-        "outlines), maps the elevation change dh = aligned DEM - reference DEM (m), then computes for every "
-        "glacier outline the count, mean, median and standard deviation of dh and the volume change "
-        "(m³ = mean dh × planimetric area in the outlines' CRS; use outlines in a projected CRS). Give the later "
-        "DEM as 'DEM to align' and the earlier one as reference, so that negative dh means thinning.")
+        "outlines) and maps the elevation change dh = aligned DEM - reference DEM (m). Then, for every glacier "
+        "outline, the mean dh, the volume change (m³ = mean dh × area on the grid) and the mass change (m w.e. = "
+        "mean dh × density / 1000) with their 1-sigma errors (Hugonnet et al. 2022: the dh error as a function of "
+        "slope and curvature and its spatial correlation, measured on the stable terrain outside the outlines; the "
+        "density error added in quadrature), the per-pixel dh error map, and the count, median and standard "
+        "deviation of dh. Give the later DEM as 'DEM to align' and the earlier one as reference, so that negative "
+        "dh means thinning; use outlines in a projected CRS. Try it on the bundled data "
+        "(resources/sample_data/dem): the reference there has the glaciers masked, so the glaciers get no dh (their "
+        "mean dh, volume and mass change stay empty) and the co-registration, dh map and error map are the result.")
     ref = b.raster_input("reference_dem", "Reference DEM (m)")
     dem = b.raster_input("dem", "DEM to align (m)")
     outlines = b.polygon_input("glacier_outlines", "Glacier outlines (projected CRS)")
+    density = b.number_input("density", "Density of the volume change (kg/m³)", 850.0, 1.0, 1000.0)
+    density_sigma = b.number_input("density_sigma", "Density uncertainty, 1 sigma (kg/m³)", 60.0, 0.0, 1000.0)
     coreg = b.child("coregister", "serac:dem_coregistration", "Co-register DEM and map dh",
                     {"REFERENCE": ref, "DEM": dem, "OUTLINES": outlines, "METHOD": 0, "DERAMP_ORDER": 0,
                      "OUTPUT": "TEMPORARY_OUTPUT", "DH": "TEMPORARY_OUTPUT"},
                     outputs={"aligned_dem": ("OUTPUT", "Aligned DEM (m)"),
                              "dh": ("DH", "Elevation change dh (m)")}, row=0)
-    stats = per_glacier_stats(b, outlines, child_output(coreg, "DH"), 1, "dh_", [COUNT, MEAN, MEDIAN, STDEV],
-                              "dh_per_glacier", row=1)
-    b.child("volume_change", "native:fieldcalculator", "Volume change per glacier",
-            {"INPUT": child_output(stats, "OUTPUT"), "FIELD_NAME": "volume_change_m3", "FIELD_TYPE": 0,
-             "FIELD_LENGTH": 20, "FIELD_PRECISION": 1, "FORMULA": '"dh_mean" * area($geometry)',
-             "OUTPUT": "TEMPORARY_OUTPUT"},
-            outputs={"glacier_change": ("OUTPUT", "Glaciers with mean dh (m) and volume change (m³)")}, row=2)
+    # the aligned DEM rather than dh: the reference's voids (e.g. glaciers masked out of it) are filled from it
+    # for the slope and curvature that drive the error; dh = aligned - reference is the same
+    change = b.child("uncertainty", "serac:dem_change_uncertainty", "Elevation change ± 1 sigma per glacier",
+                     {"REFERENCE": ref, "DEM": child_output(coreg, "OUTPUT"), "OUTLINES": outlines,
+                      "DENSITY": density, "DENSITY_SIGMA": density_sigma, "OUTPUT": "TEMPORARY_OUTPUT",
+                      "ERROR_MAP": "TEMPORARY_OUTPUT"},
+                     outputs={"dh_error": ("ERROR_MAP", "dh error, 1 sigma (m)")}, row=1)
+    per_glacier_stats(b, child_output(change, "OUTPUT"), child_output(coreg, "DH"), 1, "dh_",
+                      [COUNT, MEDIAN, STDEV], "per_glacier", row=2,
+                      outputs={"glacier_change": ("OUTPUT", "Glaciers with mean dh (m), volume change (m³) and "
+                                                            "mass change (m w.e.) ± 1 sigma")})
     return b.save()
 
 

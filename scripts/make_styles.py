@@ -99,7 +99,7 @@ def reference_styles():
 
 #: Per-glacier result styles of the example models: (style, field, unit, [(low, high, colour)]).
 PER_GLACIER_STYLES = (
-    ("glacier_change_dh", "dh_mean", "m", [(-1e4, -20, "#67001f"), (-20, -10, "#b2182b"), (-10, -5, "#d6604d"),
+    ("glacier_change_dh", "mean_dh_m", "m", [(-1e4, -20, "#67001f"), (-20, -10, "#b2182b"), (-10, -5, "#d6604d"),
                                           (-5, -2, "#f4a582"), (-2, -0.5, "#fddbc7"), (-0.5, 0.5, "#f7f7f7"),
                                           (0.5, 2, "#d1e5f0"), (2, 5, "#92c5de"), (5, 10, "#4393c3"),
                                           (10, 1e4, "#2166ac")]),

@@ -1,32 +1,32 @@
 <!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>
-<qgis version="3.22.16-Białowieża" simplifyAlgorithm="0" hasScaleBasedVisibilityFlag="0" simplifyLocal="1" simplifyDrawingTol="1" readOnly="0" styleCategories="AllStyleCategories" minScale="100000000" symbologyReferenceScale="-1" labelsEnabled="0" maxScale="0" simplifyDrawingHints="1" simplifyMaxScale="1">
+<qgis hasScaleBasedVisibilityFlag="0" minScale="100000000" simplifyDrawingTol="1" styleCategories="AllStyleCategories" maxScale="0" readOnly="0" simplifyMaxScale="1" version="3.22.16-Białowieża" labelsEnabled="0" simplifyLocal="1" simplifyDrawingHints="1" simplifyAlgorithm="0" symbologyReferenceScale="-1">
   <flags>
     <Identifiable>1</Identifiable>
     <Removable>1</Removable>
     <Searchable>1</Searchable>
     <Private>0</Private>
   </flags>
-  <temporal endField="" startField="" durationField="" endExpression="" mode="0" fixedDuration="0" enabled="0" limitMode="0" startExpression="" durationUnit="min" accumulate="0">
+  <temporal limitMode="0" accumulate="0" mode="0" durationField="" startExpression="" endExpression="" durationUnit="min" enabled="0" startField="" fixedDuration="0" endField="">
     <fixedRange>
       <start></start>
       <end></end>
     </fixedRange>
   </temporal>
-  <renderer-v2 forceraster="0" graduatedMethod="GraduatedColor" enableorderby="0" type="graduatedSymbol" referencescale="-1" attr="dh_mean" symbollevels="0">
+  <renderer-v2 symbollevels="0" forceraster="0" referencescale="-1" graduatedMethod="GraduatedColor" attr="mean_dh_m" enableorderby="0" type="graduatedSymbol">
     <ranges>
-      <range lower="-10000.000000000000000" symbol="0" render="true" label="&lt; -20 m" upper="-20.000000000000000"/>
-      <range lower="-20.000000000000000" symbol="1" render="true" label="-20 to -10 m" upper="-10.000000000000000"/>
-      <range lower="-10.000000000000000" symbol="2" render="true" label="-10 to -5 m" upper="-5.000000000000000"/>
-      <range lower="-5.000000000000000" symbol="3" render="true" label="-5 to -2 m" upper="-2.000000000000000"/>
-      <range lower="-2.000000000000000" symbol="4" render="true" label="-2 to -0.5 m" upper="-0.500000000000000"/>
-      <range lower="-0.500000000000000" symbol="5" render="true" label="-0.5 to 0.5 m" upper="0.500000000000000"/>
-      <range lower="0.500000000000000" symbol="6" render="true" label="0.5 to 2 m" upper="2.000000000000000"/>
-      <range lower="2.000000000000000" symbol="7" render="true" label="2 to 5 m" upper="5.000000000000000"/>
-      <range lower="5.000000000000000" symbol="8" render="true" label="5 to 10 m" upper="10.000000000000000"/>
-      <range lower="10.000000000000000" symbol="9" render="true" label=">= 10 m" upper="10000.000000000000000"/>
+      <range upper="-20.000000000000000" symbol="0" label="&lt; -20 m" lower="-10000.000000000000000" render="true"/>
+      <range upper="-10.000000000000000" symbol="1" label="-20 to -10 m" lower="-20.000000000000000" render="true"/>
+      <range upper="-5.000000000000000" symbol="2" label="-10 to -5 m" lower="-10.000000000000000" render="true"/>
+      <range upper="-2.000000000000000" symbol="3" label="-5 to -2 m" lower="-5.000000000000000" render="true"/>
+      <range upper="-0.500000000000000" symbol="4" label="-2 to -0.5 m" lower="-2.000000000000000" render="true"/>
+      <range upper="0.500000000000000" symbol="5" label="-0.5 to 0.5 m" lower="-0.500000000000000" render="true"/>
+      <range upper="2.000000000000000" symbol="6" label="0.5 to 2 m" lower="0.500000000000000" render="true"/>
+      <range upper="5.000000000000000" symbol="7" label="2 to 5 m" lower="2.000000000000000" render="true"/>
+      <range upper="10.000000000000000" symbol="8" label="5 to 10 m" lower="5.000000000000000" render="true"/>
+      <range upper="10000.000000000000000" symbol="9" label=">= 10 m" lower="10.000000000000000" render="true"/>
     </ranges>
     <symbols>
-      <symbol force_rhr="0" name="0" clip_to_extent="1" type="fill" alpha="1">
+      <symbol alpha="1" clip_to_extent="1" force_rhr="0" name="0" type="fill">
         <data_defined_properties>
           <Option type="Map">
             <Option value="" name="name" type="QString"/>
@@ -34,7 +34,7 @@
             <Option value="collection" name="type" type="QString"/>
           </Option>
         </data_defined_properties>
-        <layer class="SimpleFill" pass="0" locked="0" enabled="1">
+        <layer locked="0" class="SimpleFill" pass="0" enabled="1">
           <Option type="Map">
             <Option value="3x:0,0,0,0,0,0" name="border_width_map_unit_scale" type="QString"/>
             <Option value="103,0,31,255" name="color" type="QString"/>
@@ -68,7 +68,7 @@
           </data_defined_properties>
         </layer>
       </symbol>
-      <symbol force_rhr="0" name="1" clip_to_extent="1" type="fill" alpha="1">
+      <symbol alpha="1" clip_to_extent="1" force_rhr="0" name="1" type="fill">
         <data_defined_properties>
           <Option type="Map">
             <Option value="" name="name" type="QString"/>
@@ -76,7 +76,7 @@
             <Option value="collection" name="type" type="QString"/>
           </Option>
         </data_defined_properties>
-        <layer class="SimpleFill" pass="0" locked="0" enabled="1">
+        <layer locked="0" class="SimpleFill" pass="0" enabled="1">
           <Option type="Map">
             <Option value="3x:0,0,0,0,0,0" name="border_width_map_unit_scale" type="QString"/>
             <Option value="178,24,43,255" name="color" type="QString"/>
@@ -110,7 +110,7 @@
           </data_defined_properties>
         </layer>
       </symbol>
-      <symbol force_rhr="0" name="2" clip_to_extent="1" type="fill" alpha="1">
+      <symbol alpha="1" clip_to_extent="1" force_rhr="0" name="2" type="fill">
         <data_defined_properties>
           <Option type="Map">
             <Option value="" name="name" type="QString"/>
@@ -118,7 +118,7 @@
             <Option value="collection" name="type" type="QString"/>
           </Option>
         </data_defined_properties>
-        <layer class="SimpleFill" pass="0" locked="0" enabled="1">
+        <layer locked="0" class="SimpleFill" pass="0" enabled="1">
           <Option type="Map">
             <Option value="3x:0,0,0,0,0,0" name="border_width_map_unit_scale" type="QString"/>
             <Option value="214,96,77,255" name="color" type="QString"/>
@@ -152,7 +152,7 @@
           </data_defined_properties>
         </layer>
       </symbol>
-      <symbol force_rhr="0" name="3" clip_to_extent="1" type="fill" alpha="1">
+      <symbol alpha="1" clip_to_extent="1" force_rhr="0" name="3" type="fill">
         <data_defined_properties>
           <Option type="Map">
             <Option value="" name="name" type="QString"/>
@@ -160,7 +160,7 @@
             <Option value="collection" name="type" type="QString"/>
           </Option>
         </data_defined_properties>
-        <layer class="SimpleFill" pass="0" locked="0" enabled="1">
+        <layer locked="0" class="SimpleFill" pass="0" enabled="1">
           <Option type="Map">
             <Option value="3x:0,0,0,0,0,0" name="border_width_map_unit_scale" type="QString"/>
             <Option value="244,165,130,255" name="color" type="QString"/>
@@ -194,7 +194,7 @@
           </data_defined_properties>
         </layer>
       </symbol>
-      <symbol force_rhr="0" name="4" clip_to_extent="1" type="fill" alpha="1">
+      <symbol alpha="1" clip_to_extent="1" force_rhr="0" name="4" type="fill">
         <data_defined_properties>
           <Option type="Map">
             <Option value="" name="name" type="QString"/>
@@ -202,7 +202,7 @@
             <Option value="collection" name="type" type="QString"/>
           </Option>
         </data_defined_properties>
-        <layer class="SimpleFill" pass="0" locked="0" enabled="1">
+        <layer locked="0" class="SimpleFill" pass="0" enabled="1">
           <Option type="Map">
             <Option value="3x:0,0,0,0,0,0" name="border_width_map_unit_scale" type="QString"/>
             <Option value="253,219,199,255" name="color" type="QString"/>
@@ -236,7 +236,7 @@
           </data_defined_properties>
         </layer>
       </symbol>
-      <symbol force_rhr="0" name="5" clip_to_extent="1" type="fill" alpha="1">
+      <symbol alpha="1" clip_to_extent="1" force_rhr="0" name="5" type="fill">
         <data_defined_properties>
           <Option type="Map">
             <Option value="" name="name" type="QString"/>
@@ -244,7 +244,7 @@
             <Option value="collection" name="type" type="QString"/>
           </Option>
         </data_defined_properties>
-        <layer class="SimpleFill" pass="0" locked="0" enabled="1">
+        <layer locked="0" class="SimpleFill" pass="0" enabled="1">
           <Option type="Map">
             <Option value="3x:0,0,0,0,0,0" name="border_width_map_unit_scale" type="QString"/>
             <Option value="247,247,247,255" name="color" type="QString"/>
@@ -278,7 +278,7 @@
           </data_defined_properties>
         </layer>
       </symbol>
-      <symbol force_rhr="0" name="6" clip_to_extent="1" type="fill" alpha="1">
+      <symbol alpha="1" clip_to_extent="1" force_rhr="0" name="6" type="fill">
         <data_defined_properties>
           <Option type="Map">
             <Option value="" name="name" type="QString"/>
@@ -286,7 +286,7 @@
             <Option value="collection" name="type" type="QString"/>
           </Option>
         </data_defined_properties>
-        <layer class="SimpleFill" pass="0" locked="0" enabled="1">
+        <layer locked="0" class="SimpleFill" pass="0" enabled="1">
           <Option type="Map">
             <Option value="3x:0,0,0,0,0,0" name="border_width_map_unit_scale" type="QString"/>
             <Option value="209,229,240,255" name="color" type="QString"/>
@@ -320,7 +320,7 @@
           </data_defined_properties>
         </layer>
       </symbol>
-      <symbol force_rhr="0" name="7" clip_to_extent="1" type="fill" alpha="1">
+      <symbol alpha="1" clip_to_extent="1" force_rhr="0" name="7" type="fill">
         <data_defined_properties>
           <Option type="Map">
             <Option value="" name="name" type="QString"/>
@@ -328,7 +328,7 @@
             <Option value="collection" name="type" type="QString"/>
           </Option>
         </data_defined_properties>
-        <layer class="SimpleFill" pass="0" locked="0" enabled="1">
+        <layer locked="0" class="SimpleFill" pass="0" enabled="1">
           <Option type="Map">
             <Option value="3x:0,0,0,0,0,0" name="border_width_map_unit_scale" type="QString"/>
             <Option value="146,197,222,255" name="color" type="QString"/>
@@ -362,7 +362,7 @@
           </data_defined_properties>
         </layer>
       </symbol>
-      <symbol force_rhr="0" name="8" clip_to_extent="1" type="fill" alpha="1">
+      <symbol alpha="1" clip_to_extent="1" force_rhr="0" name="8" type="fill">
         <data_defined_properties>
           <Option type="Map">
             <Option value="" name="name" type="QString"/>
@@ -370,7 +370,7 @@
             <Option value="collection" name="type" type="QString"/>
           </Option>
         </data_defined_properties>
-        <layer class="SimpleFill" pass="0" locked="0" enabled="1">
+        <layer locked="0" class="SimpleFill" pass="0" enabled="1">
           <Option type="Map">
             <Option value="3x:0,0,0,0,0,0" name="border_width_map_unit_scale" type="QString"/>
             <Option value="67,147,195,255" name="color" type="QString"/>
@@ -404,7 +404,7 @@
           </data_defined_properties>
         </layer>
       </symbol>
-      <symbol force_rhr="0" name="9" clip_to_extent="1" type="fill" alpha="1">
+      <symbol alpha="1" clip_to_extent="1" force_rhr="0" name="9" type="fill">
         <data_defined_properties>
           <Option type="Map">
             <Option value="" name="name" type="QString"/>
@@ -412,7 +412,7 @@
             <Option value="collection" name="type" type="QString"/>
           </Option>
         </data_defined_properties>
-        <layer class="SimpleFill" pass="0" locked="0" enabled="1">
+        <layer locked="0" class="SimpleFill" pass="0" enabled="1">
           <Option type="Map">
             <Option value="3x:0,0,0,0,0,0" name="border_width_map_unit_scale" type="QString"/>
             <Option value="33,102,172,255" name="color" type="QString"/>
@@ -448,8 +448,8 @@
       </symbol>
     </symbols>
     <classificationMethod id="Custom">
-      <symmetricMode astride="0" enabled="0" symmetrypoint="0"/>
-      <labelFormat format="%1 - %2" trimtrailingzeroes="1" labelprecision="4"/>
+      <symmetricMode astride="0" symmetrypoint="0" enabled="0"/>
+      <labelFormat labelprecision="4" format="%1 - %2" trimtrailingzeroes="1"/>
       <parameters>
         <Option/>
       </parameters>
@@ -470,10 +470,10 @@
     </activeChecks>
     <checkConfiguration/>
   </geometryOptions>
-  <legend type="default-vector" showLabelLegend="0"/>
+  <legend showLabelLegend="0" type="default-vector"/>
   <referencedLayers/>
   <fieldConfiguration>
-    <field configurationFlags="None" name="dh_mean">
+    <field configurationFlags="None" name="mean_dh_m">
       <editWidget type="">
         <config>
           <Option/>
@@ -482,20 +482,20 @@
     </field>
   </fieldConfiguration>
   <aliases>
-    <alias name="" index="0" field="dh_mean"/>
+    <alias index="0" field="mean_dh_m" name=""/>
   </aliases>
   <defaults>
-    <default applyOnUpdate="0" expression="" field="dh_mean"/>
+    <default applyOnUpdate="0" expression="" field="mean_dh_m"/>
   </defaults>
   <constraints>
-    <constraint notnull_strength="0" unique_strength="0" constraints="0" field="dh_mean" exp_strength="0"/>
+    <constraint unique_strength="0" notnull_strength="0" field="mean_dh_m" constraints="0" exp_strength="0"/>
   </constraints>
   <constraintExpressions>
-    <constraint exp="" desc="" field="dh_mean"/>
+    <constraint exp="" desc="" field="mean_dh_m"/>
   </constraintExpressions>
   <expressionfields/>
   <attributeactions/>
-  <attributetableconfig actionWidgetStyle="dropDown" sortOrder="0" sortExpression="">
+  <attributetableconfig sortOrder="0" actionWidgetStyle="dropDown" sortExpression="">
     <columns/>
   </attributetableconfig>
   <conditionalstyles>

@@ -50,24 +50,41 @@ def test_dem_change_per_glacier_model(serac_provider, thinned_pair, tmp_path):
     import processing
     from qgis.core import QgsProcessingContext, QgsProcessingFeedback, QgsProject, QgsVectorLayer
 
+    from serac.core.raster_io import read_raster
+
     reference, later, outlines = thinned_pair
     context = QgsProcessingContext()
     context.setProject(QgsProject.instance())
     out = str(tmp_path / "glacier_change.gpkg")
     results = processing.run("serac:DEM change per glacier",
                              {"reference_dem": str(reference), "dem": str(later), "glacier_outlines": str(outlines),
-                              "volume_change:glacier_change": out, "coregister:dh": str(tmp_path / "dh.tif"),
-                              "coregister:aligned_dem": str(tmp_path / "aligned.tif")},
+                              "density": 900.0, "density_sigma": 60.0,
+                              "per_glacier:glacier_change": out, "coregister:dh": str(tmp_path / "dh.tif"),
+                              "coregister:aligned_dem": str(tmp_path / "aligned.tif"),
+                              "uncertainty:dh_error": str(tmp_path / "dh_error.tif")},
                              context=context, feedback=QgsProcessingFeedback())
-    layer = QgsVectorLayer(results["volume_change:glacier_change"], "change", "ogr")
+    layer = QgsVectorLayer(results["per_glacier:glacier_change"], "change", "ogr")
     assert layer.isValid() and layer.featureCount() == 18
     big = [f for f in layer.getFeatures() if f["dh_count"] and f["dh_count"] > 200]
     assert len(big) >= 5
     for f in big:  # glaciers well inside the crop: 12 m of thinning recovered, offset removed
         assert f["dh_median"] == pytest.approx(-12.0, abs=0.5)
-        assert f["volume_change_m3"] == pytest.approx(f["dh_mean"] * f.geometry().area(), rel=1e-6)
+        assert f["mean_dh_m"] == pytest.approx(-12.0, abs=0.5)  # (resampling blurs the thinning's edge)
+        area_m2 = f["area_km2"] * 1e6  # on the 20 m grid: the outline's area within pixels along its edge
+        assert area_m2 == pytest.approx(f.geometry().area(), rel=0.05)
+        assert f["volume_change_m3"] == pytest.approx(f["mean_dh_m"] * area_m2, rel=1e-6)
+        # errors: finite, positive, small against 12 m of thinning, and the volume's is the mean dh's x area
+        sigma = f["sigma_mean_dh_m"]
+        assert np.isfinite(sigma) and 0 < sigma < 2.0
+        assert f["sigma_volume_m3"] == pytest.approx(sigma * area_m2, rel=1e-6)
+        # mass change in m w.e. with the density parameter (900 ± 60 kg/m³), its error in quadrature
+        assert f["mass_change_mwe"] == pytest.approx(f["mean_dh_m"] * 0.9, rel=1e-6)
+        expected = np.hypot(sigma * 0.9, f["mean_dh_m"] * 0.06)
+        assert f["sigma_mass_mwe"] == pytest.approx(expected, rel=1e-6)
     total = sum(f["volume_change_m3"] for f in big)
     assert total < 0
+    error = read_raster(results["uncertainty:dh_error"]).band(1)
+    assert np.isfinite(error).mean() > 0.9 and np.nanmin(error) > 0  # the per-pixel dh error (m)
 
 
 def _run_model(model_name, params):
@@ -166,7 +183,7 @@ BUNDLED_RUNS = {  # model: (inputs from resources/sample_data and models/, {outp
         {"reference_dem": DEM / "longyearbyen_reference_lzd_aligned.tif", "dem": DEM / "longyearbyen_dem_1990.tif",
          "glacier_outlines": DEM / "longyearbyen_glacier_outlines_1990.gpkg"},
         {"coregister:aligned_dem": "singlebandpseudocolor", "coregister:dh": "singlebandpseudocolor",
-         "volume_change:glacier_change": "graduatedSymbol"}),
+         "uncertainty:dh_error": "singlebandpseudocolor", "per_glacier:glacier_change": "graduatedSymbol"}),
     "SAR glacier outlines for review": (
         {"backscatter": SAMPLE_DATA / "segmentation" / "columbia_sar_simulated_50m.tif",
          "incidence_angle": SAMPLE_DATA / "segmentation" / "columbia_incidence_angle_synthetic_30_45deg.tif",
@@ -229,3 +246,25 @@ def test_every_model_runs_on_bundled_data_and_loads_styled(serac_provider, tmp_p
         assert masked.renderer().band() == 3
         assert masked.dataProvider().generateBandName(3).endswith("speed") or "speed" in masked.bandName(3)
     project.clear()
+
+
+def test_dem_change_model_runs_from_the_command_line(qgis_process, tmp_path):
+    """The README's qgis_process line: every model output named (one left out reaches its step as an invalid
+    value in qgis_process, and the next step fails), TEMPORARY_OUTPUT for those not kept."""
+    import sqlite3
+
+    out = tmp_path / "change.gpkg"
+    qgis_process("run", "serac:DEM change per glacier", "--",
+                 f"reference_dem={DEM / 'longyearbyen_reference_lzd_aligned.tif'}",
+                 f"dem={DEM / 'longyearbyen_dem_1990.tif'}",
+                 f"glacier_outlines={DEM / 'longyearbyen_glacier_outlines_1990.gpkg'}", "density=850",
+                 "density_sigma=60", "coregister:aligned_dem=TEMPORARY_OUTPUT", f"coregister:dh={tmp_path / 'dh.tif'}",
+                 "uncertainty:dh_error=TEMPORARY_OUTPUT", f"per_glacier:glacier_change={out}")
+    with sqlite3.connect(out) as db:
+        table = db.execute("SELECT table_name FROM gpkg_contents").fetchone()[0]
+        columns = {row[1] for row in db.execute(f'PRAGMA table_info("{table}")')}
+        sigmas = [row[0] for row in db.execute(f'SELECT sigma_mean_dh_m FROM "{table}"')]
+    assert {"mean_dh_m", "sigma_mean_dh_m", "volume_change_m3", "sigma_volume_m3", "mass_change_mwe",
+            "sigma_mass_mwe", "dh_median"} <= columns
+    # the bundled reference has the glaciers masked: no dh on them, but the error the mean would have is there
+    assert len(sigmas) == 18 and all(0 < s < 5 for s in sigmas)
