@@ -28,6 +28,7 @@ def test_outlines_with_uncertainty_carry_mean_uncertainty_and_open_most_uncertai
     values = [layer.getFeature(fid)["mean_uncertainty"] for fid in session.ids]
     assert values == sorted(values, reverse=True) and len(values) > 1
     assert default_order(["id", "mean_probability"]) == "probability"
+    del session, layer  # a layer still alive when QGIS exits crashes the interpreter (exit status 139)
 
 
 def test_classical_baseline_algorithm(run_alg, tmp_path):
@@ -49,6 +50,7 @@ def test_classical_baseline_algorithm(run_alg, tmp_path):
     feats = list(layer.getFeatures())
     assert len(feats) == 1 and feats[0]["area_km2"] == pytest.approx(30 * 40 * 900 / 1e6)
     assert feats[0]["review_status"] == "unreviewed" and feats[0]["mean_index"] > 2
+    del feats, layer  # else the traceback pytest.raises keeps holds the layer until after QGIS exits
     with pytest.raises(QgsProcessingException, match="SWIR"):
         run_alg("glacier_outlines_classical", {"INPUT": str(RGB), "OUTPUT_INDEX": str(tmp_path / "x.tif"),
                                                "OUTPUT_OUTLINES": str(tmp_path / "x.gpkg")})
