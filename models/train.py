@@ -44,6 +44,7 @@ import os
 import platform
 import time
 from dataclasses import asdict, dataclass, field, replace
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -51,10 +52,11 @@ import torch.nn.functional as F
 
 from ..core.errors import InputError
 from ..core.progress import as_progress
-from ..core.raster_io import check_output_path
+from ..core.raster_io import band_count, check_output_path, read_grid
 from ..core.segmentation.inference import classify, pixel_size_m, predict_array
 from ..core.segmentation.metrics import segmentation_scores
-from ..core.segmentation.model_metadata import ModelMetadata
+from ..core.segmentation.model_metadata import BandSpec, ModelMetadata
+from ..core.segmentation.sources import source_readers
 from ..core.segmentation.runtime import build_torch_module, load_model, onnx_state_dict, read_metadata, write_sidecar
 from .datasets import IGNORE, TileSampler, load_labels, load_scene, normalization_from_data, split_holdout
 from .export_onnx import embed_metadata, export_onnx
@@ -74,6 +76,10 @@ class TrainConfig:
     classes: list = field(default_factory=lambda: ["background", "glacier"])
     front: list = None
     band_names: list = None
+    #: names of the rasters' sources (e.g. optical, dem, sar) when several are stacked (default input_1, ...)
+    source_names: list = None
+    #: a source whose band 1 is a DEM (m): its slope (degrees) is added as a derived last band
+    slope_source: str = ""
     sensor: str = ""
     description: str = ""
     holdout: str = "right:0.25"
@@ -173,9 +179,11 @@ def value_range(image, valid, dtype):
 
 
 def _metadata(config, n_bands, band_names, normalization, px, architecture, size_multiple, train_info,
-              input_range=None):
+              input_range=None, specs=None):
     activation = "sigmoid" if len(config.classes) == 2 and config.task != "calving_front_zones" else "softmax"
     bands = [{"name": n, "sensor": config.sensor, "description": "", "units": ""} for n in band_names]
+    for band, spec in zip(bands, specs or ()):  # multi-source: where each band comes from
+        band.update({k: v for k, v in spec.to_dict().items() if k in ("source", "band", "derive", "units") and v})
     return {
         "schema_version": 1, "name": config.name, "version": config.version, "task": config.task,
         "description": config.description,
@@ -305,7 +313,8 @@ def train(config, feedback=None):
         config.nodata_values = list(config.nodata_values) or list(init_meta.nodata_values)
         config.pixel_size_tolerance = init_meta.pixel_size_tolerance
         config.task = init_meta.task
-    image, grid = load_scene(config.rasters)
+    specs = input_bands(config, init_meta)
+    image, grid = load_scene(config.rasters) if specs is None else load_sources(config, specs)
     valid = np.all(np.isfinite(image), axis=0)
     for v in config.nodata_values:
         valid &= ~np.any(image == v, axis=0)
@@ -334,8 +343,9 @@ def train(config, feedback=None):
         n_out = 1 if (len(config.classes) == 2 and config.task != "calving_front_zones") else len(config.classes)
         model = UNet(image.shape[0], n_out, config.base_channels, config.depth)
         arch = model.architecture
-    meta_probe = ModelMetadata.from_dict(_metadata(config, image.shape[0], _band_names(config, image.shape[0]),
-                                                   normalization, px, arch, 2 ** arch["depth"], {}))
+    names = _band_names(config, image.shape[0], specs)
+    meta_probe = ModelMetadata.from_dict(_metadata(config, image.shape[0], names, normalization, px, arch,
+                                                   2 ** arch["depth"], {}, specs=specs))
     x = meta_probe.normalization.apply(image)
     x[:, ~valid] = 0.0
     train_labels = np.where(train_region, labels, IGNORE).astype(np.uint8)
@@ -354,10 +364,12 @@ def train(config, feedback=None):
     })
     if init_meta is not None and init_meta.value_range is not None:  # fine-tuned: the base model's inputs
         input_range = init_meta.value_range.to_dict()
+    elif specs is not None:  # one value range cannot describe DN, m and dB bands together
+        input_range = None
     else:
         input_range = value_range(image, valid, band_dtype(config.rasters[0]))
-    meta = _metadata(config, image.shape[0], _band_names(config, image.shape[0]), normalization, px,
-                     arch, 2 ** arch["depth"], provenance, input_range)
+    meta = _metadata(config, image.shape[0], names, normalization, px, arch, 2 ** arch["depth"], provenance,
+                     input_range, specs=specs)
     report = export_onnx(model, meta, config.output)
     progress.update(0.93)
 
@@ -386,7 +398,44 @@ def train(config, feedback=None):
     return TrainResult(report.onnx_path, json_path, log_path, metrics, seconds, report.max_abs_diff, device)
 
 
-def _band_names(config, n):
+def input_bands(config, init_meta=None):
+    """The :class:`BandSpec` s of a multi-source model (several rasters, or a derived slope; a fine-tuned
+    multi-source model's own), or None for one raster's bands stacked as before."""
+    if init_meta is not None and init_meta.sources != [""]:
+        return list(init_meta.bands)
+    if len(config.rasters) == 1 and not config.slope_source:
+        return None
+    names = list(config.source_names or [f"input_{i + 1}" for i in range(len(config.rasters))])
+    if len(names) != len(config.rasters) or len(set(names)) != len(names) or not all(names):
+        raise InputError(f"{len(names)} source names given for {len(config.rasters)} raster(s).",
+                         "give one distinct name per raster (e.g. optical,dem,sar).")
+    specs = []
+    for name, (path, bands) in zip(names, _sources(config.rasters)):
+        specs += [BandSpec(f"{name}_{b}", source=name, band=b) for b in (bands or range(1, band_count(path) + 1))]
+    if config.slope_source:
+        if config.slope_source not in names:
+            raise InputError(f"The slope source '{config.slope_source}' is not one of the inputs {names}.",
+                             "name the DEM input's source.")
+        specs.append(BandSpec("slope", units="degrees", source=config.slope_source, band=1, derive="slope"))
+    return specs
+
+
+def _sources(rasters):
+    return [(s, None) if isinstance(s, str) else tuple(s) for s in rasters]
+
+
+def load_sources(config, specs):
+    """(image (bands, rows, cols) float32, grid): every band of ``specs`` read (or derived) onto the first
+    raster's grid by the same readers inference uses (:func:`serac.core.segmentation.sources.source_readers`)."""
+    paths = [p for p, _ in _sources(config.rasters)]
+    grid = read_grid(paths[0])
+    readers = source_readers(SimpleNamespace(name=config.name, bands=specs), paths)
+    return np.stack([r.read(grid) for r in readers]).astype(np.float32), grid
+
+
+def _band_names(config, n, specs=None):
+    if specs is not None and not config.band_names:
+        return [b.name for b in specs]
     if config.band_names:
         if len(config.band_names) != n:
             raise InputError(f"{len(config.band_names)} band names given for {n} band(s).",

@@ -11,7 +11,8 @@ field and the fix. Schema (version :data:`SCHEMA_VERSION`)::
       "task": "glacier_extent" | "calving_front_zones" | "fractures" | "segmentation",
       "description": "...",
       "input": {
-        "bands": [{"name": "red", "sensor": "Landsat 7 ETM+", "description": "...", "units": "DN"}, ...],
+        "bands": [{"name": "red", "sensor": "Landsat 7 ETM+", "description": "...", "units": "DN",
+                   "source": "optical", "band": 1, "derive": "slope"}, ...],   (source/band/derive optional)
         "normalization": {"method": "mean_std", "mean": [...], "std": [...], "clip": [-6, 6]}
                        | {"method": "offset_scale", "offset": [...], "scale": [...]},
         "nodata": {"values": [0], "fill": 0.0},
@@ -34,6 +35,12 @@ Semantics:
 * Normalisation maps raw values (reflectance, DN, SAR dB, DEM m, ...) to network input:
   ``(value - offset) / scale`` (``mean``/``std`` are the same formula under other names),
   then optionally clipped to ``clip``.
+* Multi-source models: every band names its ``source`` (the input raster it comes from, e.g.
+  ``optical``, ``dem``, ``sar``) or none does (one raster, bands in file order). The model then
+  takes one raster per source, in the order the sources first appear; ``band`` is the 1-based
+  band of that raster (default: the source's next band), ``derive`` computes the band from it
+  instead of reading it (``slope``: degrees, from a DEM in m). All are read onto the first
+  raster's grid (see :mod:`.sources`).
 * ``nodata.values`` are raw values treated as nodata in addition to the raster's own nodata;
   nodata pixels are set to ``nodata.fill`` (in normalised units) for the network and are
   nodata (NaN) in every output.
@@ -125,6 +132,41 @@ class BandSpec:
     sensor: str = ""
     description: str = ""
     units: str = ""
+    #: the input raster the band comes from (e.g. "optical", "dem", "sar"; "" = the one input raster)
+    source: str = ""
+    #: 1-based band of that raster (0: the next band of the source, in metadata order)
+    band: int = 0
+    #: computed from the source's band instead of read (one of :data:`DERIVED`, e.g. "slope"; "" = read)
+    derive: str = ""
+
+    def to_dict(self):
+        d = {"name": self.name, "sensor": self.sensor, "description": self.description, "units": self.units}
+        d.update({k: v for k, v in (("source", self.source), ("band", self.band), ("derive", self.derive)) if v})
+        return d
+
+
+def band_sources(bands):
+    """Source names of :class:`BandSpec` s in order of first appearance (``[""]``: one unnamed raster)."""
+    return list(dict.fromkeys(b.source for b in bands))
+
+
+def source_plan(bands):
+    """``[(source index, 1-based band, derive), ...]`` per :class:`BandSpec`: a band without ``band`` is the
+    next band of its source (derived bands: band 1 unless given)."""
+    names = band_sources(bands)
+    taken = dict.fromkeys(names, 0)
+    plan = []
+    for b in bands:
+        if b.derive:
+            plan.append((names.index(b.source), b.band or 1, b.derive))
+            continue
+        taken[b.source] = b.band or taken[b.source] + 1
+        plan.append((names.index(b.source), taken[b.source], ""))
+    return plan
+
+
+#: derived inputs a band may ask for (``input.bands[i].derive``), computed from its source band
+DERIVED = ("slope",)
 
 
 @dataclass(frozen=True)
@@ -235,6 +277,15 @@ class ModelMetadata:
         return [b.name for b in self.bands]
 
     @property
+    def sources(self):
+        """Names of the input rasters the model takes, in order (first named first); ``[""]``: one raster."""
+        return band_sources(self.bands)
+
+    def source_plan(self):
+        """``[(source index, 1-based band, derive), ...]`` per model band: where each band is read from."""
+        return source_plan(self.bands)
+
+    @property
     def n_outputs(self):
         """Channels the network outputs: 1 for sigmoid, one per class for softmax."""
         return 1 if self.activation == "sigmoid" else len(self.classes)
@@ -288,8 +339,18 @@ class ModelMetadata:
         bands = []
         for i, b in enumerate(raw_bands):
             where = f"input.bands[{i}]"
-            bands.append(BandSpec(_get(b, "name", str, where), _get(b, "sensor", str, where, ""),
-                                  _get(b, "description", str, where, ""), _get(b, "units", str, where, "")))
+            spec = BandSpec(_get(b, "name", str, where), _get(b, "sensor", str, where, ""),
+                            _get(b, "description", str, where, ""), _get(b, "units", str, where, ""),
+                            _get(b, "source", str, where, ""), _get(b, "band", int, where, 0),
+                            _get(b, "derive", str, where, ""))
+            if spec.band < 0:
+                _fail(f"'{where}.band' must be a 1-based band number (or 0: the next band), got {spec.band}.")
+            if spec.derive and spec.derive not in DERIVED:
+                _fail(f"'{where}.derive' is {spec.derive!r}; expected one of {DERIVED}.")
+            bands.append(spec)
+        if any(b.source for b in bands) and not all(b.source for b in bands):
+            _fail("some 'input.bands' name a 'source' and others do not.",
+                  "name the source raster (e.g. optical, dem, sar) of every band, or of none.")
         n = len(bands)
 
         norm = _get(inp, "normalization", dict, "input")
@@ -398,8 +459,7 @@ class ModelMetadata:
             "task": self.task,
             "description": self.description,
             "input": {
-                "bands": [{"name": b.name, "sensor": b.sensor, "description": b.description, "units": b.units}
-                          for b in self.bands],
+                "bands": [b.to_dict() for b in self.bands],
                 "normalization": self.normalization.to_dict(),
                 "nodata": {"values": list(self.nodata_values), "fill": self.nodata_fill},
                 "pixel_size_m": self.pixel_size_m,

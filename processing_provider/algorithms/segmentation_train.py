@@ -20,7 +20,11 @@ class TrainSegmentationAlgorithm(JobAlgorithm):
         "tiles with flips and rotations; everything seeded. Writes an ONNX model with its metadata (bands, "
         "normalisation, pixel size in m, tiling, classes, training provenance and scores) embedded and mirrored "
         "as a .json file beside it, plus a training log; the model then runs in 'Glacier outlines (deep "
-        "learning)'. When fine-tuning, the bands must match the base model's. Line labels (e.g. your reviewed "
+        "learning)'. When fine-tuning, the bands must match the base model's. Further inputs (e.g. a DEM, "
+        "a SAR image) are resampled onto "
+        "the image's grid and stacked: "
+        "the model becomes multi-source (each band named by its input's source name, optionally with the slope of "
+        "a DEM input added) and then takes the same inputs when it runs. Line labels (e.g. your reviewed "
         "fracture lines from 'Crevasse and fracture map') are burnt onto the grid this many m wide and train a "
         "fracture model (classes background/fracture, task 'fractures'), or fine-tune one such as "
         "fractures_moa_v1; the model then runs in 'Crevasse and fracture map' (method: model).")
