@@ -39,6 +39,7 @@ from ..raster_io import (BandReader, RasterWriter, band_count, iter_blocks, pixe
                          sample_windows)
 from .runtime import SegmentationModel, load_model
 from .sources import source_readers
+from .temporal import dated_sources
 from .tiling import TileGrid, accumulate, bounding_window, extract_tile
 
 CLASS_NODATA = 255
@@ -287,6 +288,9 @@ def segment_raster(sources, model, output_path, class_path=None, bands=None, bac
     srcs = _as_sources(sources, bands)
     grid = read_grid(srcs[0].path)
     require_crs(grid, "The input raster")
+    if meta.time and all(s.bands is None for s in srcs):  # dated rasters: date after date, oldest first
+        srcs, dates = dated_sources(meta, [s.path for s in srcs])
+        progress.info(f"Time series of {len(dates)} dates: {', '.join(str(d) for d in dates)}.")
     if meta.sources == [""]:
         n_bands = sum(len(s.bands) if s.bands is not None else band_count(s.path) for s in srcs)
         meta.check_band_count(n_bands)

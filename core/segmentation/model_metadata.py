@@ -180,8 +180,9 @@ class Normalization:
 
     def apply(self, data):
         """Normalise raw data (bands, rows, cols) float; NaN stays NaN."""
-        off = np.asarray(self.offset, dtype=np.float32)[:, None, None]
-        sc = np.asarray(self.scale, dtype=np.float32)[:, None, None]
+        reps = max(1, len(data) // len(self.offset))  # a time series: the same bands for every date
+        off = np.tile(np.asarray(self.offset, dtype=np.float32), reps)[:, None, None]
+        sc = np.tile(np.asarray(self.scale, dtype=np.float32), reps)[:, None, None]
         out = (np.asarray(data, dtype=np.float32) - off) / sc
         if self.clip is not None:
             np.clip(out, self.clip[0], self.clip[1], out=out)
@@ -196,6 +197,42 @@ class Normalization:
 
 
 RESCALES = (None, "percentile")
+#: orders of a time series' dates (the network's time axis)
+TIME_ORDERS = ("oldest_first",)
+
+
+@dataclass(frozen=True)
+class TimeAxis:
+    """The temporal axis of a time-series model: ``dates`` acquisitions, in ``order``, ``spacing_days`` apart
+    (None: any spacing) within ``spacing_tolerance_days``. The network input is (batch, dates, bands, rows,
+    cols); the rasters give the bands of every date, date after date."""
+
+    dates: int
+    order: str = "oldest_first"
+    spacing_days: float = None
+    spacing_tolerance_days: float = 0.0
+
+    def to_dict(self):
+        return {"dates": self.dates, "order": self.order, "spacing_days": self.spacing_days,
+                "spacing_tolerance_days": self.spacing_tolerance_days}
+
+    def check(self, dates, model_name):
+        """Raise :class:`ModelError` unless ``dates`` (datetime64[D], one per acquisition, in the input's order)
+        are as many as the model's, oldest first, and spaced as it was trained."""
+        dates = np.asarray(dates, dtype="datetime64[D]")
+        if len(dates) != self.dates:
+            raise ModelError(f"Model '{model_name}' takes a time series of {self.dates} dates; {len(dates)} "
+                             f"given ({', '.join(str(d) for d in dates)}).",
+                             f"give exactly {self.dates} dated rasters (or bands) of one track"
+                             + (f", {self.spacing_days:g} days apart." if self.spacing_days else "."))
+        steps = np.diff(dates).astype(float)
+        if np.any(steps <= 0):
+            raise ModelError(f"The dates given to model '{model_name}' are not in increasing order "
+                             "(oldest first) or repeat a date.", "give one acquisition per date, oldest first.")
+        if self.spacing_days and np.any(np.abs(steps - self.spacing_days) > self.spacing_tolerance_days):
+            raise ModelError(f"Model '{model_name}' was trained on dates {self.spacing_days:g} days apart "
+                             f"(± {self.spacing_tolerance_days:g}); the input's are {steps.astype(int).tolist()} "
+                             "days apart.", f"choose acquisitions {self.spacing_days:g} days apart (one track).")
 
 
 @dataclass(frozen=True)
@@ -266,6 +303,21 @@ class ModelMetadata:
     value_range: ValueRange = None
     context_px: int = 0
     temperature: float = 1.0
+    time: TimeAxis = None
+
+    @property
+    def n_dates(self):
+        """Dates the network takes (1: not a time-series model)."""
+        return self.time.dates if self.time else 1
+
+    @property
+    def n_channels(self):
+        """Input channels the tiles carry: bands x dates (date after date)."""
+        return self.n_bands * self.n_dates
+
+    def network_shape(self, n, rows, cols):
+        """Shape of the network input for ``n`` tiles: (n, bands, rows, cols) or (n, dates, bands, rows, cols)."""
+        return (n, self.n_dates, self.n_bands, rows, cols) if self.time else (n, self.n_bands, rows, cols)
 
     # ------------------------------------------------------------------ derived
     @property
@@ -437,10 +489,23 @@ class ModelMetadata:
         if task == "calving_front_zones" and front is None:
             _fail("a calving_front_zones model needs 'output.front' (e.g. [\"glacier\", \"ocean\"]).")
 
+        time = _get(d, "time", dict, "metadata", None)
+        if time is not None:
+            n_dates = _get(time, "dates", int, "time")
+            order = _get(time, "order", str, "time", "oldest_first")
+            spacing = _get(time, "spacing_days", (int, float), "time", None)
+            tolerance = float(_get(time, "spacing_tolerance_days", (int, float), "time", 0.0))
+            if n_dates < 2:
+                _fail(f"'time.dates' must be at least 2 (a time series), got {n_dates}.")
+            if order not in TIME_ORDERS:
+                _fail(f"'time.order' is {order!r}; expected one of {TIME_ORDERS}.")
+            if spacing is not None and not spacing > 0 or tolerance < 0:
+                _fail("'time.spacing_days' must be > 0 (or null: any spacing) and spacing_tolerance_days >= 0.")
+            time = TimeAxis(n_dates, order, None if spacing is None else float(spacing), tolerance)
         arch = _get(d, "architecture", dict, "metadata", None)
         training = _get(d, "training", dict, "metadata", {})
         known = {"schema_version", "name", "version", "task", "description", "input", "tiling", "output",
-                 "architecture", "training"}
+                 "architecture", "training", "time"}
         return cls(name=name, version=str(_get(d, "version", (str, int, float), "metadata", "0")), task=task,
                    description=_get(d, "description", str, "metadata", ""), bands=tuple(bands),
                    normalization=Normalization(method, offset, scale, clip), nodata_values=nodata_values,
@@ -449,7 +514,7 @@ class ModelMetadata:
                    positive_class=positive, threshold=threshold, front=front, architecture=arch,
                    training=training, schema_version=version,
                    extra={k: v for k, v in d.items() if k not in known}, value_range=value_range,
-                   context_px=context, temperature=temperature)
+                   context_px=context, temperature=temperature, time=time)
 
     def to_dict(self):
         d = {
@@ -472,6 +537,7 @@ class ModelMetadata:
                        "positive_class": self.positive_class, "threshold": self.threshold,
                        "front": list(self.front) if self.front else None,
                        **({"temperature": self.temperature} if self.temperature != 1.0 else {})},
+            **({"time": self.time.to_dict()} if self.time else {}),
             "architecture": self.architecture,
             "training": self.training,
         }
@@ -483,8 +549,13 @@ class ModelMetadata:
 
     # ------------------------------------------------------------------ checks against inputs
     def check_band_count(self, n_bands):
-        """Raise :class:`BandCountError` unless the input has this model's number of bands."""
-        if n_bands != self.n_bands:
+        """Raise :class:`BandCountError` unless the input has this model's number of bands (x dates)."""
+        if self.time and n_bands != self.n_channels:
+            raise BandCountError(
+                f"Model '{self.name}' takes {self.n_dates} dates of {self.n_bands} band(s) "
+                f"({', '.join(self.band_names)}), {self.n_channels} bands in all; the input has {n_bands}.",
+                f"give {self.n_dates} dated rasters (or bands), each with the model's bands.")
+        if n_bands != self.n_channels:
             raise BandCountError(
                 f"Model '{self.name}' expects {self.n_bands} band(s) ({', '.join(self.band_names)}) "
                 f"but the input has {n_bands}.",
@@ -507,6 +578,14 @@ class ModelMetadata:
 
     def check_network_shapes(self, input_shape, output_shape):
         """Check the ONNX input/output shapes (lists; None/str for dynamic dims) against the metadata."""
+        if self.time:
+            if input_shape is None or len(input_shape) != 5:
+                _fail(f"a time-series network input must be 5-D (batch, dates, bands, rows, cols), got shape "
+                      f"{input_shape}.", "export the network with an (N, T, C, H, W) input.")
+            if isinstance(input_shape[1], int) and input_shape[1] != self.n_dates:
+                _fail(f"the network takes {input_shape[1]} dates but the metadata's 'time.dates' is {self.n_dates}.",
+                      "set time.dates to the network's number of dates.")
+            input_shape = [input_shape[0], *input_shape[2:]]
         if input_shape is None or len(input_shape) != 4:
             _fail(f"the network input must be 4-D (batch, bands, rows, cols), got shape {input_shape}.",
                   "export the network with an NCHW input.")

@@ -1,0 +1,112 @@
+"""SAR time-series models (issue 16 item 7): a temporal axis in the metadata, dated rasters or a dated stack
+sorted oldest first and checked, a 5-D network (3D convolution + temporal pooling) on ONNX Runtime and torch."""
+
+import copy
+import shutil
+
+import numpy as np
+import pytest
+
+from serac.core import raster_io as rio
+from serac.core.errors import BandCountError, ModelError
+from serac.core.segmentation import load_model, predict_array, segment_raster
+from serac.core.segmentation.model_metadata import ModelMetadata
+
+from tests.core.test_segmentation_support import BASE_METADATA, make_grid
+
+torch = pytest.importorskip("torch")
+
+DATES = ["2021-06-01", "2021-06-13", "2021-06-25", "2021-07-07"]
+TEMPORAL = copy.deepcopy(BASE_METADATA)
+TEMPORAL.update(name="tiny_temporal", time={"dates": 4, "order": "oldest_first", "spacing_days": 12,
+                                            "spacing_tolerance_days": 1})
+TEMPORAL["input"]["bands"] = [{"name": "sigma0_vv", "units": "dB", "sensor": "Sentinel-1"}]
+TEMPORAL["input"]["normalization"] = {"method": "offset_scale", "offset": [-12.0], "scale": [5.0]}
+
+
+def temporal_model(path, meta=TEMPORAL, seed=2):
+    from serac.models.export_onnx import export_onnx
+    from serac.models.unet import TemporalUNet
+
+    torch.manual_seed(seed)
+    export_onnx(TemporalUNet(1, meta["time"]["dates"], 1, temporal_channels=4, base_channels=4, depth=2), meta,
+                str(path))
+    return str(path)
+
+
+def dated_rasters(folder, dates=DATES, width=100, height=70):
+    """One single-band dB raster per date (the date in the file name), written newest first; returns
+    (paths, stack (dates, rows, cols) oldest first)."""
+    rng = np.random.default_rng(5)
+    yy, xx = np.mgrid[0:height, 0:width]
+    grid = make_grid(width, height, 30.0)
+    stack, paths = [], []
+    for i, d in enumerate(dates):
+        melt = (xx > 30 + 10 * i) * -6.0  # wet snow spreading up-glacier: darker
+        data = (-10 + 3 * np.sin(yy / 6.0) + melt + rng.normal(0, 1, (height, width))).astype(np.float32)
+        stack.append(data)
+        paths.append(str(folder / f"S1_vv_{d.replace('-', '')}.tif"))
+        rio.write_raster(paths[-1], data[None], grid, cog=False)
+    return paths[::-1], np.stack(stack)
+
+
+def test_temporal_axis_is_validated():
+    meta = ModelMetadata.from_dict(TEMPORAL)
+    assert (meta.n_dates, meta.n_channels, meta.time.spacing_days) == (4, 4, 12.0)
+    assert meta.network_shape(2, 32, 32) == (2, 4, 1, 32, 32)
+    assert ModelMetadata.from_dict(meta.to_dict()) == meta
+    for change, match in (({"dates": 1}, "at least 2"), ({"order": "newest_first"}, "time.order"),
+                          ({"spacing_days": -3}, "spacing_days")):
+        bad = copy.deepcopy(TEMPORAL)
+        bad["time"].update(change)
+        with pytest.raises(ModelError, match=match):
+            ModelMetadata.from_dict(bad)
+    with pytest.raises(ModelError, match="3 given"):
+        meta.time.check(np.array(DATES[:3], dtype="datetime64[D]"), meta.name)
+    with pytest.raises(ModelError, match="12 days apart"):
+        meta.time.check(np.array(["2021-06-01", "2021-06-13", "2021-06-19", "2021-07-07"], "datetime64[D]"), "m")
+    with pytest.raises(BandCountError, match="4 dates"):
+        meta.check_band_count(3)
+
+
+def test_network_dates_must_match_the_metadata(tmp_path):
+    from serac.models.export_onnx import embed_metadata
+
+    path = temporal_model(tmp_path / "t.onnx")
+    wrong = copy.deepcopy(TEMPORAL)
+    wrong["time"]["dates"] = 3
+    wrong["architecture"] = load_model(path, "onnxruntime").metadata.architecture
+    other = tmp_path / "wrong.onnx"
+    shutil.copy(path, other)
+    embed_metadata(other, wrong)
+    with pytest.raises(ModelError, match="takes 4 dates but the metadata's 'time.dates' is 3"):
+        load_model(other, "onnxruntime")
+
+
+def test_temporal_model_on_onnx_and_torch_through_tiled_inference(tmp_path):
+    path = temporal_model(tmp_path / "t.onnx")
+    paths, stack = dated_rasters(tmp_path)
+    out = {}
+    for backend in ("onnxruntime", "torch-cpu"):
+        p = tmp_path / f"p_{backend}.tif"
+        segment_raster(paths, load_model(path, backend), p, tiles_per_block=1)
+        out[backend] = rio.read_raster(p).data[0]
+    assert np.isfinite(out["onnxruntime"]).all()
+    assert np.abs(out["onnxruntime"] - out["torch-cpu"]).max() < 1e-4
+    # the rasters were given newest first: inference sorted them oldest first
+    whole = predict_array(load_model(path, "onnxruntime"), stack)[0]
+    assert np.abs(whole - out["onnxruntime"]).max() < 1e-4
+    assert np.abs(predict_array(load_model(path, "onnxruntime"), stack[::-1].copy())[0] - whole).max() > 1e-3
+    # the same dates as bands of one stack, dated by their descriptions
+    grid = rio.read_grid(paths[0])
+    rio.write_raster(tmp_path / "stack.tif", stack, grid, band_names=[f"VV_{d}" for d in DATES], cog=False)
+    segment_raster(str(tmp_path / "stack.tif"), load_model(path, "onnxruntime"), tmp_path / "s.tif")
+    assert np.abs(rio.read_raster(tmp_path / "s.tif").data[0] - out["onnxruntime"]).max() < 1e-5
+
+
+def test_wrong_date_count_is_refused_with_a_message(tmp_path):
+    path = temporal_model(tmp_path / "t.onnx")
+    paths, _ = dated_rasters(tmp_path)
+    with pytest.raises(ModelError, match="time series of 4 dates; 3 given"):
+        segment_raster(paths[:3], load_model(path, "onnxruntime"), tmp_path / "p.tif")
+    assert not (tmp_path / "p.tif").exists()
