@@ -60,7 +60,7 @@ from ..core.segmentation.sources import source_readers
 from ..core.segmentation.runtime import build_torch_module, load_model, onnx_state_dict, read_metadata, write_sidecar
 from .datasets import IGNORE, TileSampler, load_labels, load_scene, normalization_from_data, split_holdout
 from .export_onnx import embed_metadata, export_onnx
-from .unet import UNet, count_parameters, freeze_batchnorm_statistics, unfuse_batchnorm
+from .unet import TemporalUNet, UNet, count_parameters, freeze_batchnorm_statistics, unfuse_batchnorm
 
 
 @dataclass
@@ -80,6 +80,10 @@ class TrainConfig:
     source_names: list = None
     #: a source whose band 1 is a DEM (m): its slope (degrees) is added as a derived last band
     slope_source: str = ""
+    #: a time-series model: its time axis ({"dates": n, "spacing_days": d, "spacing_tolerance_days": t}); the
+    #: rasters are then dated (see core/segmentation/temporal.py) and ``band_names`` the bands of one date
+    time: dict = None
+    temporal_channels: int = 8
     sensor: str = ""
     description: str = ""
     holdout: str = "right:0.25"
@@ -196,6 +200,7 @@ def _metadata(config, n_bands, band_names, normalization, px, architecture, size
         "output": {"activation": activation, "classes": list(config.classes),
                    "positive_class": config.classes[1] if activation == "sigmoid" else config.classes[0],
                    "threshold": config.threshold, "front": list(config.front) if config.front else None},
+        **({"time": dict(config.time)} if config.time else {}),
         "architecture": architecture,
         "training": train_info,
     }
@@ -313,8 +318,14 @@ def train(config, feedback=None):
         config.nodata_values = list(config.nodata_values) or list(init_meta.nodata_values)
         config.pixel_size_tolerance = init_meta.pixel_size_tolerance
         config.task = init_meta.task
+        config.time = init_meta.time.to_dict() if init_meta.time else None
     specs = input_bands(config, init_meta)
-    image, grid = load_scene(config.rasters) if specs is None else load_sources(config, specs)
+    dates = None
+    if config.time:
+        image, grid, dates = load_dated(config)
+    else:
+        image, grid = load_scene(config.rasters) if specs is None else load_sources(config, specs)
+    n_dates = len(dates) if dates else 1
     valid = np.all(np.isfinite(image), axis=0)
     for v in config.nodata_values:
         valid &= ~np.any(image == v, axis=0)
@@ -328,8 +339,8 @@ def train(config, feedback=None):
                   f"training on {device}.")
 
     if init_meta is not None:
-        if init_meta.n_bands != image.shape[0]:
-            raise InputError(f"The model to fine-tune takes {init_meta.n_bands} band(s); the raster gives "
+        if init_meta.n_channels != image.shape[0]:
+            raise InputError(f"The model to fine-tune takes {init_meta.n_channels} band(s); the raster gives "
                              f"{image.shape[0]}.", f"select bands {', '.join(init_meta.band_names)}.")
         normalization = init_meta.normalization.to_dict()
         deploy = build_torch_module(init_meta, onnx_state_dict(config.init_model), config.init_model)
@@ -339,11 +350,15 @@ def train(config, feedback=None):
         if classes != list(config.classes):
             config.classes, config.front = classes, list(init_meta.front) if init_meta.front else None
     else:
-        normalization = normalization_from_data(image, train_region & valid)
+        n_bands = image.shape[0] // n_dates
+        per_band = image.reshape(n_dates, n_bands, *image.shape[1:]).transpose(1, 0, 2, 3).reshape(
+            n_bands, n_dates * image.shape[1], image.shape[2])  # every date's pixels of each band together
+        normalization = normalization_from_data(per_band, np.tile(train_region & valid, (n_dates, 1)))
         n_out = 1 if (len(config.classes) == 2 and config.task != "calving_front_zones") else len(config.classes)
-        model = UNet(image.shape[0], n_out, config.base_channels, config.depth)
+        model = (TemporalUNet(n_bands, n_dates, n_out, config.temporal_channels, config.base_channels, config.depth)
+                 if dates else UNet(image.shape[0], n_out, config.base_channels, config.depth))
         arch = model.architecture
-    names = _band_names(config, image.shape[0], specs)
+    names = _band_names(config, image.shape[0] // n_dates, specs)
     meta_probe = ModelMetadata.from_dict(_metadata(config, image.shape[0], names, normalization, px, arch,
                                                    2 ** arch["depth"], {}, specs=specs))
     x = meta_probe.normalization.apply(image)
@@ -361,6 +376,7 @@ def train(config, feedback=None):
         "base_model": (f"{init_meta.name} v{init_meta.version}" if init_meta else None),
         "steps": config.steps, "batch_size": config.batch_size, "train_tile_size": config.tile_size,
         "seed": config.seed, "device": device, "train_seconds": round(train_seconds, 1),
+        **({"dates": [str(d) for d in dates]} if dates else {}),
     })
     if init_meta is not None and init_meta.value_range is not None:  # fine-tuned: the base model's inputs
         input_range = init_meta.value_range.to_dict()
@@ -403,7 +419,7 @@ def input_bands(config, init_meta=None):
     multi-source model's own), or None for one raster's bands stacked as before."""
     if init_meta is not None and init_meta.sources != [""]:
         return list(init_meta.bands)
-    if len(config.rasters) == 1 and not config.slope_source:
+    if config.time or (len(config.rasters) == 1 and not config.slope_source):  # time series: dated rasters
         return None
     names = list(config.source_names or [f"input_{i + 1}" for i in range(len(config.rasters))])
     if len(names) != len(config.rasters) or len(set(names)) != len(names) or not all(names):
@@ -431,6 +447,22 @@ def load_sources(config, specs):
     grid = read_grid(paths[0])
     readers = source_readers(SimpleNamespace(name=config.name, bands=specs), paths)
     return np.stack([r.read(grid) for r in readers]).astype(np.float32), grid
+
+
+def load_dated(config):
+    """(image (dates x bands, rows, cols) float32, grid, dates): the dated rasters of a time-series model, date
+    after date, oldest first, checked against ``config.time`` as inference checks them."""
+    from ..core.segmentation.model_metadata import TimeAxis
+    from ..core.segmentation.temporal import dated_sources
+
+    t = config.time
+    axis = TimeAxis(int(t["dates"]), t.get("order", "oldest_first"), t.get("spacing_days"),
+                    float(t.get("spacing_tolerance_days", 0.0)))
+    names = list(config.band_names or ["band_1"])
+    probe = SimpleNamespace(name=config.name, n_bands=len(names), band_names=names, time=axis)
+    sources, dates = dated_sources(probe, [p for p, _ in _sources(config.rasters)])
+    image, grid = load_scene([(s.path, s.bands) for s in sources])
+    return image, grid, dates
 
 
 def _band_names(config, n, specs=None):

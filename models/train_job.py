@@ -41,12 +41,24 @@ class TrainSettings(Settings):
     slope_source: Optional[str] = setting(
         None, "Multi-source: add the slope (degrees) of this input's band 1 (a DEM, m), by its name (e.g. dem)",
         advanced=True, optional=True, kind=str)
+    dates: int = setting(0, "Time series: number of dates (the inputs are dated rasters or bands; 0: not a "
+                            "time series)", minimum=0, maximum=366, advanced=True)
+    spacing_days: float = setting(0.0, "Time series: days between dates (0: any spacing)", unit="days",
+                                  minimum=0.0, maximum=3650.0, advanced=True)
     line_width_m: float = setting(250.0, "Line labels: width they are burnt with (m)", unit="m", minimum=0.0,
                                   maximum=1e5)
 
     def __post_init__(self):
         object.__setattr__(self, "bands", parse_band_list(self.bands))
         super().__post_init__()
+
+
+def _time_axis(settings):
+    """The time axis of a time-series model from the settings (None: not a time series)."""
+    if not settings.dates:
+        return None
+    return {"dates": settings.dates, "order": "oldest_first", "spacing_days": settings.spacing_days or None,
+            "spacing_tolerance_days": round(settings.spacing_days / 4.0, 3)}
 
 
 def run(inputs: Mapping, outputs: Mapping, settings: TrainSettings, feedback=None,
@@ -71,7 +83,7 @@ def run(inputs: Mapping, outputs: Mapping, settings: TrainSettings, feedback=Non
             rasters=[(path, list(settings.bands) if settings.bands else None), *((p, None) for p in extra)],
             source_names=[n.strip() for n in (settings.source_names or "").split(",")]
             if (settings.source_names or "").strip() else None, slope_source=(settings.slope_source or "").strip(),
-            labels=outlines, output=output,
+            labels=outlines, output=output, time=_time_axis(settings),
             name=settings.model_name.strip() or "glacier_custom",
             holdout=f"{settings.holdout_side}:{settings.holdout_fraction:g}", steps=settings.steps,
             tile_size=settings.tile_size, batch_size=settings.batch_size, base_channels=settings.base_channels,

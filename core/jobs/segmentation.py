@@ -97,7 +97,7 @@ def infer(inputs, settings, default_model, probability_path, class_path, progres
     limits = meta.training.get("limits") if isinstance(meta.training, dict) else None
     if limits:
         progress.warn(f"Model '{meta.name}': {limits}")
-    if len(paths) > 1 and meta.sources == [""]:
+    if len(paths) > 1 and meta.sources == [""] and not meta.time:
         raise ModelError(f"Model '{meta.name}' takes one input raster; {len(paths) - 1} further input(s) given.",
                          "leave the further inputs empty, or use a model whose metadata declares them.")
     run = segment_raster(paths if len(paths) > 1 else paths[0], model, probability_path, class_path=class_path,

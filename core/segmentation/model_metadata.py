@@ -25,7 +25,8 @@ field and the fix. Schema (version :data:`SCHEMA_VERSION`)::
       "output": {"activation": "sigmoid" | "softmax",
                  "classes": ["background", "glacier"], "positive_class": "glacier",
                  "threshold": 0.5, "front": ["glacier", "ocean"] | null, "temperature": 1.0},
-      "architecture": {"name": "serac-unet", ...} | null,
+      "time": {"dates": 6, "order": "oldest_first", "spacing_days": 12, "spacing_tolerance_days": 3}  (optional),
+      "architecture": {"name": "serac-unet" | "serac-temporal-unet", ...} | null,
       "training": {"data": "...", "labels": "...", "date": "YYYY-MM-DD", "region": "...",
                    "sensor": "...", "season": "...", "metrics": {...}, "script": "..."}
     }
@@ -41,6 +42,11 @@ Semantics:
   band of that raster (default: the source's next band), ``derive`` computes the band from it
   instead of reading it (``slope``: degrees, from a DEM in m). All are read onto the first
   raster's grid (see :mod:`.sources`).
+* ``time`` (optional) makes a time-series model: the network input is 5-D (batch, dates, bands,
+  rows, cols) with ``dates`` acquisitions oldest first, ``spacing_days`` apart (null: any)
+  within ``spacing_tolerance_days``; ``input.bands`` and the normalisation describe one date.
+  Inference reads the dates of the rasters given (see :mod:`.temporal`) and refuses a wrong
+  number or spacing of dates.
 * ``nodata.values`` are raw values treated as nodata in addition to the raster's own nodata;
   nodata pixels are set to ``nodata.fill`` (in normalised units) for the network and are
   nodata (NaN) in every output.

@@ -24,7 +24,10 @@ class TrainSegmentationAlgorithm(JobAlgorithm):
         "a SAR image) are resampled onto "
         "the image's grid and stacked: "
         "the model becomes multi-source (each band named by its input's source name, optionally with the slope of "
-        "a DEM input added) and then takes the same inputs when it runs. Line labels (e.g. your reviewed "
+        "a DEM input added) and then takes the same inputs when it runs. With a number of dates, the inputs are a "
+        "time series (dated rasters, or the dated bands of a stack, e.g. Sentinel-1 backscatter in dB: dates read "
+        "from band descriptions, DATE tags or file names) and a time-series network is trained (3D convolution "
+        "over dates and space, mean and maximum over the dates, then the U-Net). Line labels (e.g. your reviewed "
         "fracture lines from 'Crevasse and fracture map') are burnt onto the grid this many m wide and train a "
         "fracture model (classes background/fracture, task 'fractures'), or fine-tune one such as "
         "fractures_moa_v1; the model then runs in 'Crevasse and fracture map' (method: model).")

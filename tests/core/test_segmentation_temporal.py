@@ -110,3 +110,25 @@ def test_wrong_date_count_is_refused_with_a_message(tmp_path):
     with pytest.raises(ModelError, match="time series of 4 dates; 3 given"):
         segment_raster(paths[:3], load_model(path, "onnxruntime"), tmp_path / "p.tif")
     assert not (tmp_path / "p.tif").exists()
+
+
+def test_training_a_time_series_model_and_running_it_through_the_job(tmp_path):
+    from serac.core.jobs import run_job
+    from serac.models.train import TrainConfig, train
+
+    paths, _ = dated_rasters(tmp_path)
+    t = rio.read_grid(paths[0]).transform
+    box = {"type": "Polygon", "coordinates": [[tuple(t * p) for p in ((40, 0), (100, 0), (100, 70), (40, 70),
+                                                                       (40, 0))]]}
+    result = train(TrainConfig(rasters=paths, time={"dates": 4, "spacing_days": 12, "spacing_tolerance_days": 1},
+                               band_names=["sigma0_vv"], labels=[box], output=str(tmp_path / "m.onnx"), name="ts",
+                               holdout="right:0.3", gap_px=4, tile_size=32, inference_tile=32, inference_overlap=8,
+                               temporal_channels=2, base_channels=4, depth=2, steps=2, batch_size=2, threads=1,
+                               device="cpu"))
+    meta = load_model(result.onnx_path, "onnxruntime").metadata
+    assert meta.n_dates == 4 and meta.architecture["name"] == "serac-temporal-unet"
+    assert meta.training["dates"] == DATES and result.torch_onnx_max_abs_diff < 1e-4
+    res = run_job("segmentation_glacier_outlines",
+                  inputs={"input": paths[0], "extra_inputs": paths[1:], "model": result.onnx_path},
+                  outputs={"output_probability": str(tmp_path / "p.tif")}, settings={"min_area_km2": 0.0})
+    assert rio.read_raster(tmp_path / "p.tif").data.shape == (1, 70, 100) and res.numbers["n_outlines"] >= 0

@@ -9,6 +9,18 @@ pytestmark = pytest.mark.qgis
 pytest.importorskip("torch")
 
 
+def _box_layer(tmp_path, grid, c0, r0, c1, r1):
+    """A GeoJSON file (EPSG:32645) holding one box of pixel corners on ``grid``: training labels."""
+    import json
+
+    ring = [list(grid.transform * p) for p in ((c0, r0), (c1, r0), (c1, r1), (c0, r1), (c0, r0))]
+    path = tmp_path / "outlines.geojson"
+    path.write_text(json.dumps({
+        "type": "FeatureCollection", "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::32645"}},
+        "features": [{"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [ring]}}]}))
+    return path
+
+
 def test_multisource_outlines_through_processing(run_alg, tmp_path):
     from qgis.core import QgsProcessingException
 
@@ -29,20 +41,38 @@ def test_multisource_outlines_through_processing(run_alg, tmp_path):
 
 
 def test_training_takes_the_further_inputs(run_alg, tmp_path):
-    import json
-
     from serac.core.segmentation import load_model
 
     optical, dem, _, grid = _scene(tmp_path)
-    t = grid.transform
-    ring = [list(t * p) for p in ((10, 5), (60, 5), (60, 50), (10, 50), (10, 5))]
-    outlines = tmp_path / "outlines.geojson"
-    outlines.write_text(json.dumps({
-        "type": "FeatureCollection", "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::32645"}},
-        "features": [{"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [ring]}}]}))
+    outlines = _box_layer(tmp_path, grid, 10, 5, 60, 50)
     res = run_alg("segmentation_train", {
         "INPUT": optical, "EXTRA_INPUTS": [dem], "SOURCE_NAMES": "optical,dem", "SLOPE_SOURCE": "dem",
         "OUTLINES": str(outlines), "HOLDOUT_SIDE": 1, "HOLDOUT_FRACTION": 0.3, "STEPS": 2, "TILE_SIZE": 32,
         "BATCH_SIZE": 2, "BASE_CHANNELS": 4, "MODEL_NAME": "ms", "OUTPUT_MODEL": str(tmp_path / "ms.onnx")})
     meta = load_model(res["OUTPUT_MODEL"], "onnxruntime").metadata
     assert meta.sources == ["optical", "dem"] and [b.derive for b in meta.bands] == ["", "", "", "", "slope"]
+
+
+def test_time_series_model_trains_and_runs_through_processing(run_alg, tmp_path):
+    from serac.core.raster_io import read_grid, read_raster
+    from serac.core.segmentation import load_model
+    from tests.core.test_segmentation_temporal import dated_rasters
+
+    paths, _ = dated_rasters(tmp_path)
+    outlines = _box_layer(tmp_path, read_grid(paths[0]), 40, 0, 100, 70)
+    res = run_alg("segmentation_train", {
+        "INPUT": paths[0], "EXTRA_INPUTS": paths[1:], "DATES": 4, "SPACING_DAYS": 12, "OUTLINES": str(outlines),
+        "HOLDOUT_SIDE": 1, "HOLDOUT_FRACTION": 0.3, "STEPS": 2, "TILE_SIZE": 32, "BATCH_SIZE": 2, "BASE_CHANNELS": 4,
+        "MODEL_NAME": "ts", "OUTPUT_MODEL": str(tmp_path / "ts.onnx")})
+    assert load_model(res["OUTPUT_MODEL"], "onnxruntime").metadata.n_dates == 4
+    out = run_alg("segmentation_glacier_outlines", {
+        "INPUT": paths[0], "EXTRA_INPUTS": paths[1:], "MODEL": res["OUTPUT_MODEL"], "BACKEND": 1,
+        "MIN_AREA_KM2": 0.0, "OUTPUT_PROBABILITY": str(tmp_path / "p.tif"),
+        "OUTPUT_OUTLINES": str(tmp_path / "o.gpkg")})
+    assert read_raster(out["OUTPUT_PROBABILITY"]).data.shape == (1, 70, 100)
+    from qgis.core import QgsProcessingException
+
+    with pytest.raises(QgsProcessingException, match="4 dates; 3 given"):
+        run_alg("segmentation_glacier_outlines", {
+            "INPUT": paths[0], "EXTRA_INPUTS": paths[1:3], "MODEL": res["OUTPUT_MODEL"],
+            "OUTPUT_PROBABILITY": str(tmp_path / "q.tif"), "OUTPUT_OUTLINES": str(tmp_path / "q.gpkg")})
