@@ -132,3 +132,24 @@ def test_training_a_time_series_model_and_running_it_through_the_job(tmp_path):
                   inputs={"input": paths[0], "extra_inputs": paths[1:], "model": result.onnx_path},
                   outputs={"output_probability": str(tmp_path / "p.tif")}, settings={"min_area_km2": 0.0})
     assert rio.read_raster(tmp_path / "p.tif").data.shape == (1, 70, 100) and res.numbers["n_outlines"] >= 0
+
+
+def test_simulated_s1_time_series_on_real_terrain_and_backscatter(shared_data, tmp_path):
+    """End to end on the simulation of models/sar_timeseries.py (real Svalbard DEM and glacier mask, real
+    pyroSAR backscatter as the dry base, simulated melt; no real labelled S1 time series exists here)."""
+    from serac.core.jobs import run_job
+    from serac.models.sar_timeseries import build_scene, train_pair
+
+    paths, labels, dates = build_scene(tmp_path / "scene", shared_data, crop=(300, 544, 64, 96))
+    assert len(paths) == 6 and rio.read_raster(labels).data.max() == 1
+    temporal, _ = train_pair(paths, labels, str(tmp_path), steps=2, threads=1, tile_size=32, base_channels=4,
+                             temporal_channels=2)
+    probs = {}
+    for backend in ("onnxruntime", "torch-cpu"):
+        out = tmp_path / f"p_{backend}.tif"
+        run_job("segmentation_glacier_outlines", inputs={"input": paths[-1], "extra_inputs": paths[:-1],
+                                                         "model": temporal.onnx_path},
+                outputs={"output_probability": str(out)}, settings={"backend": backend, "min_area_km2": 0.0})
+        probs[backend] = rio.read_raster(out).data[0]
+    assert np.isfinite(probs["onnxruntime"]).all()
+    assert np.abs(probs["onnxruntime"] - probs["torch-cpu"]).max() < 1e-4
