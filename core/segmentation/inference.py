@@ -288,7 +288,11 @@ def segment_raster(sources, model, output_path, class_path=None, bands=None, bac
     srcs = _as_sources(sources, bands)
     grid = read_grid(srcs[0].path)
     require_crs(grid, "The input raster")
-    if meta.time and all(s.bands is None for s in srcs):  # dated rasters: date after date, oldest first
+    if meta.time:  # dated rasters: date after date, oldest first
+        if any(s.bands is not None for s in srcs):
+            raise InputError(f"Model '{meta.name}' is a time-series model: it takes every dated band of the rasters "
+                             "given, sorted by date; a band selection does not apply.",
+                             "leave the bands empty and give only the dated rasters (or stack) the model needs.")
         srcs, dates = dated_sources(meta, [s.path for s in srcs])
         progress.info(f"Time series of {len(dates)} dates: {', '.join(str(d) for d in dates)}.")
     if meta.sources == [""]:

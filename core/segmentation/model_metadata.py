@@ -508,6 +508,9 @@ class ModelMetadata:
             if spacing is not None and not spacing > 0 or tolerance < 0:
                 _fail("'time.spacing_days' must be > 0 (or null: any spacing) and spacing_tolerance_days >= 0.")
             time = TimeAxis(n_dates, order, None if spacing is None else float(spacing), tolerance)
+            if any(b.source for b in bands):
+                _fail("a time-series model ('time') cannot also name band sources (multi-source inputs).",
+                      "drop 'source' from input.bands: every date gives the same bands.")
         arch = _get(d, "architecture", dict, "metadata", None)
         training = _get(d, "training", dict, "metadata", {})
         known = {"schema_version", "name", "version", "task", "description", "input", "tiling", "output",

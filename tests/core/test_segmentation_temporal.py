@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from serac.core import raster_io as rio
-from serac.core.errors import BandCountError, ModelError
+from serac.core.errors import BandCountError, InputError, ModelError
 from serac.core.segmentation import load_model, predict_array, segment_raster
 from serac.core.segmentation.model_metadata import ModelMetadata
 
@@ -67,6 +67,10 @@ def test_temporal_axis_is_validated():
         meta.time.check(np.array(["2021-06-01", "2021-06-13", "2021-06-19", "2021-07-07"], "datetime64[D]"), "m")
     with pytest.raises(BandCountError, match="4 dates"):
         meta.check_band_count(3)
+    bad = copy.deepcopy(TEMPORAL)
+    bad["input"]["bands"][0]["source"] = "sar"
+    with pytest.raises(ModelError, match="cannot also name band sources"):
+        ModelMetadata.from_dict(bad)
 
 
 def test_network_dates_must_match_the_metadata(tmp_path):
@@ -109,6 +113,8 @@ def test_wrong_date_count_is_refused_with_a_message(tmp_path):
     paths, _ = dated_rasters(tmp_path)
     with pytest.raises(ModelError, match="time series of 4 dates; 3 given"):
         segment_raster(paths[:3], load_model(path, "onnxruntime"), tmp_path / "p.tif")
+    with pytest.raises(InputError, match="band selection does not apply"):
+        segment_raster(paths[0], load_model(path, "onnxruntime"), tmp_path / "p.tif", bands=[1])
     assert not (tmp_path / "p.tif").exists()
 
 
