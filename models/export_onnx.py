@@ -86,14 +86,15 @@ def export_onnx(model, metadata, path, tolerance=1e-3, check_batch=2, seed=0):
     if meta.architecture != deploy.architecture:
         meta = ModelMetadata.from_dict({**meta.to_dict(), "architecture": deploy.architecture})
     size = meta.tile_size
-    dummy = torch.zeros(1, meta.n_bands, size, size)
+    dummy = torch.zeros(meta.network_shape(1, size, size))
+    spatial = {0: "batch", len(dummy.shape) - 2: "rows", len(dummy.shape) - 1: "cols"}
     path = os.fspath(path)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with tempfile.TemporaryDirectory(dir=os.path.dirname(os.path.abspath(path))) as tmpdir:
         tmp = os.path.join(tmpdir, "model.onnx")
         torch.onnx.export(deploy, (dummy,), tmp, dynamo=False, opset_version=OPSET, input_names=[INPUT_NAME],
                           output_names=[OUTPUT_NAME], do_constant_folding=True,
-                          dynamic_axes={INPUT_NAME: {0: "batch", 2: "rows", 3: "cols"},
+                          dynamic_axes={INPUT_NAME: spatial,
                                         OUTPUT_NAME: {0: "batch", 2: "rows", 3: "cols"}})
         _check_weights_recoverable(tmp, deploy)
         embed_metadata(tmp, meta)
@@ -102,7 +103,7 @@ def export_onnx(model, metadata, path, tolerance=1e-3, check_batch=2, seed=0):
     diff = compare_torch_onnx(deploy, path, batch=check_batch, seed=seed)
     if model is not deploy and _has_batchnorm(model):
         with torch.no_grad():
-            x = torch.from_numpy(np.random.default_rng(seed + 1).normal(size=(check_batch, meta.n_bands, size, size))
+            x = torch.from_numpy(np.random.default_rng(seed + 1).normal(size=(check_batch, meta.n_channels, size, size))
                                  .astype(np.float32))
             diff = max(diff, float((model.eval()(x) - deploy(x)).abs().max()))
     if not diff <= tolerance:
@@ -130,7 +131,7 @@ def compare_torch_onnx(deploy, onnx_path, batch=2, seed=0):
     """Max |logit difference| between the torch module and the ONNX file (ONNX Runtime), random tiles."""
     onnx_model = load_model(onnx_path, backend="onnxruntime")
     meta = onnx_model.metadata
-    x = np.random.default_rng(seed).normal(size=(batch, meta.n_bands, meta.tile_size, meta.tile_size))
+    x = np.random.default_rng(seed).normal(size=(batch, meta.n_channels, meta.tile_size, meta.tile_size))
     x = x.astype(np.float32)
     with torch.no_grad():
         ref = deploy.cpu().eval()(torch.from_numpy(x)).numpy()

@@ -44,6 +44,7 @@ import os
 import platform
 import time
 from dataclasses import asdict, dataclass, field, replace
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -51,14 +52,15 @@ import torch.nn.functional as F
 
 from ..core.errors import InputError
 from ..core.progress import as_progress
-from ..core.raster_io import check_output_path
+from ..core.raster_io import band_count, check_output_path, read_grid
 from ..core.segmentation.inference import classify, pixel_size_m, predict_array
 from ..core.segmentation.metrics import segmentation_scores
-from ..core.segmentation.model_metadata import ModelMetadata
+from ..core.segmentation.model_metadata import BandSpec, ModelMetadata
+from ..core.segmentation.sources import source_readers
 from ..core.segmentation.runtime import build_torch_module, load_model, onnx_state_dict, read_metadata, write_sidecar
 from .datasets import IGNORE, TileSampler, load_labels, load_scene, normalization_from_data, split_holdout
 from .export_onnx import embed_metadata, export_onnx
-from .unet import UNet, count_parameters, freeze_batchnorm_statistics, unfuse_batchnorm
+from .unet import TemporalUNet, UNet, count_parameters, freeze_batchnorm_statistics, unfuse_batchnorm
 
 
 @dataclass
@@ -74,6 +76,14 @@ class TrainConfig:
     classes: list = field(default_factory=lambda: ["background", "glacier"])
     front: list = None
     band_names: list = None
+    #: names of the rasters' sources (e.g. optical, dem, sar) when several are stacked (default input_1, ...)
+    source_names: list = None
+    #: a source whose band 1 is a DEM (m): its slope (degrees) is added as a derived last band
+    slope_source: str = ""
+    #: a time-series model: its time axis ({"dates": n, "spacing_days": d, "spacing_tolerance_days": t}); the
+    #: rasters are then dated (see core/segmentation/temporal.py) and ``band_names`` the bands of one date
+    time: dict = None
+    temporal_channels: int = 8
     sensor: str = ""
     description: str = ""
     holdout: str = "right:0.25"
@@ -173,9 +183,11 @@ def value_range(image, valid, dtype):
 
 
 def _metadata(config, n_bands, band_names, normalization, px, architecture, size_multiple, train_info,
-              input_range=None):
+              input_range=None, specs=None):
     activation = "sigmoid" if len(config.classes) == 2 and config.task != "calving_front_zones" else "softmax"
     bands = [{"name": n, "sensor": config.sensor, "description": "", "units": ""} for n in band_names]
+    for band, spec in zip(bands, specs or ()):  # multi-source: where each band comes from
+        band.update({k: v for k, v in spec.to_dict().items() if k in ("source", "band", "derive", "units") and v})
     return {
         "schema_version": 1, "name": config.name, "version": config.version, "task": config.task,
         "description": config.description,
@@ -188,6 +200,7 @@ def _metadata(config, n_bands, band_names, normalization, px, architecture, size
         "output": {"activation": activation, "classes": list(config.classes),
                    "positive_class": config.classes[1] if activation == "sigmoid" else config.classes[0],
                    "threshold": config.threshold, "front": list(config.front) if config.front else None},
+        **({"time": dict(config.time)} if config.time else {}),
         "architecture": architecture,
         "training": train_info,
     }
@@ -305,7 +318,14 @@ def train(config, feedback=None):
         config.nodata_values = list(config.nodata_values) or list(init_meta.nodata_values)
         config.pixel_size_tolerance = init_meta.pixel_size_tolerance
         config.task = init_meta.task
-    image, grid = load_scene(config.rasters)
+        config.time = init_meta.time.to_dict() if init_meta.time else None
+    specs = input_bands(config, init_meta)
+    dates = None
+    if config.time:
+        image, grid, dates = load_dated(config)
+    else:
+        image, grid = load_scene(config.rasters) if specs is None else load_sources(config, specs)
+    n_dates = len(dates) if dates else 1
     valid = np.all(np.isfinite(image), axis=0)
     for v in config.nodata_values:
         valid &= ~np.any(image == v, axis=0)
@@ -319,8 +339,8 @@ def train(config, feedback=None):
                   f"training on {device}.")
 
     if init_meta is not None:
-        if init_meta.n_bands != image.shape[0]:
-            raise InputError(f"The model to fine-tune takes {init_meta.n_bands} band(s); the raster gives "
+        if init_meta.n_channels != image.shape[0]:
+            raise InputError(f"The model to fine-tune takes {init_meta.n_channels} band(s); the raster gives "
                              f"{image.shape[0]}.", f"select bands {', '.join(init_meta.band_names)}.")
         normalization = init_meta.normalization.to_dict()
         deploy = build_torch_module(init_meta, onnx_state_dict(config.init_model), config.init_model)
@@ -330,12 +350,17 @@ def train(config, feedback=None):
         if classes != list(config.classes):
             config.classes, config.front = classes, list(init_meta.front) if init_meta.front else None
     else:
-        normalization = normalization_from_data(image, train_region & valid)
+        n_bands = image.shape[0] // n_dates
+        per_band = image.reshape(n_dates, n_bands, *image.shape[1:]).transpose(1, 0, 2, 3).reshape(
+            n_bands, n_dates * image.shape[1], image.shape[2])  # every date's pixels of each band together
+        normalization = normalization_from_data(per_band, np.tile(train_region & valid, (n_dates, 1)))
         n_out = 1 if (len(config.classes) == 2 and config.task != "calving_front_zones") else len(config.classes)
-        model = UNet(image.shape[0], n_out, config.base_channels, config.depth)
+        model = (TemporalUNet(n_bands, n_dates, n_out, config.temporal_channels, config.base_channels, config.depth)
+                 if dates else UNet(image.shape[0], n_out, config.base_channels, config.depth))
         arch = model.architecture
-    meta_probe = ModelMetadata.from_dict(_metadata(config, image.shape[0], _band_names(config, image.shape[0]),
-                                                   normalization, px, arch, 2 ** arch["depth"], {}))
+    names = _band_names(config, image.shape[0] // n_dates, specs)
+    meta_probe = ModelMetadata.from_dict(_metadata(config, image.shape[0], names, normalization, px, arch,
+                                                   2 ** arch["depth"], {}, specs=specs))
     x = meta_probe.normalization.apply(image)
     x[:, ~valid] = 0.0
     train_labels = np.where(train_region, labels, IGNORE).astype(np.uint8)
@@ -351,13 +376,16 @@ def train(config, feedback=None):
         "base_model": (f"{init_meta.name} v{init_meta.version}" if init_meta else None),
         "steps": config.steps, "batch_size": config.batch_size, "train_tile_size": config.tile_size,
         "seed": config.seed, "device": device, "train_seconds": round(train_seconds, 1),
+        **({"dates": [str(d) for d in dates]} if dates else {}),
     })
     if init_meta is not None and init_meta.value_range is not None:  # fine-tuned: the base model's inputs
         input_range = init_meta.value_range.to_dict()
+    elif specs is not None:  # one value range cannot describe DN, m and dB bands together
+        input_range = None
     else:
         input_range = value_range(image, valid, band_dtype(config.rasters[0]))
-    meta = _metadata(config, image.shape[0], _band_names(config, image.shape[0]), normalization, px,
-                     arch, 2 ** arch["depth"], provenance, input_range)
+    meta = _metadata(config, image.shape[0], names, normalization, px, arch, 2 ** arch["depth"], provenance,
+                     input_range, specs=specs)
     report = export_onnx(model, meta, config.output)
     progress.update(0.93)
 
@@ -386,7 +414,60 @@ def train(config, feedback=None):
     return TrainResult(report.onnx_path, json_path, log_path, metrics, seconds, report.max_abs_diff, device)
 
 
-def _band_names(config, n):
+def input_bands(config, init_meta=None):
+    """The :class:`BandSpec` s of a multi-source model (several rasters, or a derived slope; a fine-tuned
+    multi-source model's own), or None for one raster's bands stacked as before."""
+    if init_meta is not None and init_meta.sources != [""]:
+        return list(init_meta.bands)
+    if config.time or (len(config.rasters) == 1 and not config.slope_source):  # time series: dated rasters
+        return None
+    names = list(config.source_names or [f"input_{i + 1}" for i in range(len(config.rasters))])
+    if len(names) != len(config.rasters) or len(set(names)) != len(names) or not all(names):
+        raise InputError(f"{len(names)} source names given for {len(config.rasters)} raster(s).",
+                         "give one distinct name per raster (e.g. optical,dem,sar).")
+    specs = []
+    for name, (path, bands) in zip(names, _sources(config.rasters)):
+        specs += [BandSpec(f"{name}_{b}", source=name, band=b) for b in (bands or range(1, band_count(path) + 1))]
+    if config.slope_source:
+        if config.slope_source not in names:
+            raise InputError(f"The slope source '{config.slope_source}' is not one of the inputs {names}.",
+                             "name the DEM input's source.")
+        specs.append(BandSpec("slope", units="degrees", source=config.slope_source, band=1, derive="slope"))
+    return specs
+
+
+def _sources(rasters):
+    return [(s, None) if isinstance(s, str) else tuple(s) for s in rasters]
+
+
+def load_sources(config, specs):
+    """(image (bands, rows, cols) float32, grid): every band of ``specs`` read (or derived) onto the first
+    raster's grid by the same readers inference uses (:func:`serac.core.segmentation.sources.source_readers`)."""
+    paths = [p for p, _ in _sources(config.rasters)]
+    grid = read_grid(paths[0])
+    readers = source_readers(SimpleNamespace(name=config.name, bands=specs), paths)
+    return np.stack([r.read(grid) for r in readers]).astype(np.float32), grid
+
+
+def load_dated(config):
+    """(image (dates x bands, rows, cols) float32, grid, dates): the dated rasters of a time-series model, date
+    after date, oldest first, checked against ``config.time`` as inference checks them."""
+    from ..core.segmentation.model_metadata import TimeAxis
+    from ..core.segmentation.temporal import dated_sources
+
+    t = config.time
+    axis = TimeAxis(int(t["dates"]), t.get("order", "oldest_first"), t.get("spacing_days"),
+                    float(t.get("spacing_tolerance_days", 0.0)))
+    names = list(config.band_names or ["band_1"])
+    probe = SimpleNamespace(name=config.name, n_bands=len(names), band_names=names, time=axis)
+    sources, dates = dated_sources(probe, [p for p, _ in _sources(config.rasters)])
+    image, grid = load_scene([(s.path, s.bands) for s in sources])
+    return image, grid, dates
+
+
+def _band_names(config, n, specs=None):
+    if specs is not None and not config.band_names:
+        return [b.name for b in specs]
     if config.band_names:
         if len(config.band_names) != n:
             raise InputError(f"{len(config.band_names)} band names given for {n} band(s).",

@@ -14,7 +14,7 @@ from typing import Mapping, Optional
 from ..core.errors import InputError
 from ..core.jobs.base import Job, Port, Result, Settings, as_feedback, core_feedback, current_threads, \
     parse_band_list, require_input, require_vector, setting, thread_limits
-from ..core.jobs.segmentation import MODEL_FILTER
+from ..core.jobs.segmentation import EXTRA_INPUTS_PORT, MODEL_FILTER, input_paths
 
 HOLDOUT_SIDES = tuple((s, s) for s in ("left", "right", "top", "bottom"))
 DEVICES = tuple((d, d) for d in ("auto", "cpu", "cuda"))
@@ -35,12 +35,30 @@ class TrainSettings(Settings):
     seed: int = setting(0, "Random seed", minimum=0, maximum=2 ** 31 - 1, advanced=True)
     device: str = setting("auto", "Device", choices=DEVICES)
     model_name: str = setting("glacier_custom", "Model name")
+    source_names: Optional[str] = setting(
+        None, "Multi-source: names of the inputs, comma-separated (e.g. optical,dem,sar; empty: input_1, ...)",
+        advanced=True, optional=True, kind=str)
+    slope_source: Optional[str] = setting(
+        None, "Multi-source: add the slope (degrees) of this input's band 1 (a DEM, m), by its name (e.g. dem)",
+        advanced=True, optional=True, kind=str)
+    dates: int = setting(0, "Time series: number of dates (the inputs are dated rasters or bands; 0: not a "
+                            "time series)", minimum=0, maximum=366, advanced=True)
+    spacing_days: float = setting(0.0, "Time series: days between dates (0: any spacing)", unit="days",
+                                  minimum=0.0, maximum=3650.0, advanced=True)
     line_width_m: float = setting(250.0, "Line labels: width they are burnt with (m)", unit="m", minimum=0.0,
                                   maximum=1e5)
 
     def __post_init__(self):
         object.__setattr__(self, "bands", parse_band_list(self.bands))
         super().__post_init__()
+
+
+def _time_axis(settings):
+    """The time axis of a time-series model from the settings (None: not a time series)."""
+    if not settings.dates:
+        return None
+    return {"dates": settings.dates, "order": "oldest_first", "spacing_days": settings.spacing_days or None,
+            "spacing_tolerance_days": round(settings.spacing_days / 4.0, 3)}
 
 
 def run(inputs: Mapping, outputs: Mapping, settings: TrainSettings, feedback=None,
@@ -50,7 +68,7 @@ def run(inputs: Mapping, outputs: Mapping, settings: TrainSettings, feedback=Non
     from .datasets import is_line
     from .train import TrainConfig, train
 
-    path = require_input(inputs, "input", "training image")
+    path, *extra = input_paths(inputs, "training image")
     grid = read_grid(path)
     outlines = require_vector(inputs, "outlines", "reference outlines or lines", grid.crs)
     lines = [g for g in outlines if is_line(g)]
@@ -62,13 +80,16 @@ def run(inputs: Mapping, outputs: Mapping, settings: TrainSettings, feedback=Non
         output += ".onnx"
     with thread_limits(threads):
         config = TrainConfig(
-            rasters=[(path, list(settings.bands) if settings.bands else None)], labels=outlines, output=output,
+            rasters=[(path, list(settings.bands) if settings.bands else None), *((p, None) for p in extra)],
+            source_names=[n.strip() for n in (settings.source_names or "").split(",")]
+            if (settings.source_names or "").strip() else None, slope_source=(settings.slope_source or "").strip(),
+            labels=outlines, output=output, time=_time_axis(settings),
             name=settings.model_name.strip() or "glacier_custom",
             holdout=f"{settings.holdout_side}:{settings.holdout_fraction:g}", steps=settings.steps,
             tile_size=settings.tile_size, batch_size=settings.batch_size, base_channels=settings.base_channels,
             lr=settings.learning_rate, seed=settings.seed, threads=current_threads() or os.cpu_count() or 1,
             device=settings.device, init_model=inputs.get("init_model") or None,
-            provenance={"data": os.path.basename(path),
+            provenance={"data": ", ".join(os.path.basename(p) for p in (path, *extra)),
                         "labels": (f"{len(lines)} reference lines burnt {settings.line_width_m:g} m wide" if lines
                                    else f"reference outline layer ({len(outlines)} polygons)")},
             log_every=max(1, settings.steps // 20), line_width_m=settings.line_width_m,
@@ -83,7 +104,7 @@ def run(inputs: Mapping, outputs: Mapping, settings: TrainSettings, feedback=Non
 
 
 JOB = Job("segmentation_train", "Train segmentation model", TrainSettings, run,
-          {"input": Port("raster", "Image"),
+          {"input": Port("raster", "Image"), "extra_inputs": EXTRA_INPUTS_PORT,
            "outlines": Port("vector", "Reference glacier outlines (polygons) or fracture lines (lines)"),
            "init_model": Port("file", "Model to fine-tune (empty: train from scratch)", optional=True,
                               file_filter=MODEL_FILTER)},

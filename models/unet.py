@@ -4,6 +4,7 @@ torch backends), re-exported here so training code and scripts keep importing it
 from ..core.segmentation.unet import (  # noqa: F401 (re-exports)
     ARCHITECTURE_NAME,
     ConvBlock,
+    TemporalUNet,
     UNet,
     architecture,
     build_network,

@@ -58,8 +58,18 @@ class CalvingFrontSettings(InferenceSettings):
                                 maximum=1e4)
 
 
+#: further rasters a multi-source model declares (DEM, SAR, ...), after the first input, in the metadata's order
+EXTRA_INPUTS_PORT = Port("rasters", "Further inputs the model declares (e.g. DEM, SAR; in the model's order)",
+                         optional=True)
+
+
+def input_paths(inputs, what="input raster"):
+    """``[input, *extra_inputs]``: the rasters of a (single- or multi-source) model, first one's grid first."""
+    return [require_input(inputs, "input", what), *(inputs.get("extra_inputs") or [])]
+
+
 def _inputs(what, default_model):
-    return {"input": Port("raster", what),
+    return {"input": Port("raster", what), "extra_inputs": EXTRA_INPUTS_PORT,
             "model": Port("file", f"Model (empty: the shipped {default_model})", optional=True,
                           file_filter=MODEL_FILTER)}
 
@@ -79,7 +89,7 @@ def infer(inputs, settings, default_model, probability_path, class_path, progres
     ``uncertainty_path``: written when ``settings.uncertainty`` (test-time augmentation spread)."""
     from ..segmentation import load_model, segment_raster
 
-    path = require_input(inputs, "input", "input raster")
+    paths = input_paths(inputs)
     model = load_model(inputs.get("model") or shipped_model_path(default_model), backend=settings.backend,
                        threads=current_threads())
     progress.info(f"Backend: {model.backend_label} ({model.backend.reason}).")
@@ -87,7 +97,10 @@ def infer(inputs, settings, default_model, probability_path, class_path, progres
     limits = meta.training.get("limits") if isinstance(meta.training, dict) else None
     if limits:
         progress.warn(f"Model '{meta.name}': {limits}")
-    run = segment_raster(path, model, probability_path, class_path=class_path,
+    if len(paths) > 1 and meta.sources == [""] and not meta.time:
+        raise ModelError(f"Model '{meta.name}' takes one input raster; {len(paths) - 1} further input(s) given.",
+                         "leave the further inputs empty, or use a model whose metadata declares them.")
+    run = segment_raster(paths if len(paths) > 1 else paths[0], model, probability_path, class_path=class_path,
                          bands=list(settings.bands) if settings.bands else None, batch_size=settings.batch_size,
                          feedback=progress, overlap=settings.overlap,
                          uncertainty_path=uncertainty_path if settings.uncertainty else None)

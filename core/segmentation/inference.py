@@ -38,6 +38,8 @@ from ..progress import as_progress
 from ..raster_io import (BandReader, RasterWriter, band_count, iter_blocks, pixel_size_m, read_grid, require_crs,
                          sample_windows)
 from .runtime import SegmentationModel, load_model
+from .sources import source_readers
+from .temporal import dated_sources
 from .tiling import TileGrid, accumulate, bounding_window, extract_tile
 
 CLASS_NODATA = 255
@@ -268,7 +270,8 @@ def segment_raster(sources, model, output_path, class_path=None, bands=None, bac
 
     ``sources``: a raster path, or a list of paths / ``(path, bands)`` / :class:`InputSource`
     whose bands are stacked in order (rasters after the first are read onto the first
-    one's grid). ``bands``: 1-based bands of a single path (default all). ``model``: a
+    one's grid); for a multi-source model (bands naming a ``source``), one path per source
+    in the metadata's order, bands read or derived as it declares (see :mod:`.sources`). ``bands``: 1-based bands of a single path (default all). ``model``: a
     :class:`SegmentationModel` or a model path (loaded on ``backend``). ``class_path``:
     optional class map (uint8; 255 = nodata) written alongside. ``tiles_per_block``: block
     edge in tile strides (memory vs. border recomputation). ``blend``: cosine, linear or
@@ -285,8 +288,20 @@ def segment_raster(sources, model, output_path, class_path=None, bands=None, bac
     srcs = _as_sources(sources, bands)
     grid = read_grid(srcs[0].path)
     require_crs(grid, "The input raster")
-    n_bands = sum(len(s.bands) if s.bands is not None else band_count(s.path) for s in srcs)
-    meta.check_band_count(n_bands)
+    if meta.time:  # dated rasters: date after date, oldest first
+        if any(s.bands is not None for s in srcs):
+            raise InputError(f"Model '{meta.name}' is a time-series model: it takes every dated band of the rasters "
+                             "given, sorted by date; a band selection does not apply.",
+                             "leave the bands empty and give only the dated rasters (or stack) the model needs.")
+        srcs, dates = dated_sources(meta, [s.path for s in srcs])
+        progress.info(f"Time series of {len(dates)} dates: {', '.join(str(d) for d in dates)}.")
+    if meta.sources == [""]:
+        n_bands = sum(len(s.bands) if s.bands is not None else band_count(s.path) for s in srcs)
+        meta.check_band_count(n_bands)
+        readers = [BandReader(s.path, b, "The input raster") for s in srcs
+                   for b in (s.bands if s.bands is not None else range(1, band_count(s.path) + 1))]
+    else:  # the rasters the metadata declares, one per source, onto the first one's grid (see .sources)
+        readers = source_readers(meta, [s.path for s in srcs], bands)
     px = pixel_size_m(grid)
     if check_pixel_size:
         meta.check_pixel_size(px)
@@ -307,9 +322,6 @@ def segment_raster(sources, model, output_path, class_path=None, bands=None, bac
     def on_batch(n):
         done[0] += n
         progress.update(done[0] / max(1, total))
-
-    readers = [BandReader(s.path, b, "The input raster") for s in srcs
-               for b in (s.bands if s.bands is not None else range(1, band_count(s.path) + 1))]
 
     stretch = _check_value_range(meta, readers, grid)
 

@@ -11,7 +11,8 @@ field and the fix. Schema (version :data:`SCHEMA_VERSION`)::
       "task": "glacier_extent" | "calving_front_zones" | "fractures" | "segmentation",
       "description": "...",
       "input": {
-        "bands": [{"name": "red", "sensor": "Landsat 7 ETM+", "description": "...", "units": "DN"}, ...],
+        "bands": [{"name": "red", "sensor": "Landsat 7 ETM+", "description": "...", "units": "DN",
+                   "source": "optical", "band": 1, "derive": "slope"}, ...],   (source/band/derive optional)
         "normalization": {"method": "mean_std", "mean": [...], "std": [...], "clip": [-6, 6]}
                        | {"method": "offset_scale", "offset": [...], "scale": [...]},
         "nodata": {"values": [0], "fill": 0.0},
@@ -24,7 +25,8 @@ field and the fix. Schema (version :data:`SCHEMA_VERSION`)::
       "output": {"activation": "sigmoid" | "softmax",
                  "classes": ["background", "glacier"], "positive_class": "glacier",
                  "threshold": 0.5, "front": ["glacier", "ocean"] | null, "temperature": 1.0},
-      "architecture": {"name": "serac-unet", ...} | null,
+      "time": {"dates": 6, "order": "oldest_first", "spacing_days": 12, "spacing_tolerance_days": 3}  (optional),
+      "architecture": {"name": "serac-unet" | "serac-temporal-unet", ...} | null,
       "training": {"data": "...", "labels": "...", "date": "YYYY-MM-DD", "region": "...",
                    "sensor": "...", "season": "...", "metrics": {...}, "script": "..."}
     }
@@ -34,6 +36,17 @@ Semantics:
 * Normalisation maps raw values (reflectance, DN, SAR dB, DEM m, ...) to network input:
   ``(value - offset) / scale`` (``mean``/``std`` are the same formula under other names),
   then optionally clipped to ``clip``.
+* Multi-source models: every band names its ``source`` (the input raster it comes from, e.g.
+  ``optical``, ``dem``, ``sar``) or none does (one raster, bands in file order). The model then
+  takes one raster per source, in the order the sources first appear; ``band`` is the 1-based
+  band of that raster (default: the source's next band), ``derive`` computes the band from it
+  instead of reading it (``slope``: degrees, from a DEM in m). All are read onto the first
+  raster's grid (see :mod:`.sources`).
+* ``time`` (optional) makes a time-series model: the network input is 5-D (batch, dates, bands,
+  rows, cols) with ``dates`` acquisitions oldest first, ``spacing_days`` apart (null: any)
+  within ``spacing_tolerance_days``; ``input.bands`` and the normalisation describe one date.
+  Inference reads the dates of the rasters given (see :mod:`.temporal`) and refuses a wrong
+  number or spacing of dates.
 * ``nodata.values`` are raw values treated as nodata in addition to the raster's own nodata;
   nodata pixels are set to ``nodata.fill`` (in normalised units) for the network and are
   nodata (NaN) in every output.
@@ -125,6 +138,41 @@ class BandSpec:
     sensor: str = ""
     description: str = ""
     units: str = ""
+    #: the input raster the band comes from (e.g. "optical", "dem", "sar"; "" = the one input raster)
+    source: str = ""
+    #: 1-based band of that raster (0: the next band of the source, in metadata order)
+    band: int = 0
+    #: computed from the source's band instead of read (one of :data:`DERIVED`, e.g. "slope"; "" = read)
+    derive: str = ""
+
+    def to_dict(self):
+        d = {"name": self.name, "sensor": self.sensor, "description": self.description, "units": self.units}
+        d.update({k: v for k, v in (("source", self.source), ("band", self.band), ("derive", self.derive)) if v})
+        return d
+
+
+def band_sources(bands):
+    """Source names of :class:`BandSpec` s in order of first appearance (``[""]``: one unnamed raster)."""
+    return list(dict.fromkeys(b.source for b in bands))
+
+
+def source_plan(bands):
+    """``[(source index, 1-based band, derive), ...]`` per :class:`BandSpec`: a band without ``band`` is the
+    next band of its source (derived bands: band 1 unless given)."""
+    names = band_sources(bands)
+    taken = dict.fromkeys(names, 0)
+    plan = []
+    for b in bands:
+        if b.derive:
+            plan.append((names.index(b.source), b.band or 1, b.derive))
+            continue
+        taken[b.source] = b.band or taken[b.source] + 1
+        plan.append((names.index(b.source), taken[b.source], ""))
+    return plan
+
+
+#: derived inputs a band may ask for (``input.bands[i].derive``), computed from its source band
+DERIVED = ("slope",)
 
 
 @dataclass(frozen=True)
@@ -138,8 +186,9 @@ class Normalization:
 
     def apply(self, data):
         """Normalise raw data (bands, rows, cols) float; NaN stays NaN."""
-        off = np.asarray(self.offset, dtype=np.float32)[:, None, None]
-        sc = np.asarray(self.scale, dtype=np.float32)[:, None, None]
+        reps = max(1, len(data) // len(self.offset))  # a time series: the same bands for every date
+        off = np.tile(np.asarray(self.offset, dtype=np.float32), reps)[:, None, None]
+        sc = np.tile(np.asarray(self.scale, dtype=np.float32), reps)[:, None, None]
         out = (np.asarray(data, dtype=np.float32) - off) / sc
         if self.clip is not None:
             np.clip(out, self.clip[0], self.clip[1], out=out)
@@ -154,6 +203,42 @@ class Normalization:
 
 
 RESCALES = (None, "percentile")
+#: orders of a time series' dates (the network's time axis)
+TIME_ORDERS = ("oldest_first",)
+
+
+@dataclass(frozen=True)
+class TimeAxis:
+    """The temporal axis of a time-series model: ``dates`` acquisitions, in ``order``, ``spacing_days`` apart
+    (None: any spacing) within ``spacing_tolerance_days``. The network input is (batch, dates, bands, rows,
+    cols); the rasters give the bands of every date, date after date."""
+
+    dates: int
+    order: str = "oldest_first"
+    spacing_days: float = None
+    spacing_tolerance_days: float = 0.0
+
+    def to_dict(self):
+        return {"dates": self.dates, "order": self.order, "spacing_days": self.spacing_days,
+                "spacing_tolerance_days": self.spacing_tolerance_days}
+
+    def check(self, dates, model_name):
+        """Raise :class:`ModelError` unless ``dates`` (datetime64[D], one per acquisition, in the input's order)
+        are as many as the model's, oldest first, and spaced as it was trained."""
+        dates = np.asarray(dates, dtype="datetime64[D]")
+        if len(dates) != self.dates:
+            raise ModelError(f"Model '{model_name}' takes a time series of {self.dates} dates; {len(dates)} "
+                             f"given ({', '.join(str(d) for d in dates)}).",
+                             f"give exactly {self.dates} dated rasters (or bands) of one track"
+                             + (f", {self.spacing_days:g} days apart." if self.spacing_days else "."))
+        steps = np.diff(dates).astype(float)
+        if np.any(steps <= 0):
+            raise ModelError(f"The dates given to model '{model_name}' are not in increasing order "
+                             "(oldest first) or repeat a date.", "give one acquisition per date, oldest first.")
+        if self.spacing_days and np.any(np.abs(steps - self.spacing_days) > self.spacing_tolerance_days):
+            raise ModelError(f"Model '{model_name}' was trained on dates {self.spacing_days:g} days apart "
+                             f"(± {self.spacing_tolerance_days:g}); the input's are {steps.astype(int).tolist()} "
+                             "days apart.", f"choose acquisitions {self.spacing_days:g} days apart (one track).")
 
 
 @dataclass(frozen=True)
@@ -224,6 +309,21 @@ class ModelMetadata:
     value_range: ValueRange = None
     context_px: int = 0
     temperature: float = 1.0
+    time: TimeAxis = None
+
+    @property
+    def n_dates(self):
+        """Dates the network takes (1: not a time-series model)."""
+        return self.time.dates if self.time else 1
+
+    @property
+    def n_channels(self):
+        """Input channels the tiles carry: bands x dates (date after date)."""
+        return self.n_bands * self.n_dates
+
+    def network_shape(self, n, rows, cols):
+        """Shape of the network input for ``n`` tiles: (n, bands, rows, cols) or (n, dates, bands, rows, cols)."""
+        return (n, self.n_dates, self.n_bands, rows, cols) if self.time else (n, self.n_bands, rows, cols)
 
     # ------------------------------------------------------------------ derived
     @property
@@ -233,6 +333,15 @@ class ModelMetadata:
     @property
     def band_names(self):
         return [b.name for b in self.bands]
+
+    @property
+    def sources(self):
+        """Names of the input rasters the model takes, in order (first named first); ``[""]``: one raster."""
+        return band_sources(self.bands)
+
+    def source_plan(self):
+        """``[(source index, 1-based band, derive), ...]`` per model band: where each band is read from."""
+        return source_plan(self.bands)
 
     @property
     def n_outputs(self):
@@ -288,8 +397,18 @@ class ModelMetadata:
         bands = []
         for i, b in enumerate(raw_bands):
             where = f"input.bands[{i}]"
-            bands.append(BandSpec(_get(b, "name", str, where), _get(b, "sensor", str, where, ""),
-                                  _get(b, "description", str, where, ""), _get(b, "units", str, where, "")))
+            spec = BandSpec(_get(b, "name", str, where), _get(b, "sensor", str, where, ""),
+                            _get(b, "description", str, where, ""), _get(b, "units", str, where, ""),
+                            _get(b, "source", str, where, ""), _get(b, "band", int, where, 0),
+                            _get(b, "derive", str, where, ""))
+            if spec.band < 0:
+                _fail(f"'{where}.band' must be a 1-based band number (or 0: the next band), got {spec.band}.")
+            if spec.derive and spec.derive not in DERIVED:
+                _fail(f"'{where}.derive' is {spec.derive!r}; expected one of {DERIVED}.")
+            bands.append(spec)
+        if any(b.source for b in bands) and not all(b.source for b in bands):
+            _fail("some 'input.bands' name a 'source' and others do not.",
+                  "name the source raster (e.g. optical, dem, sar) of every band, or of none.")
         n = len(bands)
 
         norm = _get(inp, "normalization", dict, "input")
@@ -376,10 +495,26 @@ class ModelMetadata:
         if task == "calving_front_zones" and front is None:
             _fail("a calving_front_zones model needs 'output.front' (e.g. [\"glacier\", \"ocean\"]).")
 
+        time = _get(d, "time", dict, "metadata", None)
+        if time is not None:
+            n_dates = _get(time, "dates", int, "time")
+            order = _get(time, "order", str, "time", "oldest_first")
+            spacing = _get(time, "spacing_days", (int, float), "time", None)
+            tolerance = float(_get(time, "spacing_tolerance_days", (int, float), "time", 0.0))
+            if n_dates < 2:
+                _fail(f"'time.dates' must be at least 2 (a time series), got {n_dates}.")
+            if order not in TIME_ORDERS:
+                _fail(f"'time.order' is {order!r}; expected one of {TIME_ORDERS}.")
+            if spacing is not None and not spacing > 0 or tolerance < 0:
+                _fail("'time.spacing_days' must be > 0 (or null: any spacing) and spacing_tolerance_days >= 0.")
+            time = TimeAxis(n_dates, order, None if spacing is None else float(spacing), tolerance)
+            if any(b.source for b in bands):
+                _fail("a time-series model ('time') cannot also name band sources (multi-source inputs).",
+                      "drop 'source' from input.bands: every date gives the same bands.")
         arch = _get(d, "architecture", dict, "metadata", None)
         training = _get(d, "training", dict, "metadata", {})
         known = {"schema_version", "name", "version", "task", "description", "input", "tiling", "output",
-                 "architecture", "training"}
+                 "architecture", "training", "time"}
         return cls(name=name, version=str(_get(d, "version", (str, int, float), "metadata", "0")), task=task,
                    description=_get(d, "description", str, "metadata", ""), bands=tuple(bands),
                    normalization=Normalization(method, offset, scale, clip), nodata_values=nodata_values,
@@ -388,7 +523,7 @@ class ModelMetadata:
                    positive_class=positive, threshold=threshold, front=front, architecture=arch,
                    training=training, schema_version=version,
                    extra={k: v for k, v in d.items() if k not in known}, value_range=value_range,
-                   context_px=context, temperature=temperature)
+                   context_px=context, temperature=temperature, time=time)
 
     def to_dict(self):
         d = {
@@ -398,8 +533,7 @@ class ModelMetadata:
             "task": self.task,
             "description": self.description,
             "input": {
-                "bands": [{"name": b.name, "sensor": b.sensor, "description": b.description, "units": b.units}
-                          for b in self.bands],
+                "bands": [b.to_dict() for b in self.bands],
                 "normalization": self.normalization.to_dict(),
                 "nodata": {"values": list(self.nodata_values), "fill": self.nodata_fill},
                 "pixel_size_m": self.pixel_size_m,
@@ -412,6 +546,7 @@ class ModelMetadata:
                        "positive_class": self.positive_class, "threshold": self.threshold,
                        "front": list(self.front) if self.front else None,
                        **({"temperature": self.temperature} if self.temperature != 1.0 else {})},
+            **({"time": self.time.to_dict()} if self.time else {}),
             "architecture": self.architecture,
             "training": self.training,
         }
@@ -423,8 +558,13 @@ class ModelMetadata:
 
     # ------------------------------------------------------------------ checks against inputs
     def check_band_count(self, n_bands):
-        """Raise :class:`BandCountError` unless the input has this model's number of bands."""
-        if n_bands != self.n_bands:
+        """Raise :class:`BandCountError` unless the input has this model's number of bands (x dates)."""
+        if self.time and n_bands != self.n_channels:
+            raise BandCountError(
+                f"Model '{self.name}' takes {self.n_dates} dates of {self.n_bands} band(s) "
+                f"({', '.join(self.band_names)}), {self.n_channels} bands in all; the input has {n_bands}.",
+                f"give {self.n_dates} dated rasters (or bands), each with the model's bands.")
+        if n_bands != self.n_channels:
             raise BandCountError(
                 f"Model '{self.name}' expects {self.n_bands} band(s) ({', '.join(self.band_names)}) "
                 f"but the input has {n_bands}.",
@@ -447,6 +587,14 @@ class ModelMetadata:
 
     def check_network_shapes(self, input_shape, output_shape):
         """Check the ONNX input/output shapes (lists; None/str for dynamic dims) against the metadata."""
+        if self.time:
+            if input_shape is None or len(input_shape) != 5:
+                _fail(f"a time-series network input must be 5-D (batch, dates, bands, rows, cols), got shape "
+                      f"{input_shape}.", "export the network with an (N, T, C, H, W) input.")
+            if isinstance(input_shape[1], int) and input_shape[1] != self.n_dates:
+                _fail(f"the network takes {input_shape[1]} dates but the metadata's 'time.dates' is {self.n_dates}.",
+                      "set time.dates to the network's number of dates.")
+            input_shape = [input_shape[0], *input_shape[2:]]
         if input_shape is None or len(input_shape) != 4:
             _fail(f"the network input must be 4-D (batch, bands, rows, cols), got shape {input_shape}.",
                   "export the network with an NCHW input.")

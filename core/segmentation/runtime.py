@@ -256,11 +256,14 @@ class SegmentationModel:
         return self.backend.label
 
     def logits(self, batch):
-        """Raw network output for a batch of normalised tiles (N, bands, rows, cols)."""
+        """Raw network output for a batch of normalised tiles (N, bands, rows, cols); time-series models: the
+        bands of every date, date after date (N, dates x bands, rows, cols), given to the network 5-D."""
         batch = np.asarray(batch, dtype=np.float32)
-        if batch.ndim != 4 or batch.shape[1] != self.metadata.n_bands:
-            raise ModelError(f"A batch of shape {batch.shape} was given to a {self.metadata.n_bands}-band model.")
-        out = np.asarray(self.session(batch), dtype=np.float32)
+        meta = self.metadata
+        if batch.ndim != 4 or batch.shape[1] != meta.n_channels:
+            raise ModelError(f"A batch of shape {batch.shape} was given to a {meta.n_channels}-channel model.")
+        out = np.asarray(self.session(batch.reshape(meta.network_shape(len(batch), *batch.shape[2:]))),
+                         dtype=np.float32)
         if out.ndim != 4 or out.shape[0] != batch.shape[0] or out.shape[1] != self.metadata.n_outputs \
                 or out.shape[2:] != batch.shape[2:]:
             raise ModelError(f"Model '{self.metadata.name}' returned shape {out.shape} for input {batch.shape}; "

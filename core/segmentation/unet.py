@@ -12,12 +12,24 @@ The architecture is described by a small JSON-able dict stored in the model meta
     {"name": "serac-unet", "in_channels": 3, "out_channels": 1, "base_channels": 16, "depth": 3}
 
 Input sizes must be multiples of ``2 ** depth`` px (the metadata's ``size_multiple``).
+
+Time-series models (:class:`TemporalUNet`, after the 3D-convolution approach of Maslov et al.,
+IGARSS 2024, for glacier mapping from Sentinel-1 time series): a 3x3x3 convolution over
+(dates, rows, cols) shared by all positions, ReLU, then the mean and the maximum over the dates
+(temporal pooling) feed a :class:`UNet`::
+
+    {"name": "serac-temporal-unet", "in_channels": 1, "dates": 6, "temporal_channels": 8,
+     "out_channels": 1, "base_channels": 16, "depth": 3}
+
+Its input is (N, dates, bands, rows, cols); (N, dates x bands, rows, cols), the bands of every
+date one date after the other, is accepted too (the tiles the training sampler cuts).
 """
 
 import torch
 from torch import nn
 
 ARCHITECTURE_NAME = "serac-unet"
+TEMPORAL_ARCHITECTURE_NAME = "serac-temporal-unet"
 
 
 class ConvBlock(nn.Module):
@@ -75,6 +87,31 @@ class UNet(nn.Module):
         return self.head(x)
 
 
+class TemporalUNet(nn.Module):
+    """Time-series segmentation: 3D convolution over (dates, rows, cols), mean + max over dates, :class:`UNet`.
+
+    Outputs raw logits (N, out_channels, H, W) like :class:`UNet`.
+    """
+
+    def __init__(self, in_channels, dates, out_channels, temporal_channels=8, base_channels=16, depth=3,
+                 norm=True):
+        super().__init__()
+        if dates < 2:
+            raise ValueError("a time-series network needs at least 2 dates")
+        self.dates, self.in_channels = int(dates), int(in_channels)
+        self.temporal = nn.Conv3d(in_channels, temporal_channels, 3, padding=1)
+        self.unet = UNet(2 * temporal_channels, out_channels, base_channels, depth, norm)
+        self.architecture = dict(self.unet.architecture, name=TEMPORAL_ARCHITECTURE_NAME,
+                                 in_channels=int(in_channels), dates=int(dates),
+                                 temporal_channels=int(temporal_channels))
+
+    def forward(self, x):
+        if x.dim() == 4:  # (N, dates x bands, H, W), date after date
+            x = x.reshape(x.shape[0], self.dates, self.in_channels, x.shape[2], x.shape[3])
+        y = torch.relu(self.temporal(x.transpose(1, 2)))  # (N, temporal_channels, dates, H, W)
+        return self.unet(torch.cat([y.mean(dim=2), y.amax(dim=2)], dim=1))
+
+
 def architecture(in_channels, out_channels, base_channels=16, depth=3):
     """The JSON-able description of a :class:`UNet` (stored in the model metadata)."""
     return {"name": ARCHITECTURE_NAME, "in_channels": int(in_channels), "out_channels": int(out_channels),
@@ -83,9 +120,13 @@ def architecture(in_channels, out_channels, base_channels=16, depth=3):
 
 def build_network(arch, norm=True):
     """A :class:`UNet` from its architecture dict (``norm=False``: the deployed, BN-folded form)."""
-    if not isinstance(arch, dict) or arch.get("name") != ARCHITECTURE_NAME:
-        name = arch.get("name") if isinstance(arch, dict) else arch
-        raise ValueError(f"unknown architecture {name!r}; this version knows {ARCHITECTURE_NAME!r}")
+    name = arch.get("name") if isinstance(arch, dict) else arch
+    if name == TEMPORAL_ARCHITECTURE_NAME:
+        return TemporalUNet(arch["in_channels"], arch["dates"], arch["out_channels"], arch.get("temporal_channels", 8),
+                            arch.get("base_channels", 16), arch.get("depth", 3), norm=norm)
+    if name != ARCHITECTURE_NAME:
+        raise ValueError(f"unknown architecture {name!r}; this version knows {ARCHITECTURE_NAME!r} and "
+                         f"{TEMPORAL_ARCHITECTURE_NAME!r}")
     return UNet(arch["in_channels"], arch["out_channels"], arch.get("base_channels", 16),
                 arch.get("depth", 3), norm=norm)
 

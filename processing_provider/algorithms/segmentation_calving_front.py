@@ -16,7 +16,8 @@ class CalvingFrontDLAlgorithm(SegmentationInferenceAlgorithm):
         "(750 m in CaFFe) are dropped. The shipped model (calving_zones_synthetic_v1) was trained on SIMULATED "
         "SAR-like scenes only: treat its fronts as a starting point for review, or fine-tune/replace it with "
         "a model trained on real labelled SAR (any ONNX model with Serac metadata, task calving_front_zones). "
-        "Tiles overlap and are blended; the raster is processed block by block. Outputs the class "
+        "A multi-source model takes the further rasters its metadata declares (e.g. a DEM), resampled onto the "
+        "input's grid. Tiles overlap and are blended; the raster is processed block by block. Outputs the class "
         "probabilities, the zone map (0 glacier, 1 ocean, 2 rock for the shipped model) and front lines with "
         "id, length_m, model and the review fields" + REVIEW_FIELDS_HELP)
 

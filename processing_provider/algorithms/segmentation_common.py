@@ -11,7 +11,7 @@ FRONT_FIELDS = with_review_fields([("id", "LongLong"), ("length_m", "Double"), (
 #: How the help texts describe the review fields every reviewable output carries.
 REVIEW_FIELDS_HELP = (" (review_status = 'unreviewed', reviewer, reviewed_at, review_comment, geometry_edited = 0, "
                       "predicted_size in km² or km), ready for Serac > Outline review with no extra step.")
-INFERENCE_ORDER = ("input", "bands", "model", "backend", "batch_size", "overlap", "uncertainty")
+INFERENCE_ORDER = ("input", "extra_inputs", "bands", "model", "backend", "batch_size", "overlap", "uncertainty")
 
 
 class SegmentationInferenceAlgorithm(JobAlgorithm):

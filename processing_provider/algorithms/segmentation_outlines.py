@@ -19,7 +19,12 @@ class GlacierOutlinesDLAlgorithm(SegmentationInferenceAlgorithm):
         "for accuracy and limits). The raster is read in overlapping tiles whose predictions are blended, and "
         "written block by block, so large scenes run in bounded memory. Backend: auto = torch on a CUDA GPU when "
         "present, else ONNX Runtime on the CPU (the backend used is reported). The model's metadata is checked "
-        "against the input: band count and order, pixel size (m). Outputs the glacier probability (0-1) and "
+        "against the input: band count and order, pixel size (m). A multi-source model (e.g. optical + DEM + "
+        "slope) takes the further rasters its metadata declares (Further inputs, in its order), resampled onto "
+        "the input raster's grid; derived bands such as slope are computed from the DEM. "
+        "A time-series model takes its number of dated rasters (or a dated stack), sorted oldest first and checked "
+        "against the model's dates and spacing. "
+        "Outputs the glacier probability (0-1) and "
         "outline polygons (probability >= threshold; specks smaller than the minimum area removed, holes smaller "
         "than the minimum hole area filled, optional Douglas-Peucker simplification in m) with id, area_km2, "
         "mean_probability, model and the review fields" + REVIEW_FIELDS_HELP)
