@@ -26,6 +26,7 @@ from .histogram import histogram
 from .nuth_kaab import NuthKaab
 from .report import write_report
 from .sample import build_sample
+from .shifts import TransformShifts
 from .sources import DemSource
 from .stable import StableTerrain
 from .transform import DemTransform
@@ -36,7 +37,7 @@ METHODS = ("nuth_kaab", "vertical")
 
 
 @dataclass
-class CoregResult:
+class CoregResult(TransformShifts):
     """What a fitted co-registration found. Lengths in m unless the name says px.
 
     ``shift_x/y/z_m``: displacement applied to the DEM to align (x east, y north, z up)
@@ -62,18 +63,6 @@ class CoregResult:
     timings_s: dict = field(default_factory=dict)
     dh_map_summary: dict = None  # robust_summary of the written dh map (all terrain), set by coregister
     aligned_summary: dict = None  # robust_summary of the written aligned DEM, set by coregister
-
-    @property
-    def shift_x_m(self):
-        return self.transform.shift_x_m
-
-    @property
-    def shift_y_m(self):
-        return self.transform.shift_y_m
-
-    @property
-    def shift_z_m(self):
-        return self.transform.shift_z_m
 
     def step_info(self, name):
         """The info dict of the first step called ``name`` (e.g. 'nuth_kaab'), or {}."""
