@@ -70,10 +70,17 @@ def _require(module, purpose):
 
 
 def local_cluster(workers: int, memory_limit: str):
-    """A LocalCluster of ``workers`` processes with one thread each and ``memory_limit`` each."""
+    """A LocalCluster of ``workers`` processes with one thread each and ``memory_limit`` each.
+
+    Dask's own log lines are kept to critical ones: a row's error is recorded with the row, a lost worker as
+    the lost task's error, and an expected shutdown (after Ctrl+C, SIGTERM or the end of the batch) must not
+    print the tracebacks of heartbeats cut short."""
+    import logging
+
     distributed = _require("distributed", "to run a batch on Dask")
     return distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                    memory_limit=memory_limit, dashboard_address=None)
+                                    memory_limit=memory_limit, dashboard_address=None,
+                                    silence_logs=logging.CRITICAL)
 
 
 def jobqueue_cluster(kind: str, config: dict, jobs: int):
