@@ -21,6 +21,7 @@ This module imports nothing from QGIS at module level. Run it as a script for th
 ``python3 plugin/dependencies.py constraints`` prints the pins of the system's packages.
 """
 
+import functools
 import importlib.metadata
 import importlib.util
 import os
@@ -215,8 +216,9 @@ def python_candidates():
     return [p for p in dict.fromkeys(out) if p and os.path.isfile(p)]
 
 
+@functools.lru_cache(maxsize=None)
 def python_executable():
-    """The Python interpreter QGIS embeds (same version and installation), or None.
+    """The Python interpreter QGIS embeds (same version and installation), or None; found once per session.
 
     ``sys.executable`` is the QGIS binary on Windows and macOS and may be a shim elsewhere,
     and the first ``python3`` on ``PATH`` may be another Python entirely: each candidate is

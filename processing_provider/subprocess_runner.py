@@ -1,15 +1,15 @@
-"""Running Serac's command line from QGIS: the interpreter to use, and a subprocess whose output streams
-into the Processing feedback and which is stopped (with every process it started) when the user cancels.
+"""Running Serac's command line from QGIS: a subprocess whose output streams into the Processing feedback
+and which is stopped (with every process it started) when the user cancels.
 
 Never ``multiprocessing`` inside QGIS: on Windows and macOS it starts new QGIS windows. The command
-line runs in a Python interpreter located explicitly (:func:`python_interpreter`) with the plugin's
+line runs in the Python interpreter QGIS embeds, located and checked by
+:func:`serac.plugin.dependencies.python_executable` (the one the dependency installer uses), with the plugin's
 package and QGIS's module search path (where the plugin's dependencies are installed) on
 ``PYTHONPATH``.
 """
 
 import os
 import queue
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,23 +18,6 @@ import time
 
 #: Seconds a cancelled run gets to stop its workers before it is killed.
 STOP_GRACE_S = 10.0
-
-
-def python_interpreter():
-    """The Python interpreter QGIS embeds, or None.
-
-    ``sys.executable`` when it is a Python (Linux, a virtual environment); QGIS itself on Windows and
-    macOS, so then the interpreter of the installation (``sys.base_prefix``: ``python3`` in ``bin`` or
-    ``python.exe``); else the first ``python3`` on PATH.
-    """
-    exe = sys.executable or ""
-    if os.path.basename(exe).lower().startswith("python") and os.path.isfile(exe):
-        return exe
-    for candidate in (os.path.join(sys.base_prefix, "bin", "python3"), os.path.join(sys.base_prefix, "python.exe"),
-                      os.path.join(sys.base_prefix, "python3.exe")):
-        if os.path.isfile(candidate):
-            return candidate
-    return shutil.which("python3") or shutil.which("python")
 
 
 def package_name():

@@ -26,7 +26,8 @@ from qgis.core import (
 from .. import parameters as params
 from ..base_algorithm import SeracAlgorithm
 from ..compat import PARAM_ADVANCED, SOURCE_VECTOR
-from ..subprocess_runner import StreamedProcess, package_name, python_interpreter, subprocess_environment
+from ...plugin.dependencies import python_executable
+from ..subprocess_runner import StreamedProcess, package_name, subprocess_environment
 
 PROGRESS = re.compile(r"^\[(\d+)/(\d+)\]")
 #: Most rows whose outputs are loaded into the project (a regional batch is browsed from the catalogue).
@@ -55,7 +56,7 @@ class BatchRunAlgorithm(SeracAlgorithm):
 
     def canExecute(self):  # noqa: N802
         ok, message = super().canExecute()
-        if ok and python_interpreter() is None:
+        if ok and python_executable() is None:
             return False, self.tr("No Python interpreter was found to run Serac's command line.")
         return ok, message
 
@@ -111,7 +112,7 @@ class BatchRunAlgorithm(SeracAlgorithm):
         return write_manifest(os.path.splitext(catalogue)[0] + ".manifest.csv", rows)
 
     def command(self, parameters, context, manifest, catalogue):
-        python = python_interpreter()
+        python = python_executable()
         cmd = [python, "-m", f"{package_name()}.cli", "batch", manifest, "--catalogue", catalogue,
                "--threads", str(self.parameterAsInt(parameters, "THREADS", context)),
                "--block-size", str(self.parameterAsInt(parameters, "BLOCK_SIZE", context))]
