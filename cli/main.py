@@ -43,24 +43,29 @@ def add_job_parser(subparsers, job, common):
     for name, port in job.inputs.items():
         if port.kind not in PATH_KINDS:
             continue
-        inputs.add_argument(f"--{name}", nargs="+" if port.kind == "rasters" else None, required=not port.optional,
-                            metavar="PATH", default=argparse.SUPPRESS,
+        inputs.add_argument(*_option_names(name), nargs="+" if port.kind == "rasters" else None,
+                            required=not port.optional, metavar="PATH", default=argparse.SUPPRESS,
                             help=port.label + (" (several paths)" if port.kind == "rasters" else ""))
     outputs = p.add_argument_group("outputs (file paths; vectors as GeoPackage)")
     for name, port in job.outputs.items():
         if port.kind not in PATH_KINDS:
             continue
-        outputs.add_argument(f"--{name}", required=not port.optional, metavar="PATH", default=argparse.SUPPRESS,
-                             help=port.label + (" (optional)" if port.optional else ""))
+        outputs.add_argument(*_option_names(name), required=not port.optional, metavar="PATH",
+                             default=argparse.SUPPRESS, help=port.label + (" (optional)" if port.optional else ""))
     settings = p.add_argument_group("settings (default: the Processing dialog's)")
     for spec in job.settings.fields():
         # the field name, and the Processing key where it differs (e.g. --regularisation, --lambda)
-        names = dict.fromkeys([f"--{spec.name}"] + ([f"--{spec.key.lower()}"] if spec.key else []))
+        names = _option_names(spec.name, *([spec.key.lower()] if spec.key else []))
         settings.add_argument(*names, dest=spec.name, metavar=_metavar(spec), default=argparse.SUPPRESS,
                               help=describe_setting(spec).replace("%", "%%"))
     p.set_defaults(job_name=job.name)
     p.error = _usage_error(p)
     return p
+
+
+def _option_names(*names):
+    """Option strings of a port or setting: each name as written and with dashes (--max_speed, --max-speed)."""
+    return list(dict.fromkeys(f"--{v}" for name in names for v in (name, name.replace("_", "-"))))
 
 
 def _metavar(spec):

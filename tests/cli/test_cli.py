@@ -52,6 +52,21 @@ def test_defaults_come_from_the_settings_then_the_file_then_the_options(tmp_path
     assert inputs == {"reference": "a.tif", "secondary": "b.tif"} and outputs == {"output": "o.tif"}
 
 
+def test_options_are_accepted_with_dashes_as_with_underscores():
+    from serac.cli.main import job_arguments
+
+    job = get_job("glacier_velocity")
+    names = [spec.name for spec in job.settings.fields() if "_" in spec.name]
+    assert "max_speed" in names
+    parser = build_parser()
+    args = [["glacier_velocity", "--reference", "a.tif", "--secondary", "b.tif", "--output", "o.tif",
+             f"--{name}", "40"] for name in ("max_speed", "max-speed")]
+    parsed = [vars(parser.parse_args(a)) for a in args]
+    assert parsed[0] == parsed[1] and parsed[0]["max_speed"] == "40"
+    given = {k: v for k, v in parsed[1].items() if k not in ("job_name", "command", "debug")}
+    assert job_arguments(job, given)[2]["max_speed"] == 40.0
+
+
 def test_setting_values_are_read_from_text():
     from serac.core.jobs.timeseries import TimeSeriesSettings
     from serac.core.jobs.segmentation import CalvingFrontSettings
