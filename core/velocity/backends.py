@@ -71,13 +71,19 @@ class NumpyOps:
         ``chips`` (N, C, c, c) and ``windows`` (N, C, s, s). Real FFTs; the chip transform
         skips the all-zero padding rows (row transforms of the c chip rows only).
         """
-        s = windows.shape[-1]
-        fw = scipy.fft.rfft2(windows, workers=self.workers)
-        ft = scipy.fft.rfft(chips, n=s, axis=-1, workers=self.workers)
-        ft = scipy.fft.fft(ft, n=s, axis=-2, workers=self.workers, overwrite_x=True)
+        ft = self.chip_spectrum(chips, windows.shape[-1])
         np.conjugate(ft, out=ft)
-        ft *= fw
+        ft *= self.window_spectrum(windows)
         return ft[:, 0] if ft.shape[1] == 1 else ft.sum(axis=1)
+
+    def window_spectrum(self, windows):
+        """Real FFT of windows (..., s, s): (..., s, s//2+1) complex64."""
+        return scipy.fft.rfft2(windows, workers=self.workers)
+
+    def chip_spectrum(self, chips, s):
+        """Real FFT of chips (..., c, c) zero-padded to s x s: (..., s, s//2+1) complex64."""
+        ft = scipy.fft.rfft(chips, n=s, axis=-1, workers=self.workers)
+        return scipy.fft.fft(ft, n=s, axis=-2, workers=self.workers, overwrite_x=True)
 
     def correlation(self, spectrum, m):
         """The first ``m`` x ``m`` lags of the inverse real FFT of ``spectrum`` (N, s, s//2+1)."""
@@ -198,12 +204,15 @@ class TorchOps(NumpyOps):
         return view[:, rows, cols].transpose(0, 1)
 
     def cross_spectrum(self, chips, windows):
-        fft = self.torch.fft
-        s = windows.shape[-1]
-        fw = fft.rfft2(windows)
-        ft = fft.fft(fft.rfft(chips, n=s, dim=-1), n=s, dim=-2)
-        x = self.torch.conj(ft) * fw
+        x = self.torch.conj(self.chip_spectrum(chips, windows.shape[-1])) * self.window_spectrum(windows)
         return x[:, 0] if x.shape[1] == 1 else x.sum(dim=1)
+
+    def window_spectrum(self, windows):
+        return self.torch.fft.rfft2(windows)
+
+    def chip_spectrum(self, chips, s):
+        fft = self.torch.fft
+        return fft.fft(fft.rfft(chips, n=s, dim=-1), n=s, dim=-2)
 
     def correlation(self, spectrum, m):
         fft = self.torch.fft

@@ -144,16 +144,28 @@ def find_peaks(ops, ncc, exclusion=2):
     return row, col, value, ratio, on_edge
 
 
-def _correlations(ops, chips, windows, m):
-    """Per-channel correlations (N, C, m, m) of chips (N, C, c, c) in windows (N, C, s, s), and the spectra."""
-    n, ch = chips.shape[0], chips.shape[1]
-    spectrum = ops.cross_spectrum(chips.reshape(n * ch, 1, *chips.shape[-2:]),
-                                  windows.reshape(n * ch, 1, *windows.shape[-2:]))
-    return ops.correlation(spectrum, m).reshape(n, ch, m, m), spectrum
+def _lags(ops, chip_spectrum, window_spectrum, m):
+    """Correlations (N, C, m, m) from the spectra of chips (N, C or 1, s, k) and windows (N, C or 1, s, k)."""
+    spectrum = ops.conj(chip_spectrum) * window_spectrum
+    n, ch = spectrum.shape[0], spectrum.shape[1]
+    return ops.correlation(spectrum.reshape(n * ch, *spectrum.shape[-2:]), m).reshape(n, ch, m, m)
+
+
+def window_box_sums(channels, valid, size):
+    """Summed-area terms of the masked NCC for chips without gaps, over a whole image tile.
+
+    ``channels`` (C, H, W) with zeros in the gaps, ``valid`` (H, W) boolean; returns numpy float32
+    (valid count (1, h, w), sum (C, h, w), sum of squares (C, h, w)) of every ``size`` x ``size``
+    box (top-left indexed, h = H - size + 1): what :func:`masked_match_batch` otherwise correlates
+    with an all-ones chip mask, gathered per point like the window variance.
+    """
+    x = np.asarray(channels, dtype=np.float64) * valid
+    return (box_sum(valid[None].astype(np.float64), size).astype(np.float32),
+            box_sum(x, size).astype(np.float32), box_sum(x * x, size).astype(np.float32))
 
 
 def masked_match_batch(ops, chips, windows, chip_mask, window_mask, subpixel="dft", exclusion=2,
-                       min_overlap=0.25):
+                       min_overlap=0.25, window_sums=None):
     """:func:`match_batch` for chips/windows with gaps: the masked NCC (Padfield 2010) -> :class:`Peaks`.
 
     ``chips`` (N, C, c, c), ``windows`` (N, C, s, s) backend float32 with any values in the gaps;
@@ -161,22 +173,34 @@ def masked_match_batch(ops, chips, windows, chip_mask, window_mask, subpixel="df
     fewer than ``min_overlap`` of the chip's valid pixels meet valid window pixels get no score
     (-1). The ``dft`` refinement interpolates the numerator from its spectrum and the overlap
     terms bi-quadratically (they are box sums, slowly varying like the window variance).
+    Chips without gaps (gaps in the windows only, as at scene edges): ``chip_mask`` None and
+    ``window_sums`` the (N, 1, m, m), (N, C, m, m), (N, C, m, m) terms of :func:`window_box_sums`
+    at each offset; three of the six correlations are then these box sums.
     """
     c, s = chips.shape[-1], windows.shape[-1]
     m = s - c + 1
-    tm, sm = chip_mask[:, None], window_mask[:, None]
-    count = ops.maximum(ops.sum(tm, (1, 2, 3)) / chips.shape[1], 1.0)  # valid chip pixels
-    mean = ops.sum(chips * tm, (-2, -1), keepdims=True) / count[:, None, None, None]
-    t = (chips - mean) * tm
+    sm = window_mask[:, None]
     w = windows * sm
-    ones_t, ones_w = tm + 0 * chips, sm + 0 * windows  # the masks on every channel
-    tw, spectrum = _correlations(ops, t, w, m)
-    overlap, _ = _correlations(ops, ones_t[:, :1], ones_w[:, :1], m)
+    f_w, f_wm = ops.window_spectrum(w), ops.window_spectrum(sm)
+    if chip_mask is None:
+        count = ops.full((chips.shape[0],), float(c * c))
+        t = chips - ops.mean(chips, (-2, -1), keepdims=True)
+        overlap, sum_w, sq_w = window_sums
+    else:
+        tm = chip_mask[:, None]
+        count = ops.maximum(ops.sum(tm, (1, 2, 3)), 1.0)  # valid chip pixels
+        mean = ops.sum(chips * tm, (-2, -1), keepdims=True) / count[:, None, None, None]
+        t = (chips - mean) * tm
+        f_tm = ops.chip_spectrum(tm, s)
+        overlap = _lags(ops, f_tm, f_wm, m)
+        sum_w = _lags(ops, f_tm, f_w, m)
+        sq_w = _lags(ops, f_tm, ops.window_spectrum(w * w), m)
+    f_t = ops.chip_spectrum(t, s)
+    spectrum = ops.conj(f_t) * f_w
+    tw = ops.correlation(spectrum.reshape(-1, *spectrum.shape[-2:]), m).reshape(chips.shape[0], -1, m, m)
     n_ov = ops.maximum(overlap[:, 0], 1.0)[:, None]
-    sum_t, _ = _correlations(ops, t, ones_w, m)
-    sum_w, _ = _correlations(ops, ones_t, w, m)
-    sq_t, _ = _correlations(ops, t * t, ones_w, m)
-    sq_w, _ = _correlations(ops, ones_t, w * w, m)
+    sum_t = _lags(ops, f_t, f_wm, m)
+    sq_t = _lags(ops, ops.chip_spectrum(t * t, s), f_wm, m)
     correction = ops.sum(sum_t * sum_w / n_ov, 1)
     var_t = ops.maximum(ops.sum(sq_t - sum_t * sum_t / n_ov, 1), 0.0)
     var_w = ops.maximum(ops.sum(sq_w - sum_w * sum_w / n_ov, 1), 0.0)
@@ -184,11 +208,11 @@ def masked_match_batch(ops, chips, windows, chip_mask, window_mask, subpixel="df
     numerator = ops.sum(tw, 1) - correction
     enough = overlap[:, 0] >= min_overlap * count[:, None, None]
     ncc = ops.where(enough, numerator / ops.sqrt(ops.maximum(product, FLAT_VARIANCE * FLAT_VARIANCE)), -1.0)
-    spectrum = spectrum.reshape(chips.shape[0], chips.shape[1], *spectrum.shape[-2:])
     spectrum = spectrum[:, 0] if chips.shape[1] == 1 else ops.sum(spectrum, 1)
     ones = ops.full((chips.shape[0],), 1.0)
     flat = (ops.amax(var_t.reshape(var_t.shape[0], -1), 1) <= FLAT_VARIANCE) | \
-        (ops.amax(var_w.reshape(var_w.shape[0], -1), 1) <= FLAT_VARIANCE)
+        (ops.amax(var_w.reshape(var_w.shape[0], -1), 1) <= FLAT_VARIANCE) | \
+        (ops.amax(ops.where(enough, 1.0, 0.0).reshape(ncc.shape[0], -1), 1) < 0.5)  # no offset overlaps enough
     return _peaks(ops, ncc, spectrum, product, ones, s, subpixel, exclusion, flat, correction)
 
 
@@ -239,8 +263,8 @@ def _peaks(ops, ncc, spectrum, window_var, energy, size, subpixel, exclusion, fl
                                                   offset_hood=offset_hood)
     curv_row = 2 * hood[:, 1, 1] - hood[:, 0, 1] - hood[:, 2, 1]
     curv_col = 2 * hood[:, 1, 1] - hood[:, 1, 0] - hood[:, 1, 2]
-    if fine_value is not None:
-        value = ops.maximum(value, fine_value)
+    if fine_value is not None:  # a refined peak, never above 1, nor where no offset was scored (-1)
+        value = ops.where(value > -1.0, ops.minimum(ops.maximum(value, fine_value), 1.0), value)
     to = ops.to_numpy
     return Peaks(to(fine_row).astype(np.float64), to(fine_col).astype(np.float64), to(value).astype(np.float32),
                  to(ratio).astype(np.float32), to(on_edge).astype(bool), to(flat).astype(bool),

@@ -165,6 +165,64 @@ def test_slc_off_stripes_give_points_with_the_masked_correlation(everest):
     assert np.median(err) < 0.08 and np.mean(err > 0.5) < 0.03
 
 
+def _masked_ncc_max(chip, window, valid, min_overlap=0.25):
+    """Highest masked ZNCC over integer offsets, by brute force in float64 (channels summed)."""
+    c, m = chip.shape[-1], window.shape[-1] - chip.shape[-1] + 1
+    best = -1.0
+    for u in range(m):
+        for v in range(m):
+            mk = valid[u:u + c, v:v + c]
+            if mk.sum() < min_overlap * c * c:
+                continue
+            a = chip[:, mk].astype(float)
+            w = window[:, u:u + c, v:v + c][:, mk].astype(float)
+            a -= a.mean(axis=1, keepdims=True)
+            w -= w.mean(axis=1, keepdims=True)
+            d = np.sqrt((a * a).sum() * (w * w).sum())
+            best = max(best, (a * w).sum() / d if d > 0 else -1.0)
+    return best
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_window_only_gaps_take_box_sums_with_the_same_answer(channels):
+    """Chips without gaps (scene edges): three masked-NCC terms from summed-area tables, as the six FFTs give."""
+    from serac.core.velocity.backends import NumpyOps
+    from serac.core.velocity.correlation import box_sum, masked_match_batch, window_box_sums
+
+    rng = np.random.default_rng(3)
+    c, s, n = 16, 28, 40
+    m = s - c + 1
+    tile = rng.normal(size=(channels, 120, 120)).astype(np.float32)
+    valid = np.ones((120, 120), bool)
+    valid[:, :30] = False  # a scene edge
+    valid[60:64] = False  # and a stripe
+    full = tile.copy()
+    tile[:, ~valid] = 0.0
+    rows, cols = rng.integers(0, 120 - s, n), rng.integers(0, 120 - s, n)
+    windows = np.stack([tile[:, r:r + s, q:q + s] for r, q in zip(rows, cols)])
+    chips = np.stack([full[:, r + 5:r + 5 + c, q + 7:q + 7 + c] for r, q in zip(rows, cols)])
+    chips += rng.normal(0, 0.1, chips.shape).astype(np.float32)
+    window_mask = np.stack([valid[r:r + s, q:q + s] for r, q in zip(rows, cols)]).astype(np.float32)
+    ops = NumpyOps(1)
+    general = masked_match_batch(ops, chips, windows, np.ones((n, c, c), np.float32), window_mask)
+    sums = window_box_sums(tile, valid, c)
+    assert np.allclose(sums[0][0], box_sum(valid.astype(float), c))
+    gathered = tuple(np.stack([a[:, r:r + m, q:q + m] for r, q in zip(rows, cols)]) for a in sums)
+    boxed = masked_match_batch(ops, chips, windows, None, window_mask, window_sums=gathered)
+    found = general.ncc > 0.5
+    assert found.mean() > 0.5
+    assert np.abs(boxed.ncc - general.ncc)[found].max() < 1e-4
+    # weak peaks at small overlaps: the box sums (float64) keep the exact masked NCC that float32 FFT sums lose
+    exact = np.array([_masked_ncc_max(chips[i], windows[i], window_mask[i] > 0) for i in range(n)])
+    scored = exact > -1  # some offset has enough overlap
+    assert scored.mean() > 0.8 and np.all(boxed.ncc[~scored] <= 0)
+    assert np.all(boxed.ncc[scored] >= exact[scored] - 1e-3)
+    strong = exact > 0.5
+    assert np.all(boxed.ncc[strong] <= exact[strong] + 0.01)  # + sub-pixel refinement
+    assert np.abs(boxed.row - general.row)[found].max() < 1e-3 and np.abs(boxed.col - general.col)[found].max() < 1e-3
+    assert np.allclose(boxed.row[found], 5, atol=0.15) and np.allclose(boxed.col[found], 7, atol=0.15)
+
+
 def test_real_landsat8_pair_on_the_bundled_crop(tmp_path):
     real = SAMPLE.parent / "velocity_real"
     res = run_job("glacier_velocity", {"reference": str(real / "LC80630182016200LGN00_B8_yahtse_crop.tif"),
