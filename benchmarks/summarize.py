@@ -45,6 +45,10 @@ TABLES = {
         ("wall (s)", "wall_s"), ("Mpx/s", "mpx_per_s"), ("peak RSS (MB)", "peak_rss_mb"),
         ("GDAL cache", "gdal_cachemax"), ("max abs. difference of probability, ONNX vs torch", "max_abs_diff_probability"),
         ("class agreement", "class_agreement")]),
+    "job_layer_before_after": ("Job layer and one grid reader (issue 15): before / after, back to back",
+                               "benchmarks/bench_{dem,velocity,sar,timeseries}.py on both commits", "rows", [
+        ("topic", "topic"), ("case", "case"), ("figure", "figure"), ("before", "before"), ("after", "after"),
+        ("after / before", "after_over_before")]),
 }
 
 
