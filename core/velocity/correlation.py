@@ -151,21 +151,8 @@ def _lags(ops, chip_spectrum, window_spectrum, m):
     return ops.correlation(spectrum.reshape(n * ch, *spectrum.shape[-2:]), m).reshape(n, ch, m, m)
 
 
-def window_box_sums(channels, valid, size):
-    """Summed-area terms of the masked NCC for chips without gaps, over a whole image tile.
-
-    ``channels`` (C, H, W) with zeros in the gaps, ``valid`` (H, W) boolean; returns numpy float32
-    (valid count (1, h, w), sum (C, h, w), sum of squares (C, h, w)) of every ``size`` x ``size``
-    box (top-left indexed, h = H - size + 1): what :func:`masked_match_batch` otherwise correlates
-    with an all-ones chip mask, gathered per point like the window variance.
-    """
-    x = np.asarray(channels, dtype=np.float64) * valid
-    return (box_sum(valid[None].astype(np.float64), size).astype(np.float32),
-            box_sum(x, size).astype(np.float32), box_sum(x * x, size).astype(np.float32))
-
-
 def masked_match_batch(ops, chips, windows, chip_mask, window_mask, subpixel="dft", exclusion=2,
-                       min_overlap=0.25, window_sums=None):
+                       min_overlap=0.25):
     """:func:`match_batch` for chips/windows with gaps: the masked NCC (Padfield 2010) -> :class:`Peaks`.
 
     ``chips`` (N, C, c, c), ``windows`` (N, C, s, s) backend float32 with any values in the gaps;
@@ -173,34 +160,27 @@ def masked_match_batch(ops, chips, windows, chip_mask, window_mask, subpixel="df
     fewer than ``min_overlap`` of the chip's valid pixels meet valid window pixels get no score
     (-1). The ``dft`` refinement interpolates the numerator from its spectrum and the overlap
     terms bi-quadratically (they are box sums, slowly varying like the window variance).
-    Chips without gaps (gaps in the windows only, as at scene edges): ``chip_mask`` None and
-    ``window_sums`` the (N, 1, m, m), (N, C, m, m), (N, C, m, m) terms of :func:`window_box_sums`
-    at each offset; three of the six correlations are then these box sums.
+    Each of the six forward transforms (chip, chip squared, chip mask; window, window squared,
+    window mask) is computed once. The sums are float32: at offsets where little of the chip
+    overlaps valid window pixels, a weak peak's ZNCC carries rounding of the order of 0.1.
     """
     c, s = chips.shape[-1], windows.shape[-1]
     m = s - c + 1
-    sm = window_mask[:, None]
+    tm, sm = chip_mask[:, None], window_mask[:, None]
+    count = ops.maximum(ops.sum(tm, (1, 2, 3)), 1.0)  # valid chip pixels
+    mean = ops.sum(chips * tm, (-2, -1), keepdims=True) / count[:, None, None, None]
+    t = (chips - mean) * tm
     w = windows * sm
-    f_w, f_wm = ops.window_spectrum(w), ops.window_spectrum(sm)
-    if chip_mask is None:
-        count = ops.full((chips.shape[0],), float(c * c))
-        t = chips - ops.mean(chips, (-2, -1), keepdims=True)
-        overlap, sum_w, sq_w = window_sums
-    else:
-        tm = chip_mask[:, None]
-        count = ops.maximum(ops.sum(tm, (1, 2, 3)), 1.0)  # valid chip pixels
-        mean = ops.sum(chips * tm, (-2, -1), keepdims=True) / count[:, None, None, None]
-        t = (chips - mean) * tm
-        f_tm = ops.chip_spectrum(tm, s)
-        overlap = _lags(ops, f_tm, f_wm, m)
-        sum_w = _lags(ops, f_tm, f_w, m)
-        sq_w = _lags(ops, f_tm, ops.window_spectrum(w * w), m)
-    f_t = ops.chip_spectrum(t, s)
+    f_t, f_t2, f_tm = (ops.chip_spectrum(a, s) for a in (t, t * t, tm))
+    f_w, f_w2, f_wm = (ops.window_spectrum(a) for a in (w, w * w, sm))
     spectrum = ops.conj(f_t) * f_w
     tw = ops.correlation(spectrum.reshape(-1, *spectrum.shape[-2:]), m).reshape(chips.shape[0], -1, m, m)
+    overlap = _lags(ops, f_tm, f_wm, m)
     n_ov = ops.maximum(overlap[:, 0], 1.0)[:, None]
     sum_t = _lags(ops, f_t, f_wm, m)
-    sq_t = _lags(ops, ops.chip_spectrum(t * t, s), f_wm, m)
+    sum_w = _lags(ops, f_tm, f_w, m)
+    sq_t = _lags(ops, f_t2, f_wm, m)
+    sq_w = _lags(ops, f_tm, f_w2, m)
     correction = ops.sum(sum_t * sum_w / n_ov, 1)
     var_t = ops.maximum(ops.sum(sq_t - sum_t * sum_t / n_ov, 1), 0.0)
     var_w = ops.maximum(ops.sum(sq_w - sum_w * sum_w / n_ov, 1), 0.0)

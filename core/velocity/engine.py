@@ -35,7 +35,7 @@ from ..progress import as_progress
 from ..raster_io import BandReader, RasterGrid, iter_blocks
 from . import filtering
 from .backends import make_ops
-from .correlation import box_sum, box_variance, masked_match_batch, match_batch, peak_sigma, window_box_sums
+from .correlation import box_sum, box_variance, masked_match_batch, match_batch, peak_sigma
 from .prefilters import Prefilter, as_channels
 from .subpixel import METHODS
 
@@ -378,16 +378,11 @@ class OffsetTracker:
                 usable &= ~featureless
             var_b = ops.asarray(box_variance(sec_ch, k).sum(axis=0))
             gappy = (bad_chip > 0) | (bad_win > 0)
-            edge = usable & gappy & (bad_chip == 0)  # gaps in the search window only
-            sums = None
-            if edge.any():  # their chip-side masked-NCC terms are box sums over the tile
-                sums = tuple(ops.asarray(a) for a in window_box_sums(sec_ch, sec_valid, k))
             batch = self.batch_size(k)
             first = k == sizes[0]
             jobs = []
             for idx, with_masks in ((np.flatnonzero(usable & ~gappy), None),
-                                    (np.flatnonzero(edge), (masks, sums)),
-                                    (np.flatnonzero(usable & gappy & ~edge), (masks, None))):
+                                    (np.flatnonzero(usable & gappy), masks)):
                 step = batch if with_masks is None else max(1, batch // 4)  # the masked NCC needs more memory
                 jobs += [pool.submit(self._match, ref_b, sec_b, var_b, k, s, chip_r[sel], chip_c[sel], win_r[sel],
                                      win_c[sel], field, ii[sel], jj[sel], first, with_masks)
@@ -406,23 +401,19 @@ class OffsetTracker:
             out |= box_sum(sec_flat, s)[win_r, win_c] > limit * s * s
         return out
 
-    def _match(self, ref_b, sec_b, var_b, k, s, chip_r, chip_c, win_r, win_c, field, ii, jj, first, gaps=None):
-        """Match one batch; ``gaps``: None, or ((reference, secondary validity), window box sums or None)."""
+    def _match(self, ref_b, sec_b, var_b, k, s, chip_r, chip_c, win_r, win_c, field, ii, jj, first, masks=None):
         ops, p = self.ops, self.params
         m = s - k + 1
         wr, wc = ops.index(win_r), ops.index(win_c)
         cr, cc = ops.index(chip_r), ops.index(chip_c)
         chips = ops.windows(ref_b, cr, cc, k, k)
         windows = ops.windows(sec_b, wr, wc, s, s)
-        if gaps is None:
+        if masks is None:
             window_var = ops.windows(var_b, wr, wc, m, m)
             peaks = match_batch(ops, chips, windows, window_var, subpixel=p.subpixel)
         else:  # chips or windows with gaps: the masked NCC
-            (ref_valid, sec_valid), sums = gaps
-            chip_mask = None if sums is not None else ops.windows(ref_valid, cr, cc, k, k)
-            window_sums = None if sums is None else tuple(ops.windows(a, wr, wc, m, m) for a in sums)
-            peaks = masked_match_batch(ops, chips, windows, chip_mask, ops.windows(sec_valid, wr, wc, s, s),
-                                       subpixel=p.subpixel, window_sums=window_sums)
+            peaks = masked_match_batch(ops, chips, windows, ops.windows(masks[0], cr, cc, k, k),
+                                       ops.windows(masks[1], wr, wc, s, s), subpixel=p.subpixel)
         status = filtering.quality_status(peaks.ncc, peaks.ratio, peaks.on_edge, peaks.flat, p.min_ncc, p.min_ratio)
         # positions in the surface are the chip's top-left inside the window
         dy = (peaks.row + (win_r - chip_r)).astype(np.float32)

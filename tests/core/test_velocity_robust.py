@@ -184,14 +184,14 @@ def _masked_ncc_max(chip, window, valid, min_overlap=0.25):
 
 
 @pytest.mark.parametrize("channels", [1, 2])
-def test_window_only_gaps_take_box_sums_with_the_same_answer(channels):
-    """Chips without gaps (scene edges): three masked-NCC terms from summed-area tables, as the six FFTs give."""
+def test_masked_correlation_against_brute_force(channels):
+    """Masked NCC (one or two channels) at scene edges and stripes: strong peaks as a float64 brute force gives
+    them, never above 1, and no score where no offset overlaps enough."""
     from serac.core.velocity.backends import NumpyOps
-    from serac.core.velocity.correlation import box_sum, masked_match_batch, window_box_sums
+    from serac.core.velocity.correlation import masked_match_batch
 
     rng = np.random.default_rng(3)
     c, s, n = 16, 28, 40
-    m = s - c + 1
     tile = rng.normal(size=(channels, 120, 120)).astype(np.float32)
     valid = np.ones((120, 120), bool)
     valid[:, :30] = False  # a scene edge
@@ -203,24 +203,14 @@ def test_window_only_gaps_take_box_sums_with_the_same_answer(channels):
     chips = np.stack([full[:, r + 5:r + 5 + c, q + 7:q + 7 + c] for r, q in zip(rows, cols)])
     chips += rng.normal(0, 0.1, chips.shape).astype(np.float32)
     window_mask = np.stack([valid[r:r + s, q:q + s] for r, q in zip(rows, cols)]).astype(np.float32)
-    ops = NumpyOps(1)
-    general = masked_match_batch(ops, chips, windows, np.ones((n, c, c), np.float32), window_mask)
-    sums = window_box_sums(tile, valid, c)
-    assert np.allclose(sums[0][0], box_sum(valid.astype(float), c))
-    gathered = tuple(np.stack([a[:, r:r + m, q:q + m] for r, q in zip(rows, cols)]) for a in sums)
-    boxed = masked_match_batch(ops, chips, windows, None, window_mask, window_sums=gathered)
-    found = general.ncc > 0.5
-    assert found.mean() > 0.5
-    assert np.abs(boxed.ncc - general.ncc)[found].max() < 1e-4
-    # weak peaks at small overlaps: the box sums (float64) keep the exact masked NCC that float32 FFT sums lose
+    peaks = masked_match_batch(NumpyOps(1), chips, windows, np.ones((n, c, c), np.float32), window_mask)
     exact = np.array([_masked_ncc_max(chips[i], windows[i], window_mask[i] > 0) for i in range(n)])
-    scored = exact > -1  # some offset has enough overlap
-    assert scored.mean() > 0.8 and np.all(boxed.ncc[~scored] <= 0)
-    assert np.all(boxed.ncc[scored] >= exact[scored] - 1e-3)
-    strong = exact > 0.5
-    assert np.all(boxed.ncc[strong] <= exact[strong] + 0.01)  # + sub-pixel refinement
-    assert np.abs(boxed.row - general.row)[found].max() < 1e-3 and np.abs(boxed.col - general.col)[found].max() < 1e-3
-    assert np.allclose(boxed.row[found], 5, atol=0.15) and np.allclose(boxed.col[found], 7, atol=0.15)
+    strong, scored = exact > 0.5, exact > -1
+    assert strong.mean() > 0.5 and (~scored).any()
+    assert np.all(np.abs(peaks.ncc[strong] - exact[strong]) < 0.01)  # refinement adds a little
+    assert np.allclose(peaks.row[strong], 5, atol=0.15) and np.allclose(peaks.col[strong], 7, atol=0.15)
+    assert np.all(peaks.ncc <= 1.0)
+    assert np.all(peaks.flat[~scored]) and np.all(peaks.ncc[~scored] <= 0)
 
 
 def test_real_landsat8_pair_on_the_bundled_crop(tmp_path):
