@@ -6,7 +6,6 @@ of one step), an optional diagnostics GeoTIFF (styled: residual RMS) and an opti
 
 from qgis.core import QgsProcessingParameterPoint
 
-from ...core.jobs.timeseries import from_zero as _from_zero  # noqa: F401 (the stretch rule, for tests)
 from ..job_algorithm import JobAlgorithm
 from ..qgis_bridge import qgis_crs
 

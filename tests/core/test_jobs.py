@@ -8,6 +8,7 @@ from dataclasses import FrozenInstanceError, asdict
 
 import numpy as np
 import pytest
+import rasterio
 
 from serac.core import raster_io as rio
 from serac.core.errors import InputError, InvalidSetting
@@ -52,6 +53,11 @@ def run(tmp_path, name, inputs, outputs, settings=None):
                      threads=1)
     for key, path in outputs.items():
         assert result.outputs[key] == path and os.path.getsize(path) > 0, key
+        if path.endswith(".tif"):  # one nodata convention: NaN in float outputs, an integer (or none) in integer ones
+            with rasterio.open(path) as ds:
+                float_output = np.dtype(ds.dtypes[0]).kind == "f"
+                assert (np.isnan(ds.nodata) if float_output else ds.nodata is None or ds.nodata == int(ds.nodata)), \
+                    (key, ds.dtypes[0], ds.nodata)
     assert set(job.numbers) | set(job.texts) <= set(result.numbers)
     json.loads(result.to_json())  # the result is JSON-serialisable
     assert feedback.fraction == pytest.approx(1.0) or feedback.messages

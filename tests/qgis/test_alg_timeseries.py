@@ -105,8 +105,7 @@ def test_bad_inputs_give_clear_messages(run_alg, kaskawulsh_pairs, tmp_path):
 def test_output_style_shows_the_speed_of_a_step(run_alg, kaskawulsh_pairs, tmp_path):
     from qgis.core import QgsProcessingContext, QgsProcessingFeedback, QgsRasterLayer
 
-    from serac.core.timeseries.stack import display_range
-    from serac.processing_provider.algorithms.velocity_timeseries import _from_zero
+    from serac.core.raster_io import display_range
     from serac.processing_provider.styles import StylePostProcessor, style_path
 
     files, _, _ = kaskawulsh_pairs
@@ -114,7 +113,7 @@ def test_output_style_shows_the_speed_of_a_step(run_alg, kaskawulsh_pairs, tmp_p
     n = res["N_STEPS"]
     layer = QgsRasterLayer(res["OUTPUT"], "ts")
     assert layer.isValid()
-    stretch = _from_zero(display_range(res["OUTPUT"], 2 * n + 1))
+    stretch = display_range(res["OUTPUT"], 2 * n + 1, stretch="from zero")
     assert stretch[0] == 0.0 and 20 < stretch[1] < 2000  # m/yr of the Kaskawulsh crop
     StylePostProcessor(style_path("timeseries_speed"), "ts", stretch, band=2 * n + 1).postProcessLayer(
         layer, QgsProcessingContext(), QgsProcessingFeedback())
