@@ -13,7 +13,6 @@ from ..qgis_bridge import qgis_crs
 class VelocityTimeSeriesAlgorithm(JobAlgorithm):
     ALG_ID = "velocity_timeseries"
     JOB_NAME = "velocity_timeseries"
-    REPORT_OUTPUT = "SUMMARY_JSON"
     DISPLAY_NAME = "Velocity time series (inversion of many pairs)"
     GROUP_ID = "velocity"
     GROUP = "Velocity"
