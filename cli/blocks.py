@@ -127,8 +127,7 @@ def merge_blocks(row, plan: BlockPlan, catalogue: str, *blocks) -> dict:
     from ..core.errors import SeracError
     from ..core.jobs import get_job
     from ..core.jobs.base import Result
-    from ..core.jobs.timeseries import from_zero
-    from ..core.timeseries.stack import display_range
+    from ..core.raster_io import display_range
     from .console import guard_outputs
     from .main import job_arguments
     from .records import DONE, FAILED, file_facts, footprint_wkt, record_path, write_json_atomic
@@ -153,11 +152,11 @@ def merge_blocks(row, plan: BlockPlan, catalogue: str, *blocks) -> dict:
                     bands[name] = _mosaic(plan, name, outputs[name])
                     written[name] = outputs[name]
         speed_band = next((i + 1 for i, n in enumerate(bands["output"]) if (n or "").startswith("speed_")), 1)
-        ranges = {"output": from_zero(display_range(written["output"], speed_band))}
+        ranges = {"output": display_range(written["output"], speed_band, stretch="from zero")}
         if "diagnostics" in written:
-            ranges["diagnostics"] = from_zero(display_range(written["diagnostics"], 1))
+            ranges["diagnostics"] = display_range(written["diagnostics"], 1, stretch="from zero")
         if "error" in written:
-            ranges["error"] = from_zero(display_range(written["error"], speed_band))
+            ranges["error"] = display_range(written["error"], speed_band, stretch="from zero")
         report = {"display_ranges": {k: v for k, v in ranges.items() if v is not None},
                   "display_bands": {"output": speed_band, "diagnostics": 1, "error": speed_band}}
         payload = json.loads(Result(written, numbers, report).to_json())

@@ -13,14 +13,18 @@
   tag the data type cannot hold are treated as nodata with a warning naming the
   value (:class:`~serac.core.errors.SeracWarning`); GDAL scale/offset are applied;
   a truncated file raises :class:`~serac.core.errors.UnreadableRasterError`.
-* :class:`RasterWriter` / :func:`write_raster` — tiled, compressed GeoTIFF (Cloud
-  Optimized GeoTIFF by default) written atomically: data goes to a temporary file in
-  the destination folder and is renamed into place only when everything succeeded, so
-  a failed or cancelled run leaves nothing half-written.
+* :class:`RasterWriter` / :func:`write_raster` — THE writer of every raster output: tiled,
+  compressed GeoTIFF (Cloud Optimized GeoTIFF by default) written atomically (blocks go to a
+  temporary file in the destination folder, converted in one threaded GDAL copy and renamed
+  into place only when everything succeeded, so a failed or cancelled run leaves nothing
+  half-written), with one nodata convention: NaN in float outputs, an explicit integer
+  nodata (or none) in integer outputs.
 * :func:`iter_blocks` — the one window iterator used for all blockwise processing.
 * :func:`rasterize_geometries` — burn outlines (GeoJSON-like mappings) onto a grid.
-* :func:`pixel_size_m` / :func:`pixel_area_m2` — ground pixel size (m) and area (m²) of a
-  grid, in any CRS (degrees converted on the WGS 84 ellipsoid).
+* :func:`pixel_sizes_m` / :func:`pixel_size_m` / :func:`pixel_area_m2` — ground pixel size (m)
+  and area (m²) of a grid, in any CRS (degrees converted on the WGS 84 ellipsoid, feet to m);
+  :func:`metric_grid_for` — a grid in metres covering a grid (UTM for degrees or feet).
+* :func:`display_range` — the colour stretch of an output (percentiles of an array or a raster band).
 * :func:`check_output_path` — fail early, naming the file, when an output cannot be written.
 
 Coordinates are in the units of the CRS (m for projected CRS); resolutions are
@@ -518,15 +522,36 @@ def sample_windows(shape, count=4, size=128):
     return [Window(int(c), int(r), w, h) for r in r_offs for c in c_offs]
 
 
-def display_range(values, percentiles=(2, 98)):
-    """(low, high) percentiles of the finite ``values``, for a layer's colour stretch; None when there are
-    none or all are equal."""
+#: How a display range is anchored: "percentiles" (low, high) as they are; "from zero" (0, high) for a
+#: non-negative quantity (speed, error, RMS); "symmetric" (-m, m) with m the larger of |low| and |high| (dh).
+STRETCHES = ("percentiles", "from zero", "symmetric")
+
+
+def display_range(values, band=1, percentiles=(2, 98), stretch="percentiles", max_side=512):
+    """THE colour stretch of an output layer: (low, high) from the ``percentiles`` of the finite values.
+
+    ``values``: an array, or the path of a raster whose ``band`` is read decimated to at most
+    ``max_side`` px a side. ``stretch``: see :data:`STRETCHES`. None when there are no finite
+    values or the range is empty (high <= low; from zero: high <= 0; symmetric: m = 0).
+    """
+    if stretch not in STRETCHES:
+        raise InputError(f"Unknown stretch '{stretch}'.", f"use one of {', '.join(STRETCHES)}.")
+    if isinstance(values, (str, os.PathLike)):
+        with open_raster(values) as ds:
+            factor = max(1, int(np.ceil(max(ds.width, ds.height) / max_side)))
+            shape = (max(1, ds.height // factor), max(1, ds.width // factor))
+            values = ds.read(band, out_shape=shape, masked=True).astype(np.float64).filled(np.nan)
     values = np.asarray(values, dtype=np.float64)
     values = values[np.isfinite(values)]
     if values.size == 0:
         return None
-    low, high = np.percentile(values, percentiles)
-    return (float(low), float(high)) if high > low else None
+    low, high = (float(v) for v in np.percentile(values, percentiles))
+    if stretch == "from zero":
+        return (0.0, high) if high > 0 else None
+    if stretch == "symmetric":
+        limit = max(abs(low), abs(high))
+        return (-limit, limit) if limit > 0 else None
+    return (low, high) if high > low else None
 
 
 def block_count(shape, block_size):
@@ -573,12 +598,14 @@ def writing(path):
         raise _unwritable(path, exc) from None
 
 
-def _temporary_path(path):
+def _temporary_path(path, kind="tmp"):
     folder, name = os.path.split(os.path.abspath(path))
-    return os.path.join(folder, f".{name}.serac-tmp-{uuid.uuid4().hex[:8]}.tif")
+    return os.path.join(folder, f".{name}.serac-{kind}-{uuid.uuid4().hex[:8]}.tif")
 
 
 def _remove_quietly(path):
+    if not path:
+        return
     for p in (path, path + ".aux.xml", path + ".ovr"):
         try:
             os.remove(p)
@@ -586,59 +613,91 @@ def _remove_quietly(path):
             pass
 
 
+#: The nodata convention of every Serac raster output: NaN in float outputs; an integer output
+#: carries the integer nodata value it is given (e.g. 255 for "not classified"), or none.
+FLOAT_NODATA = float("nan")
+
+#: Temporary files larger than this (bytes) are DEFLATE-compressed while written, to spare disk space.
+RAW_TEMPORARY_MAX_BYTES = 2 * 1024 ** 3
+
+_PREDICTED = ("DEFLATE", "LZW", "ZSTD")
+
+
+def output_nodata(dtype, nodata=FLOAT_NODATA):
+    """The nodata tag an output of ``dtype`` gets: NaN for float (whatever float is asked for by default),
+    ``nodata`` for integers (None: no tag; NaN, which no integer holds: no tag)."""
+    if nodata is None:
+        return None
+    if np.dtype(dtype).kind != "f" and isinstance(nodata, float) and math.isnan(nodata):
+        return None
+    return nodata
+
+
 class RasterWriter:
-    """Atomic, windowed GeoTIFF writer (context manager).
+    """THE atomic, windowed GeoTIFF writer of every Serac raster output (context manager).
 
     >>> with RasterWriter("out.tif", grid, count=2, band_names=["vx", "vy"]) as w:
     ...     w.write(block, window)        # as many windows as needed
     ...     w.write(full_array)           # or everything at once
 
-    Data goes to a hidden temporary file beside ``path``. Leaving the block normally
-    converts it to a Cloud Optimized GeoTIFF (``cog=True``, if GDAL has the COG driver)
-    or keeps the tiled GeoTIFF, then renames it onto ``path``. Leaving with an exception
-    (error or :class:`~serac.core.errors.Cancelled`) deletes the temporary file, so
+    Nodata: NaN in float outputs (:data:`FLOAT_NODATA`, the default); integer outputs pass their
+    integer nodata (or None). Another float ``nodata`` is only for test inputs that imitate
+    other software's files (NaN written is then replaced by it).
+
+    Blocks go to a hidden tiled GeoTIFF beside ``path``, uncompressed (writing a block costs no
+    compression; DEFLATE when it would exceed :data:`RAW_TEMPORARY_MAX_BYTES`). Leaving the block
+    normally converts it in one GDAL copy, compressing on the job's threads
+    (:func:`~serac.core.threads.gdal_threads`), into a Cloud Optimized GeoTIFF (``cog=True``, if
+    GDAL has the COG driver) or a tiled GeoTIFF, with the floating-point predictor for float data,
+    and renames it onto ``path``. ``level`` is the compression level (None: GDAL's default, 6 for
+    DEFLATE; DEM outputs use 1, half the compression time for files about 4 % larger). Leaving with
+    an exception (error or :class:`~serac.core.errors.Cancelled`) deletes the temporary files, so
     ``path`` is either complete or untouched.
     """
 
-    def __init__(self, path, grid, count=1, dtype="float32", nodata=float("nan"), band_names=None,
-                 tags=None, band_tags=None, cog=True, compress="DEFLATE", block=256, shown_as=None):
+    def __init__(self, path, grid, count=1, dtype="float32", nodata=FLOAT_NODATA, band_names=None,
+                 tags=None, band_tags=None, cog=True, compress="DEFLATE", level=None, block=256):
         if count < 1:
             raise InputError("A raster output needs at least one band.")
-        self.path = os.fspath(path)
-        #: the file the user chose, named in errors (when ``path`` is an intermediate file)
-        self.shown_as = os.fspath(shown_as) if shown_as else self.path
+        self.path = os.fspath(path)  # the file the user chose, named in errors (never the hidden temporary)
         self.grid = grid
         self.count = count
         self.dtype = np.dtype(dtype)
-        self.nodata = nodata
+        self.nodata = output_nodata(self.dtype, nodata)
         self.band_names = list(band_names or [])
         self.tags = dict(tags or {})
         self.band_tags = band_tags or {}
         self.cog = bool(cog) and has_cog_driver()
-        self.compress = compress
+        self.compress = compress.upper()
+        self.level = level
         self.block = block
         self._tmp = None
         self._ds = None
 
-    def __enter__(self):
-        with writing(self.shown_as):
-            return self.open_raster()
+    @property
+    def tiled(self):
+        return self.grid.width >= self.block and self.grid.height >= self.block
 
-    def open_raster(self):
+    def __enter__(self):
+        with writing(self.path):
+            return self._open()
+
+    def _open(self):
         folder = os.path.dirname(os.path.abspath(self.path))
         if not os.path.isdir(folder):
             os.makedirs(folder, exist_ok=True)
-        self._tmp = _temporary_path(self.path)
-        tiled = self.grid.width >= self.block and self.grid.height >= self.block
+        self._tmp = _temporary_path(self.path, "raw")
+        raw_bytes = self.dtype.itemsize * self.count * self.grid.width * self.grid.height
+        compress = "NONE" if raw_bytes <= RAW_TEMPORARY_MAX_BYTES or self.compress == "NONE" else "DEFLATE"
         profile = dict(driver="GTiff", width=self.grid.width, height=self.grid.height, count=self.count,
                        dtype=self.dtype.name, crs=self.grid.crs, transform=self.grid.transform,
-                       compress=self.compress, BIGTIFF="IF_SAFER")
+                       compress=compress, BIGTIFF="IF_SAFER")
         if self.nodata is not None:
             profile["nodata"] = self.nodata
-        if tiled:
+        if self.tiled:
             profile.update(tiled=True, blockxsize=self.block, blockysize=self.block)
-        if self.dtype.kind == "f":
-            profile["predictor"] = 3 if self.compress.upper() in ("DEFLATE", "LZW", "ZSTD") else 1
+        if self.dtype.kind == "f" and compress != "NONE":
+            profile["predictor"] = 3
         self._ds = rasterio.open(self._tmp, "w", **profile)
         for i, name in enumerate(self.band_names[: self.count], start=1):
             self._ds.set_band_description(i, str(name))
@@ -663,7 +722,7 @@ class RasterWriter:
         data = data.astype(self.dtype, copy=False)
         win = None if window is None else (Window(*window) if not isinstance(window, Window) else window)
         indexes = list(range(1, self.count + 1)) if band is None else [band]
-        with writing(self.shown_as):
+        with writing(self.path):
             self._ds.write(data, indexes=indexes, window=win)
 
     def __exit__(self, exc_type, exc, tb):
@@ -673,30 +732,43 @@ class RasterWriter:
             _remove_quietly(self._tmp)
             if exc_type is not None:
                 return False
-            raise _unwritable(self.shown_as, close_exc) from None
+            raise _unwritable(self.path, close_exc) from None
         if exc_type is not None:
             _remove_quietly(self._tmp)
             return False
-        with writing(self.shown_as):
+        with writing(self.path):
             self._finish()
         return False
 
+    def creation_options(self):
+        """GDAL creation options of the final file (COG or tiled GeoTIFF), compressed on the job's threads."""
+        predicted = self.dtype.kind == "f" and self.compress in _PREDICTED
+        if self.cog:
+            options = {"driver": "COG", "COMPRESS": self.compress, "BLOCKSIZE": str(self.block),
+                       "BIGTIFF": "IF_SAFER", "NUM_THREADS": gdal_threads()}
+            if predicted:
+                options["PREDICTOR"] = "YES"
+            if self.level is not None:
+                options["LEVEL"] = str(self.level)
+            return options
+        options = {"driver": "GTiff", "COMPRESS": self.compress, "BIGTIFF": "IF_SAFER",
+                   "NUM_THREADS": gdal_threads()}
+        if predicted:
+            options["PREDICTOR"] = "3"
+        if self.level is not None and self.compress in ("DEFLATE", "ZSTD"):
+            options["ZLEVEL" if self.compress == "DEFLATE" else "ZSTD_LEVEL"] = str(self.level)
+        if self.tiled:
+            options.update(TILED="YES", BLOCKXSIZE=str(self.block), BLOCKYSIZE=str(self.block))
+        return options
+
     def _finish(self):
+        final = _temporary_path(self.path, "final")
         try:
-            final_tmp = self._tmp
-            if self.cog:
-                final_tmp = _temporary_path(self.path)
-                rasterio.shutil.copy(self._tmp, final_tmp, driver="COG", COMPRESS=self.compress,
-                                     BLOCKSIZE=str(self.block), BIGTIFF="IF_SAFER",
-                                     **({"PREDICTOR": "YES"} if self.dtype.kind == "f" else {}))
-                _remove_quietly(self._tmp)
-            os.replace(final_tmp, self.path)
-            _remove_quietly(final_tmp)
-        except BaseException:
+            rasterio.shutil.copy(self._tmp, final, **self.creation_options())
+            os.replace(final, self.path)
+        finally:
             _remove_quietly(self._tmp)
-            if self.cog:
-                _remove_quietly(final_tmp)
-            raise
+            _remove_quietly(final)  # after the rename: only what GDAL may have left beside it
 
 
 _COG_DRIVER = []
@@ -710,9 +782,9 @@ def has_cog_driver():
     return _COG_DRIVER[0]
 
 
-def write_raster(path, data, grid, nodata=float("nan"), band_names=None, tags=None, band_tags=None,
+def write_raster(path, data, grid, nodata=FLOAT_NODATA, band_names=None, tags=None, band_tags=None,
                  dtype=None, cog=True):
-    """Write a whole array (bands, rows, cols) or (rows, cols) to ``path`` atomically."""
+    """Write a whole array (bands, rows, cols) or (rows, cols) to ``path`` atomically (:class:`RasterWriter`)."""
     data = np.asarray(data)
     count = 1 if data.ndim == 2 else data.shape[0]
     if data.shape[-2:] != grid.shape:
@@ -748,8 +820,25 @@ def _metres_per_degree(lat_deg):
     return east, north
 
 
+def metres_per_unit(crs):
+    """Metres per unit of a projected ``crs``'s axes (1 for metres, 0.3048 for feet); None for no CRS,
+    a geographic CRS or a CRS without a linear unit."""
+    if crs is None or crs.is_geographic:
+        return None
+    try:
+        return crs.linear_units_factor[1] or None
+    except Exception:  # noqa: BLE001 - CRS without a linear unit
+        return None
+
+
+def is_metric(crs):
+    """True for a projected CRS whose linear unit is the metre."""
+    factor = metres_per_unit(crs)
+    return factor is not None and abs(factor - 1.0) < 1e-9
+
+
 def pixel_sizes_m(grid, rows=None):
-    """Ground pixel size (x, y) in m of ``grid``.
+    """Ground pixel size (x, y) in m of ``grid`` — THE metres-per-pixel of the core.
 
     Projected CRS: resolution times the CRS's linear unit (m, US ft, ...). Geographic CRS:
     degrees converted on the WGS 84 ellipsoid at the latitude of ``rows`` (array of row
@@ -764,10 +853,7 @@ def pixel_sizes_m(grid, rows=None):
             lat = grid.xy(np.asarray(rows), np.zeros_like(np.asarray(rows)))[1]
         east, north = _metres_per_degree(lat)
         return rx * east, ry * north
-    try:
-        factor = grid.crs.linear_units_factor[1] or 1.0
-    except Exception:  # noqa: BLE001 - CRS without a linear unit
-        factor = 1.0
+    factor = metres_per_unit(grid.crs) or 1.0
     return rx * factor, ry * factor
 
 
@@ -790,16 +876,19 @@ def utm_crs_for(lon, lat):
 
 
 def metric_grid_for(grid, resolution=None):
-    """A grid in metres covering ``grid``: the grid itself if projected, else a UTM grid.
+    """A grid in metres covering ``grid``: the grid itself if its CRS is projected in metres, else
+    (geographic CRS, or a projected CRS in feet) a grid in the UTM zone of its centre.
 
     ``resolution`` (m/px) defaults to the source pixel size converted to metres at the
     centre of the raster.
     """
     require_crs(grid)
-    if not grid.is_geographic:
+    if is_metric(grid.crs):
         return grid
     left, bottom, right, top = grid.bounds
     lon, lat = (left + right) / 2, (bottom + top) / 2
+    if not grid.is_geographic:
+        (lon,), (lat,) = rasterio.warp.transform(grid.crs, CRS.from_epsg(4326), [lon], [lat])
     utm = utm_crs_for(lon, lat)
     transform, width, height = rasterio.warp.calculate_default_transform(
         grid.crs, utm, grid.width, grid.height, left=left, bottom=bottom, right=right, top=top,

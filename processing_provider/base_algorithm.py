@@ -56,8 +56,27 @@ def file_error_text(exc):
     return None
 
 
-#: (import name, pip name) of the packages the core needs, per feature.
-CORE_REQUIREMENTS = (("numpy", "numpy"), ("scipy", "scipy"), ("rasterio", "rasterio"))
+#: Names, as declared in requirements.txt, of the packages every algorithm imports. The rest of the declared
+#: core (onnxruntime, the vector stack used outside QGIS, threadpoolctl, which is optional) and the optional
+#: groups (requirements-ml.txt, requirements-batch.txt) are named by the algorithms that need them (``REQUIRES``).
+CORE_PACKAGES = ("numpy", "scipy", "rasterio")
+
+
+def declared_requirements(names):
+    """(import name, pip name) of the requirements called ``names``, from the declared requirement files (the one
+    list :mod:`serac.plugin.dependencies` reads; its pip-to-import name mapping). Raises ``KeyError`` for a name
+    that is not declared there."""
+    from ..plugin.dependencies import REQUIREMENTS
+
+    declared = {r.name.lower(): r for r in REQUIREMENTS}
+    unknown = [n for n in names if n.lower() not in declared]
+    if unknown:
+        raise KeyError(f"not declared in the requirement files: {', '.join(unknown)}")
+    return tuple((declared[n.lower()].module, declared[n.lower()].name) for n in names)
+
+
+#: (import name, pip name) of :data:`CORE_PACKAGES`.
+CORE_REQUIREMENTS = declared_requirements(CORE_PACKAGES)
 
 
 def group_icon_path(group_id, default="serac.svg"):
@@ -85,7 +104,7 @@ class SeracAlgorithm(QgsProcessingAlgorithm):
     SHORT_HELP = ""
     TAGS = ()
     ICON = "serac.svg"
-    #: Extra (import name, pip name) requirements beyond CORE_REQUIREMENTS.
+    #: Names of the declared requirements (requirements*.txt) this algorithm needs beyond CORE_PACKAGES.
     REQUIRES = ()
 
     # -- identity ---------------------------------------------------------------
@@ -122,7 +141,7 @@ class SeracAlgorithm(QgsProcessingAlgorithm):
     @classmethod
     def missing_requirements(cls):
         """pip names of the required packages that cannot be imported."""
-        return [pip for module, pip in CORE_REQUIREMENTS + tuple(cls.REQUIRES)
+        return [pip for module, pip in CORE_REQUIREMENTS + declared_requirements(cls.REQUIRES)
                 if importlib.util.find_spec(module) is None]
 
     def canExecute(self):  # noqa: N802

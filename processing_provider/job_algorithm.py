@@ -58,7 +58,8 @@ class JobAlgorithm(SeracAlgorithm):
 
     #: Name of the job in :data:`serac.core.jobs.JOBS`.
     JOB_NAME = None
-    #: Processing output holding the job's JSON report.
+    #: Processing output holding the job's JSON report: the same name in every algorithm (a file report, e.g.
+    #: HTML, is a job output of its own, ``report_html`` -> REPORT_HTML).
     REPORT_OUTPUT = "REPORT"
     #: Output name -> layer name shown in QGIS (default: the output's label).
     LAYER_NAMES = {}

@@ -162,7 +162,7 @@ def style_by_band_names(context, output_ref, path, layer_name=None):
     2-98 % values, when Processing loads it. Returns True if a style applies."""
     from osgeo import gdal
 
-    from ..core.timeseries.stack import display_range
+    from ..core.raster_io import display_range
 
     dataset = gdal.Open(str(path))
     if dataset is None:
@@ -172,13 +172,7 @@ def style_by_band_names(context, output_ref, path, layer_name=None):
     for name, style, stretch in BAND_STYLES:
         if name in names:
             band = names.index(name) + 1
-            low_high = display_range(str(path), band)
-            value_range = None
-            if low_high is not None and stretch == "from zero" and low_high[1] > 0:
-                value_range = (0.0, low_high[1])
-            elif low_high is not None and stretch == "symmetric":
-                limit = max(abs(low_high[0]), abs(low_high[1]))
-                value_range = (-limit, limit) if limit > 0 else None
+            value_range = display_range(str(path), band, stretch=stretch)
             return style_on_completion(context, output_ref, style, layer_name, value_range, band)
     return False
 

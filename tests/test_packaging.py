@@ -50,6 +50,19 @@ def test_dependencies_come_from_the_requirement_files(pyproject):
             assert not line.startswith("-"), f"{name}: setuptools cannot read option lines ({line})"
 
 
+
+def test_every_declared_core_requirement_maps_to_an_import_name():
+    """The installer and the algorithms' dependency checks find a core requirement by its import name: each one
+    declared in requirements.txt must resolve to a module that is importable where the core runs (here)."""
+    import importlib.util
+
+    from serac.plugin.dependencies import REQUIREMENTS
+
+    core = [r for r in REQUIREMENTS if r.required]
+    assert {"numpy", "scipy", "rasterio", "onnxruntime"} <= {r.module for r in core}
+    for requirement in core:
+        assert importlib.util.find_spec(requirement.module) is not None, (requirement.name, requirement.module)
+
 @pytest.mark.slow
 def test_pip_install_gives_importable_core(tmp_path):
     """``pip install .`` (here into a folder, without dependencies) -> ``import serac.core`` without QGIS."""

@@ -134,7 +134,7 @@ def apply_to_files(result, reference, dem, aligned_path=None, dh_path=None, bloc
     resampling; the dh map is still on the reference grid). ``resampling`` is how a DEM
     on another grid is first read onto the reference grid. ``cog=False`` writes tiled
     GeoTIFFs without the Cloud Optimized GeoTIFF conversion (about 1.5x faster to write,
-    no overviews). Float32 outputs, nodata -9999, DEFLATE level 1 (:mod:`.output`).
+    no overviews). Float32 outputs, nodata NaN, DEFLATE level 1 (:mod:`.output`).
     Returns the output paths and ``dh_summary`` / ``aligned_summary``:
     :func:`~serac.core.stats.robust_summary` of the written maps (all terrain, 1 px in
     5 x 5; empty when not written), e.g. to scale colour ramps.

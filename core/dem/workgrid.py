@@ -12,35 +12,14 @@ relative change of the scale across the grid times the shift, e.g. < 1 % of it f
 
 import numpy as np
 import rasterio.warp
-from rasterio.crs import CRS
 
-from ..raster_io import RasterGrid, metric_grid_for, require_crs, utm_crs_for
-
-
-def is_metric(crs):
-    """True for a projected CRS whose linear unit is the metre."""
-    if crs is None or crs.is_geographic:
-        return False
-    try:
-        _, factor = crs.linear_units_factor
-    except Exception:  # noqa: BLE001 - CRS without a linear unit
-        return False
-    return abs(factor - 1.0) < 1e-9
+from ..raster_io import metric_grid_for, require_crs
 
 
 def working_grid(grid):
     """A grid in metres covering ``grid``: ``grid`` itself when it is already metric."""
     require_crs(grid, "The reference DEM")
-    if is_metric(grid.crs):
-        return grid
-    if grid.is_geographic:
-        return metric_grid_for(grid)
-    left, bottom, right, top = grid.bounds
-    lon, lat = rasterio.warp.transform(grid.crs, CRS.from_epsg(4326), [(left + right) / 2], [(bottom + top) / 2])
-    utm = utm_crs_for(lon[0], lat[0])
-    transform, width, height = rasterio.warp.calculate_default_transform(
-        grid.crs, utm, grid.width, grid.height, left=left, bottom=bottom, right=right, top=top)
-    return RasterGrid(utm, transform, width, height)
+    return metric_grid_for(grid)
 
 
 def _centre(grid):

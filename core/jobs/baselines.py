@@ -35,9 +35,8 @@ def run(inputs: Mapping, outputs: Mapping, settings: BaselineSettings, feedback=
     import numpy as np
 
     from ..errors import BandCountError
-    from ..raster_io import RasterWriter, band_count, read_on_grid, read_raster, require_crs
+    from ..raster_io import RasterWriter, band_count, pixel_size_m, read_on_grid, read_raster, require_crs
     from ..segmentation.baselines import DEFAULT_THRESHOLDS, baseline_mask, looks_like_dn
-    from ..segmentation.inference import pixel_size_m
     from ..segmentation.vectorize import outline_features
 
     progress = Progress(core_feedback(feedback))

@@ -78,7 +78,7 @@ def run(inputs: Mapping, outputs: Mapping, settings: DemCoregistrationSettings, 
     outlines, mask = unstable_inputs(inputs, grid.crs)
     aligned_path = optional_output(outputs, "output")
     dh_path = optional_output(outputs, "dh")
-    report_path = optional_output(outputs, "report")
+    report_path = optional_output(outputs, "report_html")
     with thread_limits(threads):
         result = coregister(
             reference, dem, aligned_path, dh_path, report_path, method=settings.method,
@@ -101,7 +101,7 @@ def run(inputs: Mapping, outputs: Mapping, settings: DemCoregistrationSettings, 
         limit = symmetric_limit(result.dh_map_summary)
         ranges["dh"] = (-limit, limit)
     if report_path:
-        written["report"] = report_path
+        written["report_html"] = report_path
     report["display_ranges"] = ranges
     return Result(written, {name: d[name] for name in NUMBERS}, report)
 
@@ -111,5 +111,6 @@ JOB = Job("dem_coregistration", "DEM co-registration and elevation change", DemC
            **UNSTABLE_INPUTS},
           {"output": Port("raster", "Aligned DEM", style="dem_elevation"),
            "dh": Port("raster", "Elevation difference dh = aligned - reference (m)", optional=True, style="dem_dh"),
-           "report": Port("file", "Co-registration report", optional=True, file_filter="HTML files (*.html)")},
+           "report_html": Port("file", "Co-registration report (HTML)", optional=True,
+                               file_filter="HTML files (*.html)")},
           NUMBERS)

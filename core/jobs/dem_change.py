@@ -127,8 +127,7 @@ def run_uncertainty(inputs: Mapping, outputs: Mapping, settings: DemUncertaintyS
     from ..dem.uncertainty import area_changes, estimate_uncertainty
     from ..dem.workgrid import working_grid
     from ..masks import stable_mask
-    from ..raster_io import read_grid, write_raster
-    from ..segmentation.vectorize import pixel_area_m2
+    from ..raster_io import display_range, pixel_area_m2, read_grid, write_raster
     from ..stats import nmad
 
     progress = Progress(core_feedback(feedback))
@@ -191,7 +190,8 @@ def run_uncertainty(inputs: Mapping, outputs: Mapping, settings: DemUncertaintyS
     if error_path:
         written["error_map"] = error_path
         step = max(1, int(np.sqrt(sigma_map.size / 1e6)))
-        report["display_ranges"] = {"error_map": (0.0, float(np.nanpercentile(sigma_map[::step, ::step], 98)))}
+        error_range = display_range(sigma_map[::step, ::step], stretch="from zero")
+        report["display_ranges"] = {"error_map": error_range} if error_range else {}
     progress.update(1.0)
     return Result(written, numbers, report, features={"output": (features, grid.crs, "MultiPolygon")})
 

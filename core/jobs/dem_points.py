@@ -72,7 +72,7 @@ def run(inputs: Mapping, outputs: Mapping, settings: DemPointsSettings, feedback
     points = read_points(inputs, s.elevation_field)
     outlines, mask = unstable_inputs(inputs, grid.crs)
     aligned_path = optional_output(outputs, "output")
-    report_path = optional_output(outputs, "report")
+    report_path = optional_output(outputs, "report_html")
     with thread_limits(threads):
         result = coregister_to_points(
             dem, points, stable=stable_terrain(outlines, grid.crs, mask), method=s.method,
@@ -91,7 +91,7 @@ def run(inputs: Mapping, outputs: Mapping, settings: DemPointsSettings, feedback
         write_report(result, report_path, title="DEM co-registration to elevation points",
                      inputs={"DEM to align": result.dem_grid.describe(), "points": points.label,
                              "points on the DEM": result.counts["on_dem"], "stable terrain": result.stable_terrain})
-        written["report"] = report_path
+        written["report_html"] = report_path
     features, limit = point_features(result, points)
     ranges["dh_points"] = (-limit, limit)
     d = result.to_dict()
@@ -135,5 +135,6 @@ JOB = Job("dem_points_coregistration", "DEM co-registration to altimetry points"
            **UNSTABLE_INPUTS},
           {"output": Port("raster", "Aligned DEM", style="dem_elevation"),
            "dh_points": Port("points", "dh at the points (m)", optional=True, style="dem_dh_points"),
-           "report": Port("file", "Co-registration report", optional=True, file_filter="HTML files (*.html)")},
+           "report_html": Port("file", "Co-registration report (HTML)", optional=True,
+                               file_filter="HTML files (*.html)")},
           NUMBERS, TEXTS)

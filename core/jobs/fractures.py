@@ -95,8 +95,7 @@ def run(inputs: Mapping, outputs: Mapping, settings: FractureSettings, feedback=
     from ..fractures.filterbank import make_bank
     from ..fractures.mapping import RESPONSE_BANDS, filter_bank_response, lines_and_density, model_probability, \
         throughput
-    from ..raster_io import band_count, read_grid
-    from ..segmentation import pixel_size_m
+    from ..raster_io import band_count, pixel_size_m, read_grid
 
     progress = Progress(core_feedback(feedback))
     path = os.fspath(require_input(inputs, "input", "input image"))

@@ -283,7 +283,7 @@ def run_local_incidence(inputs: Mapping, outputs: Mapping, settings: LocalIncide
     written = {"local_angle": angle_out}
     if mask_out:
         written["layover_shadow"] = mask_out
-    lo_hi = [float(v) for v in np.percentile(values, [2, 98])] if values.size else None
+    lo_hi = raster_io.display_range(values)
     report = {"mask_counts": {li.MASK_LABELS.get(c, "nodata"): int(counts[c]) for c in (0, 1, 2, 3, 255)},
               **({"display_ranges": {"local_angle": lo_hi}} if lo_hi else {})}
     return Result(written, numbers, report)

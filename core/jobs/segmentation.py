@@ -158,8 +158,7 @@ def run_outlines(inputs: Mapping, outputs: Mapping, settings: OutlinesSettings, 
 def run_calving_front(inputs: Mapping, outputs: Mapping, settings: CalvingFrontSettings, feedback=None,
                       threads: Optional[int] = None) -> Result:
     """Zone probabilities, the zone map and calving-front lines (CaFFe post-processing)."""
-    from ..raster_io import read_raster
-    from ..segmentation import pixel_size_m
+    from ..raster_io import pixel_size_m, read_raster
     from ..segmentation.fronts import front_features
 
     progress = Progress(core_feedback(feedback))

@@ -44,11 +44,6 @@ NUMBERS = dict(n_pairs="Pairs used", n_steps="Time steps", pixels_solved="Pixels
                median_lambda="Median regularisation (lambda) used")
 
 
-def from_zero(value_range):
-    """(0, high) of a (low, high) stretch of a non-negative quantity (speed, RMS), or None."""
-    return None if value_range is None or value_range[1] <= 0 else (0.0, value_range[1])
-
-
 def pair_items(paths, dates_text):
     """Pair items for open_pairs: paths, or (path, date1, date2) when the dates are given as text."""
     paths = list(paths or [])
@@ -103,7 +98,7 @@ def run(inputs: Mapping, outputs: Mapping, settings: TimeSeriesSettings, feedbac
     runners that split a large area into block tasks (``serac batch``); the outputs then cover the block.
     """
     from ..timeseries import PairStack, invert_stack, open_pairs, point_series
-    from ..timeseries.stack import display_range
+    from ..raster_io import display_range
 
     progress = Progress(core_feedback(feedback))
     s = settings
@@ -124,14 +119,14 @@ def run(inputs: Mapping, outputs: Mapping, settings: TimeSeriesSettings, feedbac
         report = {"time_grid_edges": [str(e) for e in result.time_grid.edges], "band_names": result.band_names,
                   "pairs_left_out": result.pairs_left_out, "weighting": result.weighting, "backend": result.backend,
                   "pixels_total": result.pixels_total}
-        ranges = {"output": from_zero(display_range(out_path, speed_band))}
+        ranges = {"output": display_range(out_path, speed_band, stretch="from zero")}
         written = {"output": out_path}
         if error_path:
             written["error"] = error_path
-            ranges["error"] = from_zero(display_range(error_path, speed_band))
+            ranges["error"] = display_range(error_path, speed_band, stretch="from zero")
         if diag_path:
             written["diagnostics"] = diag_path
-            ranges["diagnostics"] = from_zero(display_range(diag_path, 1))
+            ranges["diagnostics"] = display_range(diag_path, 1, stretch="from zero")
         if s.point is not None:
             x, y = s.point[:2]
             series = point_series(stack, x, y, time_grid=result.time_grid, settings=inv_settings)

@@ -75,7 +75,7 @@ def run(inputs: Mapping, outputs: Mapping, settings: VelocitySettings, feedback=
     """Velocity of ``inputs['secondary']`` relative to ``inputs['reference']``, written to ``outputs['output']``."""
     import numpy as np
 
-    from ..raster_io import read_grid
+    from ..raster_io import display_range, read_grid
     from ..velocity import CorrelationParams, glacier_velocity
 
     progress = Progress(core_feedback(feedback))
@@ -116,11 +116,11 @@ def run(inputs: Mapping, outputs: Mapping, settings: VelocitySettings, feedback=
     if s.speed_scale == "linear":
         speed = result.speed[result.valid]
         top = float(speed.max()) if speed.size else 0.0
-        p98 = float(np.percentile(speed, 98)) if speed.size else 0.0
-        report["display_ranges"] = {"output": (0.0, p98 if p98 > 0 else max(top, 1.0))}
+        report["display_ranges"] = {"output": display_range(speed, stretch="from zero") or (0.0, max(top, 1.0))}
     if error_path and np.isfinite(result.error).any():
         ranges = report.setdefault("display_ranges", {})
-        ranges["error"] = (0.0, max(float(np.nanpercentile(result.error, 98)), 1e-3))
+        error_range = display_range(result.error, stretch="from zero") or (0.0, 0.0)
+        ranges["error"] = (0.0, max(error_range[1], 1e-3))
     pts = result.points(step=s.arrow_step)
     arrows = [{"geometry": {"type": "Point", "coordinates": [float(pts["x"][i]), float(pts["y"][i])]},
                "properties": {name: float(pts[name][i]) for name in ARROW_FIELDS}} for i in range(len(pts["x"]))]

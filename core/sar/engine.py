@@ -128,12 +128,8 @@ class _Subsample:
         return [fit_line(theta, np.concatenate(v) if v else np.empty(0)).slope for v in store]
 
     def ranges(self):
-        out = []
-        for v in self.after:
-            v = np.concatenate(v) if v else np.empty(0)
-            v = v[np.isfinite(v)]
-            out.append(tuple(float(x) for x in np.percentile(v, [2, 98])) if v.size else (float("nan"),) * 2)
-        return out
+        return [raster_io.display_range(np.concatenate(v) if v else np.empty(0)) or (float("nan"),) * 2
+                for v in self.after]
 
 
 def normalize_raster(src_path, out_path, method, angles, bands=None, unit="auto", block_size=DEFAULT_BLOCK,

@@ -37,6 +37,7 @@ import numpy as np
 
 from rasterio.windows import Window
 from ..errors import CRSError, InputError
+from ..raster_io import metres_per_unit
 from . import lattice
 from .annotation import IncidenceAngleModel, to_lonlat
 from .sources import AnnotationAngleSource, RasterSource
@@ -131,6 +132,7 @@ class LocalIncidenceSource:
                            "backscatter is in geographic coordinates (degrees).",
                            "reproject the stack to a metric CRS (e.g. UTM) first.")
         self.grid = grid
+        self.unit_m = metres_per_unit(grid.crs) or 1.0  # m per CRS unit (feet: 0.3048)
         self.model = annotation if isinstance(annotation, IncidenceAngleModel) else \
             IncidenceAngleModel.from_file(annotation)
         self.dem = RasterSource(dem_path, grid, what="DEM")
@@ -152,8 +154,8 @@ class LocalIncidenceSource:
             raise InputError("The grid is too small for a DEM slope (at least 2 x 2 px).")
         dz_drow, dz_dcol = np.gradient(z)
         # map x, y per column/row step (north-up: x = a * col, y = e * row)
-        dzdx = dz_dcol / t.a
-        dzdy = dz_drow / t.e
+        dzdx = dz_dcol / (t.a * self.unit_m)
+        dzdy = dz_drow / (t.e * self.unit_m)
         sl = (slice(r0 - top, r0 - top + h), slice(c0 - left, c0 - left + w))
         return dzdx[sl], dzdy[sl]
 

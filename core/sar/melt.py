@@ -322,8 +322,8 @@ def detect_melt(vv, vh, geometry, ref_index, outputs, outlines=(), statistic="me
                                    dtype=specs[name]["dtype"])
                 writer.write(data, Window(win.col_off, win.row_off, win.width, win.height))
             progress.update((i + 1) / len(blocks))
-    res = grid.res
-    pixel_area_km2 = res[0] * res[1] / 1e6 if grid.crs is not None and not grid.crs.is_geographic else 0.0
+    # per-outline areas in a projected CRS only (degrees: one pixel area would not hold across a scene)
+    pixel_area_km2 = raster_io.pixel_area_m2(grid) / 1e6 if grid.crs is not None and not grid.is_geographic else 0.0
     with np.errstate(invalid="ignore", divide="ignore"):
         fraction = np.where(valid_total > 0, wet_total / np.maximum(valid_total, 1), np.nan)
     return {"dates": [iso(d) for d in dates], "day_numbers": days.tolist(), "wet_fraction": fraction.tolist(),

@@ -127,8 +127,7 @@ class AnnotationAngleSource:
         """Coarse node step (px, 1-16) giving at most NODE_SPACING_M between nodes."""
         if grid.crs is None:
             return 1
-        res = max(grid.res)
-        metres = res * 111_320.0 if grid.is_geographic else res * (grid.crs.linear_units_factor[1] or 1.0)
+        metres = max(raster_io.pixel_sizes_m(grid))
         return int(np.clip(cls.NODE_SPACING_M // max(metres, 1e-9), 1, 16))
 
     def read(self, window):

@@ -25,7 +25,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..errors import InputError, NoOverlapError
-from ..raster_io import rasterize_geometries
+from ..raster_io import pixel_sizes_m, rasterize_geometries
 
 
 @dataclass
@@ -176,13 +176,10 @@ def compare_fronts(predicted_lines, reference_lines, grid):
     Both are rasterised on ``grid`` (every touched pixel is a front pixel), then compared
     as one image with :func:`mean_distance_error`.
     """
-    from .inference import pixel_size_m
-
     pred = rasterize_geometries(predicted_lines, grid, all_touched=True).astype(bool)
     ref = rasterize_geometries(reference_lines, grid, all_touched=True).astype(bool)
-    rx, ry = grid.res
-    scale = pixel_size_m(grid) / np.sqrt(rx * ry)
-    return mean_distance_error([(pred, ref, (ry * scale, rx * scale))])
+    size_x, size_y = pixel_sizes_m(grid)
+    return mean_distance_error([(pred, ref, (size_y, size_x))])
 
 
 def _coordinates(obj):

@@ -25,20 +25,13 @@ import rasterio.features
 from scipy import ndimage
 
 from ..errors import InputError
-from ..raster_io import read_raster, require_crs
+from ..raster_io import metres_per_unit, pixel_area_m2, read_raster, require_crs, utm_crs_for
 from ..review_fields import MEAN_UNCERTAINTY
 from ..vector_io import vector_stack, write_features  # noqa: F401 (write_features: part of this API)
 
 REVIEW_STATUS = "unreviewed"
 FOUR = ndimage.generate_binary_structure(2, 1)
 EIGHT = ndimage.generate_binary_structure(2, 2)
-
-
-def pixel_area_m2(grid):
-    """Area of one pixel in m^2 (projected CRS units; geographic CRS at the centre latitude)."""
-    from .inference import pixel_size_m
-
-    return pixel_size_m(grid) ** 2
 
 
 def clean_mask(mask, min_area_px=0, max_hole_px=0):
@@ -97,13 +90,12 @@ def _measure(geometry, crs, what):
         from pyproj import Transformer
 
         minx, miny, maxx, maxy = geom.bounds
-        lon, lat = (minx + maxx) / 2, (miny + maxy) / 2
-        utm = (32600 if lat >= 0 else 32700) + int((lon + 180) // 6) % 60 + 1
-        to_utm = Transformer.from_crs(crs.to_wkt(), f"EPSG:{utm}", always_xy=True)
+        utm = utm_crs_for((minx + maxx) / 2, (miny + maxy) / 2)
+        to_utm = Transformer.from_crs(crs.to_wkt(), f"EPSG:{utm.to_epsg()}", always_xy=True)
         geom = shapely.transform(geom, lambda xy: np.column_stack(to_utm.transform(xy[:, 0], xy[:, 1])))
         factor = 1.0
     else:
-        factor = crs.linear_units_factor[1] if crs is not None and crs.linear_units_factor else 1.0
+        factor = metres_per_unit(crs) or 1.0
     if what == "area":
         return geom.area * factor ** 2
     return geom.length * factor

@@ -211,22 +211,6 @@ def invert_stack(pairs, output_path, time_grid=None, step_days=30, settings=None
                        None if error_path is None else os.fspath(error_path))
 
 
-def display_range(path, band=1, percentiles=(2, 98), max_side=512):
-    """(low, high) percentiles of one band of a raster, read decimated to at most ``max_side`` px; None if empty.
-
-    For the colour stretch of an output layer (the computation is :func:`serac.core.raster_io.display_range`).
-    """
-    import rasterio
-
-    from ..raster_io import display_range as percentile_range
-
-    with rasterio.open(path) as ds:
-        factor = max(1, int(np.ceil(max(ds.width, ds.height) / max_side)))
-        shape = (max(1, ds.height // factor), max(1, ds.width // factor))
-        values = ds.read(band, out_shape=shape, masked=True).astype(np.float64).filled(np.nan)
-    return percentile_range(values, percentiles)
-
-
 def point_series(pairs, x, y, time_grid=None, step_days=30, settings=None, units=None, errors=None):
     """The :class:`~.inversion.PointSeries` at map coordinates (x, y) (CRS of the first pair).
 

@@ -180,7 +180,7 @@ def glacier_velocity(reference, secondary, output=None, reference_date=None, sec
     require_crs(ref_grid, "The reference raster")
     work_grid = metric_grid_for(ref_grid)
     if work_grid is not ref_grid:
-        progress.info(f"The reference is in geographic coordinates; working on {work_grid.describe()}.")
+        progress.info(f"The reference CRS is not in metres; working on {work_grid.describe()}.")
     sec_grid = read_grid(secondary)
     require_crs(sec_grid, "The secondary raster")
     for path, band, what in ((reference, reference_band, "reference"), (secondary, secondary_band, "secondary")):

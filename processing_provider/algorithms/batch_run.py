@@ -41,7 +41,7 @@ class BatchRunAlgorithm(SeracAlgorithm):
     GROUP_ID = "utilities"
     GROUP = "Utilities"
     TAGS = ("batch", "dask", "cluster", "manifest", "many", "pairs", "scenes", "tiles", "SLURM", "HPC")
-    REQUIRES = (("dask", "dask"), ("distributed", "distributed"))
+    REQUIRES = ("dask", "distributed")
     SHORT_HELP = (
         "Runs one Serac algorithm per row of a manifest (a table layer or a CSV/GeoPackage file): column 'job' "
         "(glacier_velocity, velocity_timeseries, segmentation_glacier_outlines, dem_coregistration, ...; "

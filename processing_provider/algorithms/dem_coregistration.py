@@ -11,7 +11,6 @@ from ..job_algorithm import JobAlgorithm
 class DemCoregistrationAlgorithm(JobAlgorithm):
     ALG_ID = "dem_coregistration"
     JOB_NAME = "dem_coregistration"
-    REPORT_OUTPUT = "RESULT_JSON"
     LAYER_NAMES = {"dh": "Elevation difference dh (m)"}
     DISPLAY_NAME = "DEM co-registration and elevation change"
     GROUP_ID = "dem"

@@ -11,7 +11,6 @@ from ..job_algorithm import JobAlgorithm
 class DemPointsCoregistrationAlgorithm(JobAlgorithm):
     ALG_ID = "dem_points_coregistration"
     JOB_NAME = "dem_points_coregistration"
-    REPORT_OUTPUT = "RESULT_JSON"  # REPORT is the HTML report, as for DEM pairs
     DISPLAY_NAME = "DEM co-registration to altimetry points"
     GROUP_ID = "dem"
     GROUP = "DEM"

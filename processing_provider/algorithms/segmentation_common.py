@@ -19,7 +19,7 @@ class SegmentationInferenceAlgorithm(JobAlgorithm):
 
     GROUP_ID = "segmentation"
     GROUP = "Segmentation (deep learning)"
-    REQUIRES = (("onnxruntime", "onnxruntime"),)
+    REQUIRES = ("onnxruntime",)
 
     def processing_results(self, parameters, context, feedback, result):
         """Vector outputs get every review field, set for a fresh prediction (sizes measured as the dock does)."""

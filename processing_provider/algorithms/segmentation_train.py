@@ -10,7 +10,7 @@ class TrainSegmentationAlgorithm(JobAlgorithm):
     GROUP_ID = "segmentation"
     GROUP = "Segmentation (deep learning)"
     TAGS = ("train", "fine-tune", "deep learning", "U-Net", "ONNX", "outlines", "RGI", "fractures", "crevasses")
-    REQUIRES = (("torch", "torch"), ("onnx", "onnx"), ("onnxruntime", "onnxruntime"))
+    REQUIRES = ("torch", "onnx", "onnxruntime")
     SHORT_HELP = (
         "Trains a compact U-Net to map glaciers from a raster and reference outlines (e.g. RGI, or your own "
         "reviewed outlines), or fine-tunes an existing Serac model on them (the way to make a model better on "

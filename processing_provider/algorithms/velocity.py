@@ -13,7 +13,6 @@ ARROW_FIELDS = [("speed", "Double"), ("direction", "Double"), ("vx", "Double"), 
 class GlacierVelocityAlgorithm(JobAlgorithm):
     ALG_ID = "glacier_velocity"
     JOB_NAME = "glacier_velocity"
-    REPORT_OUTPUT = "SUMMARY_JSON"
     DISPLAY_NAME = "Glacier velocity (image correlation)"
     GROUP_ID = "velocity"
     GROUP = "Velocity"

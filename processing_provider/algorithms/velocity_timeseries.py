@@ -6,7 +6,6 @@ of one step), an optional diagnostics GeoTIFF (styled: residual RMS) and an opti
 
 from qgis.core import QgsProcessingParameterPoint
 
-from ...core.jobs.timeseries import from_zero as _from_zero  # noqa: F401 (the stretch rule, for tests)
 from ..job_algorithm import JobAlgorithm
 from ..qgis_bridge import qgis_crs
 
@@ -14,7 +13,6 @@ from ..qgis_bridge import qgis_crs
 class VelocityTimeSeriesAlgorithm(JobAlgorithm):
     ALG_ID = "velocity_timeseries"
     JOB_NAME = "velocity_timeseries"
-    REPORT_OUTPUT = "SUMMARY_JSON"
     DISPLAY_NAME = "Velocity time series (inversion of many pairs)"
     GROUP_ID = "velocity"
     GROUP = "Velocity"

@@ -139,7 +139,8 @@ def test_output_writes_blocks_and_leaves_nothing_on_error(tmp_path, cog):
                       inner)
     back = rio.read_raster(tmp_path / "out.tif")
     np.testing.assert_array_equal(back.band(1), values)
-    assert back.band_names == ["dh"] and back.tags["UNITS"] == "m" and back.source_nodata == -9999.0
+    assert back.band_names == ["dh"] and back.tags["UNITS"] == "m"
+    assert np.isnan(back.source_nodata)  # NaN, as in every float output (issue 15; it was -9999)
     with rasterio.open(tmp_path / "out.tif") as ds:
         assert ds.profile["compress"] == "deflate" and ds.profile["blockxsize"] == 256
         assert (len(ds.overviews(1)) > 0) == (cog and rio.has_cog_driver())

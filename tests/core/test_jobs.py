@@ -8,6 +8,7 @@ from dataclasses import FrozenInstanceError, asdict
 
 import numpy as np
 import pytest
+import rasterio
 
 from serac.core import raster_io as rio
 from serac.core.errors import InputError, InvalidSetting
@@ -52,6 +53,11 @@ def run(tmp_path, name, inputs, outputs, settings=None):
                      threads=1)
     for key, path in outputs.items():
         assert result.outputs[key] == path and os.path.getsize(path) > 0, key
+        if path.endswith(".tif"):  # one nodata convention: NaN in float outputs, an integer (or none) in integer ones
+            with rasterio.open(path) as ds:
+                float_output = np.dtype(ds.dtypes[0]).kind == "f"
+                assert (np.isnan(ds.nodata) if float_output else ds.nodata is None or ds.nodata == int(ds.nodata)), \
+                    (key, ds.dtypes[0], ds.nodata)
     assert set(job.numbers) | set(job.texts) <= set(result.numbers)
     json.loads(result.to_json())  # the result is JSON-serialisable
     assert feedback.fraction == pytest.approx(1.0) or feedback.messages
@@ -216,7 +222,7 @@ def test_sar_melt_and_local_incidence(tmp_path):
 def test_dem_coregistration(tmp_path):
     res = run(tmp_path, "dem_coregistration",
               {"reference": SAMPLE["dem_ref"], "dem": SAMPLE["dem"], "outlines": SAMPLE["dem_outlines"]},
-              {"output": "aligned.tif", "dh": "dh.tif", "report": "report.html"}, {"deramp_order": 1})
+              {"output": "aligned.tif", "dh": "dh.tif", "report_html": "report.html"}, {"deramp_order": 1})
     assert res.report["method"] == "nuth_kaab+deramp1"
     assert res.numbers["nmad_after_m"] < res.numbers["nmad_before_m"] and abs(res.numbers["median_after_m"]) < 0.1
     assert res.report["display_ranges"]["dh"][0] == -res.report["display_ranges"]["dh"][1]
@@ -227,14 +233,14 @@ def test_dem_points_coregistration_and_the_geoid_trap(tmp_path):
     from serac.core.vector_io import read_geometries
 
     inputs = {"dem": SAMPLE["dem"], "points": SAMPLE["dem_points"], "outlines": SAMPLE["dem_outlines"]}
-    outputs = {"output": "aligned.tif", "dh_points": "dh_points.gpkg", "report": "report.html"}
+    outputs = {"output": "aligned.tif", "dh_points": "dh_points.gpkg", "report_html": "report.html"}
     res = run(tmp_path, "dem_points_coregistration", inputs, outputs, {"elevation_field": "h_orto", "deramp_order": 1})
     n = res.numbers
     assert 10.5 < n["shift_x_m"] < 11.3 and 1.2 < n["shift_y_m"] < 2.2 and -1.2 < n["shift_z_m"] < -0.5
     assert n["nmad_before_m"] > 3.0 and n["nmad_after_m"] < 0.3 and n["count_after"] > 1000
     assert n["geoid_trap"] == 0 and "no datum warning" in n["datum"]
     assert len(read_geometries(res.outputs["dh_points"])) == n["points_on_dem"]
-    assert "Vertical datums" in open(res.outputs["report"], encoding="utf-8").read()
+    assert "Vertical datums" in open(res.outputs["report_html"], encoding="utf-8").read()
     lo, hi = res.report["display_ranges"]["dh_points"]
     assert lo == -hi > -5
     trap = RecordingFeedback()

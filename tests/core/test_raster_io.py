@@ -9,7 +9,7 @@ from affine import Affine
 from rasterio.crs import CRS
 
 from serac.core import raster_io as rio
-from serac.core.errors import AllNoDataError, BandCountError, Cancelled, CRSError, NoOverlapError
+from serac.core.errors import AllNoDataError, BandCountError, Cancelled, CRSError, InputError, NoOverlapError
 
 
 def make_grid(width=300, height=200, res=10.0, x0=500000.0, y0=7000000.0, epsg=32633):
@@ -134,3 +134,58 @@ def test_rasterize_and_metric_grid_on_real_data(shared_data):
     metric = rio.metric_grid_for(srtm)
     assert srtm.is_geographic and not metric.is_geographic
     assert 60 < metric.res[0] < 100  # 3 arcsec at mid latitudes, in m
+
+
+def test_one_nodata_convention_for_every_output(tmp_path):
+    """NaN in float outputs, the integer nodata given (or none) in integer ones; NaN written stays NaN."""
+    grid = make_grid(300, 260)
+    values = np.arange(grid.width * grid.height, dtype="float32").reshape(grid.shape)
+    values[5, 7] = np.nan
+    with rio.RasterWriter(tmp_path / "f.tif", grid, cog=False) as writer:
+        for inner, _ in rio.iter_blocks(grid.shape, 100):
+            r, c = int(inner.row_off), int(inner.col_off)
+            writer.write(values[r:r + int(inner.height), c:c + int(inner.width)], inner)
+    rio.write_raster(tmp_path / "class.tif", np.zeros(grid.shape, "uint8"), grid, nodata=255)
+    rio.write_raster(tmp_path / "mask.tif", np.zeros(grid.shape, "uint8"), grid)  # the float default: no tag
+    with rasterio.open(tmp_path / "f.tif") as ds:
+        assert np.isnan(ds.nodata) and ds.profile["tiled"] and ds.profile["compress"] == "deflate"
+        np.testing.assert_array_equal(ds.read(1), values)
+    with rasterio.open(tmp_path / "class.tif") as ds:
+        assert ds.nodata == 255
+    with rasterio.open(tmp_path / "mask.tif") as ds:
+        assert ds.nodata is None
+    assert sorted(os.listdir(tmp_path)) == ["class.tif", "f.tif", "mask.tif"]  # no temporary left
+
+
+def test_display_range_of_arrays_and_files(tmp_path):
+    values = np.linspace(-10.0, 30.0, 401)
+    low, high = rio.display_range(values)
+    assert low == pytest.approx(np.percentile(values, 2)) and high == pytest.approx(np.percentile(values, 98))
+    assert rio.display_range(values, stretch="from zero") == (0.0, high)
+    assert rio.display_range(values, stretch="symmetric") == (-high, high)
+    assert rio.display_range(np.full(5, np.nan)) is None and rio.display_range(np.ones(5)) is None
+    assert rio.display_range(-values[values > 0], stretch="from zero") is None  # nothing above zero
+    grid = make_grid(40, 30)
+    data = np.stack([np.full(grid.shape, 3.0, "float32"), np.arange(1200, dtype="float32").reshape(grid.shape)])
+    rio.write_raster(tmp_path / "two.tif", data, grid)
+    assert rio.display_range(tmp_path / "two.tif", 2) == rio.display_range(data[1])
+    with pytest.raises(InputError, match="Unknown stretch"):
+        rio.display_range(values, stretch="log")
+
+
+def test_metres_per_pixel_in_feet_and_degrees():
+    feet = rio.RasterGrid(CRS.from_epsg(2272), Affine(10.0, 0, 2_600_000.0, 0, -10.0, 250_000.0), 50, 40)
+    factor = rio.metres_per_unit(feet.crs)
+    assert factor == pytest.approx(1200 / 3937)  # US survey foot
+    assert rio.pixel_sizes_m(feet) == pytest.approx((10 * factor, 10 * factor))
+    assert rio.pixel_area_m2(feet) == pytest.approx((10 * factor) ** 2)
+    metric = rio.metric_grid_for(feet)  # a projected CRS in feet is worked in UTM metres too
+    assert rio.is_metric(metric.crs) and metric.crs.to_epsg() == 32618
+    assert metric.res[0] == pytest.approx(10 * factor, rel=0.05)
+    utm = make_grid()
+    assert rio.metres_per_unit(utm.crs) == 1.0 and rio.metric_grid_for(utm) is utm
+    geo = rio.RasterGrid(CRS.from_epsg(4326), Affine(0.001, 0, 15.0, 0, -0.001, 78.3), 100, 100)
+    assert rio.metres_per_unit(geo.crs) is None
+    x, y = rio.pixel_sizes_m(geo)
+    assert x == pytest.approx(0.001 * 111_320 * np.cos(np.radians(78.25)), rel=0.01)
+    assert y == pytest.approx(111.6, rel=0.01)

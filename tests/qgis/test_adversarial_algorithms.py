@@ -46,7 +46,7 @@ def cases(inputs, out):
     return {
         "dem_coregistration": {"REFERENCE": str(REF_DEM), "DEM": i["dem"], "METHOD": 1,
                                "OUTPUT": str(out / "aligned.tif"), "DH": str(out / "dh.tif"),
-                               "REPORT": str(out / "report.html")},
+                               "REPORT_HTML": str(out / "report.html")},
         "rasterize_outlines": {"INPUT": i["b4"], "OUTLINES": str(OUTLINES), "OUTPUT": str(out / "mask.tif")},
         "mask_raster": {"INPUT": i["b4"], "OUTLINES": str(OUTLINES), "OUTPUT": str(out / "masked.tif")},
         "glacier_velocity": {"REFERENCE": str(B4), "SECONDARY": i["sec"], "SEARCH": 8, "MAX_CHIP": 32,
@@ -157,7 +157,7 @@ def ref_dem(tmp_path):
 
 def _coreg(run_alg, ref, dem, out, feedback=None):
     return run_alg("dem_coregistration", {"REFERENCE": ref, "DEM": dem, "OUTPUT": str(out / "a.tif"),
-                                          "DH": str(out / "dh.tif"), "REPORT": str(out / "r.html")},
+                                          "DH": str(out / "dh.tif"), "REPORT_HTML": str(out / "r.html")},
                    feedback=feedback)
 
 
@@ -258,7 +258,7 @@ def test_5_little_stable_terrain_warns_in_the_log(run_alg, tmp_path):
     mask_path = _write(tmp_path / "mask.tif", mask, g, dtype="uint8", nodata=255)
     feedback = Recorder()
     run_alg("dem_coregistration", {"REFERENCE": ref, "DEM": dem, "UNSTABLE_MASK": mask_path,
-                                   "OUTPUT": str(tmp_path / "a.tif"), "REPORT": str(tmp_path / "r.html")},
+                                   "OUTPUT": str(tmp_path / "a.tif"), "REPORT_HTML": str(tmp_path / "r.html")},
             feedback=feedback)
     assert any(re.search(r"Only \d+ stable pixels .*expect an error of about", w) for w in feedback.warnings)
 

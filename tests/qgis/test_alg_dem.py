@@ -21,7 +21,7 @@ def test_coregistration_through_processing_matches_core(run_alg, tmp_path):
     from serac.core.raster_io import read_grid, read_raster
 
     out = {"OUTPUT": str(tmp_path / "aligned.tif"), "DH": str(tmp_path / "dh.tif"),
-           "REPORT": str(tmp_path / "report.html")}
+           "REPORT_HTML": str(tmp_path / "report.html")}
     res = run_alg("dem_coregistration", {"REFERENCE": str(REF), "DEM": str(DEM), "OUTLINES": str(OUTLINES),
                                          "DERAMP_ORDER": 1, **out})
     core = coregister(REF, DEM, outlines=OUTLINES, deramp_order=1)
@@ -34,19 +34,19 @@ def test_coregistration_through_processing_matches_core(run_alg, tmp_path):
     assert res["SHIFT_X_PX"] == pytest.approx(res["SHIFT_X_M"] / 20.0)
     assert res["NMAD_BEFORE_M"] > 3.0 and res["NMAD_AFTER_M"] < 0.3
     assert res["ITERATIONS"] >= 2
-    assert json.loads(res["RESULT_JSON"])["method"] == "nuth_kaab+deramp1"
+    assert json.loads(res["REPORT"])["method"] == "nuth_kaab+deramp1"
     grid = read_grid(REF)
     dh = read_raster(res["DH"])
     assert dh.grid.matches(grid) and read_raster(res["OUTPUT"]).grid.matches(grid)
     stable = read_raster(MASK).band(1) == 0
     assert abs(np.nanmedian(dh.band(1)[stable])) < 0.05
-    assert "<svg" in open(res["REPORT"], encoding="utf-8").read()
+    assert "<svg" in open(res["REPORT_HTML"], encoding="utf-8").read()
 
 
 def test_vertical_only_with_mask_raster(run_alg, tmp_path):
     res = run_alg("dem_coregistration", {"REFERENCE": str(REF), "DEM": str(DEM), "UNSTABLE_MASK": str(MASK),
                                          "METHOD": 1, "OUTPUT": str(tmp_path / "a.tif"), "DH": str(tmp_path / "d.tif"),
-                                         "REPORT": str(tmp_path / "r.html")})
+                                         "REPORT_HTML": str(tmp_path / "r.html")})
     assert res["SHIFT_X_M"] == 0.0 and res["SHIFT_Y_M"] == 0.0 and res["ITERATIONS"] == 0
     assert res["MEDIAN_AFTER_M"] == pytest.approx(0.0, abs=1e-3)
 
@@ -63,7 +63,7 @@ def test_bad_input_gives_clear_message_and_no_output(run_alg, tmp_path):
     out.mkdir()
     with pytest.raises(QgsProcessingException, match="feet vs metres"):
         run_alg("dem_coregistration", {"REFERENCE": str(REF), "DEM": str(feet), "OUTPUT": str(out / "a.tif"),
-                                       "DH": str(out / "d.tif"), "REPORT": str(out / "r.html")})
+                                       "DH": str(out / "d.tif"), "REPORT_HTML": str(out / "r.html")})
     assert list(out.iterdir()) == []
 
 
@@ -74,7 +74,7 @@ def test_outputs_loaded_with_centred_diverging_style(serac_provider, tmp_path):
     QgsProject.instance().removeAllMapLayers()
     processing.runAndLoadResults("serac:dem_coregistration", {
         "REFERENCE": str(REF), "DEM": str(DEM), "UNSTABLE_MASK": str(MASK), "OUTPUT": str(tmp_path / "a.tif"),
-        "DH": str(tmp_path / "d.tif"), "REPORT": str(tmp_path / "r.html")})
+        "DH": str(tmp_path / "d.tif"), "REPORT_HTML": str(tmp_path / "r.html")})
     (dh_layer,) = QgsProject.instance().mapLayersByName("Elevation difference dh (m)")
     renderer = dh_layer.renderer()
     assert renderer.type() == "singlebandpseudocolor"

@@ -38,7 +38,7 @@ def test_points_coregistration_finds_the_lzd_shift(run_alg, tmp_path):
     res = run_alg("dem_points_coregistration", {
         "DEM": str(DEM), "POINTS": str(POINTS), "ELEVATION_FIELD": "h_orto", "UNSTABLE_MASK": str(MASK),
         "DERAMP_ORDER": 1, "OUTPUT": str(tmp_path / "aligned.tif"), "DH_POINTS": str(tmp_path / "dh_points.gpkg"),
-        "REPORT": str(tmp_path / "report.html")})
+        "REPORT_HTML": str(tmp_path / "report.html")})
     assert 10.5 < res["SHIFT_X_M"] < 11.3 and 1.2 < res["SHIFT_Y_M"] < 2.2 and -1.2 < res["SHIFT_Z_M"] < -0.5
     assert res["SHIFT_X_PX"] == pytest.approx(res["SHIFT_X_M"] / 20.0, rel=1e-3)
     assert res["NMAD_BEFORE_M"] > 3.0 and res["NMAD_AFTER_M"] < 0.3 and res["GEOID_TRAP"] == 0
@@ -47,8 +47,8 @@ def test_points_coregistration_finds_the_lzd_shift(run_alg, tmp_path):
     assert layer.featureCount() == res["POINTS_ON_DEM"]
     values = [f["dh_after_m"] for f in layer.getFeatures() if f["stable"] == 1]
     assert abs(np.median(values)) < 0.05
-    assert json.loads(res["RESULT_JSON"])["method"] == "nuth_kaab+deramp1"
-    assert "<svg" in open(res["REPORT"], encoding="utf-8").read()
+    assert json.loads(res["REPORT"])["method"] == "nuth_kaab+deramp1"
+    assert "<svg" in open(res["REPORT_HTML"], encoding="utf-8").read()
 
 
 def test_geoid_trap_reaches_the_user(run_alg, tmp_path):
@@ -57,7 +57,7 @@ def test_geoid_trap_reaches_the_user(run_alg, tmp_path):
         "DEM": str(DEM), "POINTS": str(POINTS), "ELEVATION_FIELD": "h_ell", "METHOD": 1,
         "OUTPUT": str(tmp_path / "aligned.tif"), "DH_POINTS": str(tmp_path / "dh_points.gpkg")}, feedback=feedback)
     assert res["SHIFT_Z_M"] == pytest.approx(31.2, abs=1.0)
-    undulations = json.loads(res["RESULT_JSON"])["datum"]["undulations_m"]
+    undulations = json.loads(res["REPORT"])["datum"]["undulations_m"]
     if undulations:  # PROJ's EGM96 grid is installed
         assert res["GEOID_TRAP"] == 1
         assert any("geoid undulation" in w for w in feedback.warnings) and "geoid undulation" in res["DATUM"]

@@ -49,7 +49,7 @@ def test_time_series_through_processing(run_alg, kaskawulsh_pairs, tmp_path):
     ts = read_raster(res["OUTPUT"])
     assert ts.count == 3 * n and ts.band_names[0] == f"vx_{expected.labels[0]}" and ts.band_names[2 * n][:6] == "speed_"
     assert ts.grid.matches(grid)
-    summary = json.loads(res["SUMMARY_JSON"])
+    summary = json.loads(res["REPORT"])
     assert summary["point"]["pixel"] == [30, 40] and len(summary["time_grid_edges"]) == n + 1
     # better than the naive per-step mean of the overlapping pairs, against the known truth
     tg = TimeGrid([np.datetime64(e) for e in summary["time_grid_edges"]])
@@ -82,7 +82,7 @@ def test_dates_given_as_text_and_fixed_lambda(run_alg, kaskawulsh_pairs, tmp_pat
     res = run_alg(ALG, {"INPUT": [str(p) for p in renamed[::2]], "DATES": dates, "UNITS": 2, "STEP_DAYS": 0,
                         "LAMBDA_MODE": 1, "LAMBDA": 2.0, "ROBUST": 2, "OUTPUT": str(tmp_path / "ts.tif")})
     assert res["N_PAIRS"] == 6 and res["MEDIAN_LAMBDA"] == 2.0
-    edges = json.loads(res["SUMMARY_JSON"])["time_grid_edges"]
+    edges = json.loads(res["REPORT"])["time_grid_edges"]
     assert edges[0] == str(sc.date1[:6].min()) and res["N_STEPS"] == len(edges) - 1
     assert read_raster(res["OUTPUT"]).tags["ROBUST"] == "none"
 
@@ -105,8 +105,7 @@ def test_bad_inputs_give_clear_messages(run_alg, kaskawulsh_pairs, tmp_path):
 def test_output_style_shows_the_speed_of_a_step(run_alg, kaskawulsh_pairs, tmp_path):
     from qgis.core import QgsProcessingContext, QgsProcessingFeedback, QgsRasterLayer
 
-    from serac.core.timeseries.stack import display_range
-    from serac.processing_provider.algorithms.velocity_timeseries import _from_zero
+    from serac.core.raster_io import display_range
     from serac.processing_provider.styles import StylePostProcessor, style_path
 
     files, _, _ = kaskawulsh_pairs
@@ -114,7 +113,7 @@ def test_output_style_shows_the_speed_of_a_step(run_alg, kaskawulsh_pairs, tmp_p
     n = res["N_STEPS"]
     layer = QgsRasterLayer(res["OUTPUT"], "ts")
     assert layer.isValid()
-    stretch = _from_zero(display_range(res["OUTPUT"], 2 * n + 1))
+    stretch = display_range(res["OUTPUT"], 2 * n + 1, stretch="from zero")
     assert stretch[0] == 0.0 and 20 < stretch[1] < 2000  # m/yr of the Kaskawulsh crop
     StylePostProcessor(style_path("timeseries_speed"), "ts", stretch, band=2 * n + 1).postProcessLayer(
         layer, QgsProcessingContext(), QgsProcessingFeedback())

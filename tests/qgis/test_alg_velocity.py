@@ -58,7 +58,7 @@ def test_velocity_through_processing_matches_core_and_truth(run_alg, tmp_path):
     assert {"speed", "direction", "vx", "vy", "ncc"} <= set(names)
     feature = next(layer.getFeatures())
     assert 0 <= feature["direction"] < 360
-    assert json.loads(res["SUMMARY_JSON"])["chip_sizes_px"] == [32]
+    assert json.loads(res["REPORT"])["chip_sizes_px"] == [32]
 
 
 def test_styles_load(tmp_path):

@@ -31,4 +31,21 @@ def test_every_algorithm_declares_its_job(qgis_app):
                 assert param.defaultValue() == expected, (cls.ALG_ID, spec.name)
         outputs = {o.name() for o in alg.outputDefinitions()}
         assert {key_of(n) for n in list(job.numbers) + list(job.texts)} <= outputs
-        assert cls.REPORT_OUTPUT in outputs
+        assert cls.REPORT_OUTPUT == "REPORT" and cls.REPORT_OUTPUT in outputs  # one name for the JSON report
+        assert "REPORT" not in {key_of(n) for n in job.outputs}, cls.ALG_ID
+
+
+def test_algorithms_check_declared_requirements_only(qgis_app):
+    """The packages an algorithm checks before it runs come from the requirement files: the three every algorithm
+    imports, plus the declared names it lists in REQUIRES (a name missing from the files is an error)."""
+    from serac.plugin.dependencies import REQUIREMENTS
+    from serac.processing_provider.base_algorithm import CORE_REQUIREMENTS, declared_requirements
+    from serac.processing_provider.provider import discover_algorithm_classes
+
+    assert [module for module, _ in CORE_REQUIREMENTS] == ["numpy", "scipy", "rasterio"]
+    assert {module for module, _ in CORE_REQUIREMENTS} <= {r.module for r in REQUIREMENTS if r.required}
+    for cls in discover_algorithm_classes():
+        declared_requirements(cls.REQUIRES)  # KeyError for a name not in the requirement files
+    assert dict(declared_requirements(("onnxruntime", "torch"))) == {"onnxruntime": "onnxruntime", "torch": "torch"}
+    with pytest.raises(KeyError, match="not-declared"):
+        declared_requirements(("not-declared",))

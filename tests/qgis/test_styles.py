@@ -121,7 +121,7 @@ def test_time_series_steps_animate_in_the_temporal_controller(serac_provider, tm
     project.clear()
     params, _ = RUNS["velocity_timeseries"]
     results = _run_and_load("velocity_timeseries", params, tmp_path)
-    edges = json.loads(results["SUMMARY_JSON"])["time_grid_edges"]
+    edges = json.loads(results["REPORT"])["time_grid_edges"]
     n = results["N_STEPS"]
     assert n == len(edges) - 1 >= 3
     layers = [layer for layer in project.mapLayers().values()
