@@ -173,8 +173,7 @@ def match_datums(reference, other, convert=True, progress=None):
         if ref:
             pair.notes.append(f"both DEMs declare {ref} heights: no conversion needed")
         return other, pair
-    what = (f"The {reference.name}'s heights are relative to {ref or 'an undeclared datum'} and the {other.name}'s "
-            f"to {oth or 'an undeclared datum'}")
+    what = f"The {reference.name}'s heights are relative to {_said(ref)} and the {other.name}'s to {_said(oth)}"
     if ref is None or oth is None:
         _warn(pair, f"{what}: Serac assumed both are on the same datum and converted nothing, so any datum "
                     "difference stays in the vertical shift and the dh.",
@@ -209,6 +208,10 @@ def match_datums(reference, other, convert=True, progress=None):
                       f"to {summary['max']:+.2f} m over the grid; " + "; ".join(notes) + ").")
     progress.info(pair.notes[-1])
     return other.with_datum_shift(shift), pair
+
+
+def _said(datum):
+    return "an undeclared datum" if datum is None else ("the ellipsoid" if datum == "ellipsoid" else datum)
 
 
 def _warn(pair, problem, fix):
