@@ -15,6 +15,7 @@ a warning says what was assumed and how to fix it.
 * :func:`check_vertical_datum` — the fitted vertical shift compared with the local geoid undulation.
 """
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,23 +32,20 @@ MAX_LATTICE_PX = 64
 SUMMARY_NODES = 25
 
 
-def _horizontal(crs):
-    """The pyproj horizontal CRS of a compound CRS, else the CRS itself (a 3-D one transforms x, y all the same)."""
-    from pyproj import CRS
+@functools.lru_cache(maxsize=16)
+def _to_lonlat(wkt):
+    """PROJ transformer from the horizontal part of the CRS ``wkt`` (the first of a compound CRS; a 3-D CRS
+    transforms x, y all the same) to longitude/latitude in degrees; built once per CRS."""
+    from pyproj import CRS, Transformer
 
-    crs = CRS.from_user_input(crs.to_wkt() if hasattr(crs, "to_wkt") else crs)
-    if crs.is_compound:
-        return crs.sub_crs_list[0]
-    return crs
+    crs = CRS.from_user_input(wkt)
+    return Transformer.from_crs(crs.sub_crs_list[0] if crs.is_compound else crs, "EPSG:4326", always_xy=True)
 
 
 def grid_lonlat(grid, rows, cols):
     """(lon, lat) in degrees of the pixel centres (rows, cols) of ``grid`` (arrays of the same shape)."""
-    from pyproj import Transformer
-
     x, y = grid.xy(rows, cols)
-    to_geo = Transformer.from_crs(_horizontal(grid.crs), "EPSG:4326", always_xy=True)
-    lon, lat = to_geo.transform(np.ravel(x), np.ravel(y))
+    lon, lat = _to_lonlat(grid.crs.to_wkt()).transform(np.ravel(x), np.ravel(y))
     return np.reshape(lon, np.shape(rows)), np.reshape(lat, np.shape(rows))
 
 
@@ -66,15 +64,30 @@ def _nodes(n, step):
     return np.unique(np.r_[np.arange(0, n, step), n - 1])
 
 
-def _interpolate(values, nodes, n, axis):
-    """Linear interpolation of ``values`` known at ``nodes`` (px) to 0 .. n - 1 along ``axis``."""
+def _weights(nodes, n):
+    """(k, t): position p in 0 .. n - 1 lies between nodes[k] and nodes[k + 1], at fraction t (float32)."""
     if len(nodes) == 1:
-        return np.repeat(values, n, axis=axis)
+        return np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.float32)
     pos = np.arange(n, dtype=np.float64)
     k = np.clip(np.searchsorted(nodes, pos, side="right") - 1, 0, len(nodes) - 2)
-    t = (pos - nodes[k]) / (nodes[k + 1] - nodes[k])
-    a, b = np.take(values, k, axis=axis), np.take(values, k + 1, axis=axis)
-    return a + (b - a) * (t[:, None] if axis == 0 else t[None, :])
+    return k, ((pos - nodes[k]) / (nodes[k + 1] - nodes[k])).astype(np.float32)
+
+
+def _bilinear(values, rows, cols, height, width):
+    """(height, width) float32 interpolated bilinearly from ``values`` known at the lattice ``rows`` x ``cols`` px."""
+    k, t = _weights(cols, width)
+    if len(cols) > 1:  # along the rows of the lattice first (small), then between them
+        values = values[:, k] + (values[:, k + 1] - values[:, k]) * t
+    else:
+        values = np.repeat(values, width, axis=1)
+    values = values.astype(np.float32)
+    if len(rows) == 1:
+        return np.repeat(values, height, axis=0)
+    k, t = _weights(rows, height)
+    out = values[k + 1] - values[k]
+    out *= t[:, None]
+    out += values[k]
+    return out
 
 
 @dataclass(frozen=True)
@@ -97,7 +110,7 @@ class DatumShift:
         offset, why = self.values_at(lon, lat)
         if offset is None:  # match_datums checked the grid is there; only a file removed meanwhile gets here
             raise RuntimeError(f"Vertical datum conversion failed: {why}")
-        return _interpolate(_interpolate(offset, cols, sub.width, 1), rows, sub.height, 0).astype(np.float32)
+        return _bilinear(offset, rows, cols, sub.height, sub.width)
 
     def __str__(self):
         return f"{self.from_datum} -> {self.to_datum}"
