@@ -10,6 +10,11 @@ a failure or cancellation leaves no partial file.
 
 ``shift_by="geotransform"`` instead keeps the DEM's own pixels and moves its
 geotransform (no resampling), adding the vertical correction.
+
+When the fit converted the DEM to align onto the reference's vertical datum
+(``result.vertical_datum.shift``), the aligned DEM on the reference grid and every dh map
+are on the reference's datum too; a DEM moved by its geotransform keeps its own CRS, so
+its heights stay on its own datum (the fitted shifts exclude the datum difference).
 """
 
 import contextlib
@@ -21,7 +26,7 @@ from rasterio.windows import Window
 
 from ..errors import InputError
 from ..progress import as_progress
-from ..raster_io import BandReader, RasterGrid, block_count, iter_blocks
+from ..raster_io import RasterGrid, block_count, iter_blocks
 from ..stats import robust_summary
 from .output import DemOutput
 from .shift import shift_array
@@ -79,6 +84,14 @@ def _vertical(transform, grid, window, work_crs):
     return transform.vertical(x, y)
 
 
+def _on_reference_datum(result, dem):
+    """``dem`` as a :class:`DemSource` reading its heights on the datum the fit used (the reference's when
+    it converted them). A result without ``vertical_datum`` (points co-registration) converts nothing."""
+    pair = getattr(result, "vertical_datum", None)
+    dem = DemSource.of(dem, "DEM to align")
+    return dem.with_datum_shift(pair.shift) if pair is not None and pair.shift is not None else dem
+
+
 def iter_aligned_blocks(result, reference, dem, block_size=1024, resampling="bilinear", with_dh=True,
                         progress=None):
     """Yield (window, aligned, dh) blocks of the aligned DEM on the reference grid (float32, m).
@@ -87,7 +100,7 @@ def iter_aligned_blocks(result, reference, dem, block_size=1024, resampling="bil
     """
     progress = as_progress(progress)
     reference = DemSource.of(reference, "reference DEM")
-    dem = DemSource.of(dem, "DEM to align")
+    dem = _on_reference_datum(result, dem)
     grid = reference.grid
     dx, dy = result.shift_native
     drow, dcol = shift_offsets(dx, dy, grid)
@@ -154,7 +167,7 @@ def apply_to_files(result, reference, dem, aligned_path=None, dh_path=None, bloc
             with contextlib.ExitStack() as stack:
                 writer = _writer(stack, dh_path, grid, "dh", {**tags, **DH_TAGS}, cog)
                 ref = DemSource.of(reference, "reference DEM")
-                moved = BandReader(aligned_path)
+                moved = _on_reference_datum(result, DemSource(aligned_path, "aligned DEM"))
                 for inner, _ in iter_blocks(grid.shape, block_size):
                     aligned = moved.read(grid, inner, resampling)
                     dh = aligned - ref.read(grid, inner)

@@ -10,12 +10,15 @@ two leaves a vertical shift of about N that co-registration silently "corrects".
 * :func:`geoid_undulation` evaluates N with PROJ (pyproj) where the geoid grid is installed
   (``egm96_15.gtx`` for EGM96; EGM2008 needs ``us_nga_egm08_25.tif``); PROJ's "ballpark"
   transformation (N = 0) is never used;
-* :func:`convert_heights` converts heights between datums, reporting what it did;
+* :func:`datum_offset` is the one height conversion: the height that puts heights on one datum
+  onto another at given positions; :func:`convert_heights` applies it to points, and
+  :mod:`.pair_datum` to the DEMs of a pair, pixel by pixel;
 * :func:`check_vertical_shift` flags a fitted vertical shift close to the local undulation
   (from PROJ, or from two height fields of the same points), or a large shift between
   undeclared datums. It serves DEM-vs-points and DEM-vs-DEM co-registration alike.
 """
 
+import functools
 import warnings
 from dataclasses import dataclass, field
 
@@ -54,8 +57,8 @@ def _pyproj_crs(crs):
 
 
 def datum_of_crs(crs):
-    """The vertical datum a CRS declares: 'EGM96', 'EGM2008', 'ellipsoid' (3-D geographic), another
-    vertical CRS name, or None when it declares none (a 2-D CRS)."""
+    """The vertical datum a CRS declares: 'EGM96', 'EGM2008', 'ellipsoid' (a 3-D geographic or projected CRS:
+    ellipsoidal heights), another vertical CRS name, or None when it declares none (a 2-D CRS)."""
     crs = _pyproj_crs(crs)
     if crs is None:
         return None
@@ -65,19 +68,17 @@ def datum_of_crs(crs):
             for model, epsg in GEOID_EPSG.items():
                 if code == epsg:
                     return model
-            return sub.name
-    if crs.is_geographic and len(crs.axis_info) == 3:
+            return _ALIASES.get(sub.name.strip().lower(), sub.name)
+    if (crs.is_geographic or crs.is_projected) and len(crs.axis_info) == 3:
         return "ellipsoid"
     return None
 
 
-def geoid_undulation(lon, lat, model="EGM96"):
-    """(N in m at lon/lat in degrees, description) from PROJ, or (None, why not) when the grid is missing."""
+@functools.lru_cache(maxsize=None)
+def _geoid_operation(model):
+    """(PROJ transformer from ``model`` heights to ellipsoidal ones, description) or (None, why not); built once."""
     from pyproj.transformer import TransformerGroup
 
-    model = normalize_datum(model)
-    if model not in GEOID_EPSG:
-        raise InputError(f"'{model}' is not a geoid model.", "use EGM96 or EGM2008.")
     with warnings.catch_warnings():  # pyproj warns when the best operation's grid is missing: handled below
         warnings.simplefilter("ignore", UserWarning)
         group = TransformerGroup(f"EPSG:4326+{GEOID_EPSG[model]}", "EPSG:4979", always_xy=True)
@@ -86,13 +87,46 @@ def geoid_undulation(lon, lat, model="EGM96"):
         missing = sorted({g.short_name for op in group.unavailable_operations for g in op.grids if not g.available})
         return None, (f"the {model} geoid grid is not installed in PROJ ({', '.join(missing) or 'no grid'}); "
                       "install it in the PROJ data folder to convert")
+    parts = usable[0].description.split(" + ")
+    return usable[0], f"{model} undulation from PROJ ({parts[1] if len(parts) > 1 else parts[0]})"
+
+
+def geoid_undulation(lon, lat, model="EGM96"):
+    """(N in m at lon/lat in degrees, description) from PROJ, or (None, why not) when the grid is missing."""
+    model = normalize_datum(model)
+    if model not in GEOID_EPSG:
+        raise InputError(f"'{model}' is not a geoid model.", "use EGM96 or EGM2008.")
+    transformer, what = _geoid_operation(model)
+    if transformer is None:
+        return None, what
     lon = np.asarray(lon, dtype=np.float64)
     lat = np.asarray(lat, dtype=np.float64)
-    _, _, h = usable[0].transform(lon, lat, np.zeros_like(lon))
+    _, _, h = transformer.transform(lon, lat, np.zeros_like(lon))
     n = np.asarray(h, dtype=np.float64)
     n[~np.isfinite(n) | (np.abs(n) > 1000)] = np.nan
-    parts = usable[0].description.split(" + ")
-    return n, f"{model} undulation from PROJ ({parts[1] if len(parts) > 1 else parts[0]})"
+    return n, what
+
+
+def datum_offset(lon, lat, from_datum, to_datum):
+    """(offset, notes): the height (m) to add at lon/lat (degrees) to heights on ``from_datum`` to put them on
+    ``to_datum`` (N_from - N_to, N = 0 on the ellipsoid) and what was used (each model's median N here);
+    (None, why not) when a geoid grid is missing. Both datums are names :func:`normalize_datum` accepts and differ.
+
+    The one height conversion of Serac: points (:func:`convert_heights`) and DEM grids
+    (:mod:`.pair_datum`) both go through it.
+    """
+    src, dst = normalize_datum(from_datum), normalize_datum(to_datum)
+    offset = np.zeros(np.shape(lon), dtype=np.float64)
+    notes = []
+    for model, sign in ((src, 1.0), (dst, -1.0)):
+        if model == "ellipsoid":
+            continue
+        n, why = geoid_undulation(lon, lat, model)
+        if n is None:
+            return None, why
+        notes.append(f"{why}: median {np.nanmedian(n):+.2f} m")
+        offset += sign * n  # h_ellipsoid = H_src + N_src; H_dst = h_ellipsoid - N_dst
+    return offset, notes
 
 
 @dataclass
@@ -116,23 +150,11 @@ def convert_heights(lon, lat, h, from_datum, to_datum):
         return Conversion(h, False, "vertical datum not declared for both; no conversion")
     if src == dst:
         return Conversion(h, False, f"both on {src}; no conversion needed")
-    n_src = n_dst = 0.0
-    notes = []
-    for model, sign in ((src, 1), (dst, -1)):
-        if model == "ellipsoid":
-            continue
-        n, why = geoid_undulation(lon, lat, model)
-        if n is None:
-            return Conversion(h, False, f"cannot convert {src} to {dst}: {why}")
-        notes.append(f"{why}: median {np.nanmedian(n):+.2f} m")
-        if sign > 0:
-            n_src = n
-        else:
-            n_dst = n
-    # h_ellipsoid = H_src + N_src; H_dst = h_ellipsoid - N_dst
-    out = h + n_src - n_dst
-    shift = np.nanmedian(out - h)
-    return Conversion(out, True, f"converted {src} -> {dst} (median change {shift:+.2f} m; " + "; ".join(notes) + ")")
+    offset, notes = datum_offset(lon, lat, src, dst)
+    if offset is None:
+        return Conversion(h, False, f"cannot convert {src} to {dst}: {notes}")
+    return Conversion(h + offset, True, f"converted {src} -> {dst} (median change {np.nanmedian(offset):+.2f} m; "
+                                        + "; ".join(notes) + ")")
 
 
 @dataclass
@@ -149,8 +171,14 @@ class DatumCheck:
                 "warnings": list(self.warnings), "flagged": self.flagged}
 
 
+#: How to fix a shift that looks like the geoid undulation, for points and for DEM pairs.
+FIX_POINTS = "put both on the same vertical datum (e.g. use the points' ellipsoidal heights for an ellipsoidal DEM)"
+FIX_PAIR = ("declare each DEM's vertical datum in its CRS (a compound CRS such as EPSG:32633+5773 for EGM96 heights, "
+            "a 3-D CRS for ellipsoidal ones) so that Serac converts them, or convert one DEM yourself")
+
+
 def check_vertical_shift(shift_z_m, lon, lat, reference_datum=None, dem_datum=None, alternative_heights=None,
-                         tolerance_m=None):
+                         tolerance_m=None, fix=FIX_POINTS):
     """Flag a vertical shift (m, applied to the DEM) that is probably a datum mix-up.
 
     ``lon``/``lat``: where the data are (degrees; a sample of points or pixels).
@@ -160,6 +188,7 @@ def check_vertical_shift(shift_z_m, lon, lat, reference_datum=None, dem_datum=No
     A shift is flagged when |shift| >= 2 m and within ``tolerance_m`` (default max(1.5 m,
     15 % of |N|)) of |N| for any available undulation estimate; the sign tells which side
     is ellipsoidal. Without any estimate a shift above 5 m between undeclared datums is reported.
+    ``fix``: what the warning tells the user to do (:data:`FIX_POINTS` or :data:`FIX_PAIR`).
     """
     dz = float(shift_z_m)
     check = DatumCheck(dz)
@@ -185,8 +214,7 @@ def check_vertical_shift(shift_z_m, lon, lat, reference_datum=None, dem_datum=No
             check.flagged = True
             check.warnings.append(
                 f"The vertical shift {dz:+.2f} m is close to the local geoid undulation ({name}: N = {n:+.2f} m): "
-                f"{ell} ({declared}). Do not trust this shift as a correction: put both on the same vertical datum "
-                "(e.g. use the points' ellipsoidal heights for an ellipsoidal DEM) and run again.")
+                f"{ell} ({declared}). Do not trust this shift as a correction: {fix} and run again.")
             break
     if not check.flagged and abs(dz) > LARGE_SHIFT_M and (reference_datum is None or dem_datum is None):
         known = ", ".join(f"{k}: {v:+.2f} m" for k, v in estimates.items()) or "no geoid grid available"
@@ -203,28 +231,3 @@ def _centre_lonlat(grid):
     left, bottom, right, top = grid.bounds
     lon, lat = rasterio.warp.transform(grid.crs, "EPSG:4326", [(left + right) / 2], [(bottom + top) / 2])
     return lon[0], lat[0]
-
-
-def check_vertical_datum(reference_grid, dem_grid, shift_z_m):
-    """DEM-vs-DEM co-registration: warn (:func:`serac.core.progress.warn`) when the two DEMs declare different
-    vertical datums, or when the fitted vertical shift (m) looks like the geoid undulation at the scene
-    (:func:`check_vertical_shift`); returns the warning texts."""
-    from ..progress import warn
-
-    ref_datum, dem_datum = datum_of_crs(reference_grid.crs), datum_of_crs(dem_grid.crs)
-    notes = []
-    if (ref_datum or dem_datum) and ref_datum != dem_datum:
-        notes.append(f"The reference DEM's heights are relative to {ref_datum or 'an undeclared datum'} and the DEM "
-                     f"to align's to {dem_datum or 'an undeclared datum'}: the vertical shift ({shift_z_m:+.2f} m) "
-                     "includes any difference between the two. Put both on the same vertical datum (e.g. 'gdalwarp "
-                     "-s_srs EPSG:4326+5773 -t_srs EPSG:4979' turns EGM96 heights into ellipsoidal ones).")
-    if reference_grid.crs is not None and np.isfinite(shift_z_m):
-        try:
-            lon, lat = _centre_lonlat(reference_grid)
-        except Exception:  # noqa: BLE001 - no geographic position: only the declared datums can be compared
-            lon = lat = None
-        if lon is not None:
-            notes += check_vertical_shift(shift_z_m, [lon], [lat], ref_datum, dem_datum).warnings
-    for note in notes:
-        warn(note)
-    return notes

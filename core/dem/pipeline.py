@@ -20,10 +20,10 @@ from ..raster_io import check_output_path
 from ..stats import robust_summary
 from .apply import apply_to_files
 from .checks import check_stable_terrain, check_vertical_units
-from .datum import check_vertical_datum
 from .deramp import Deramp
 from .histogram import histogram
 from .nuth_kaab import NuthKaab
+from .pair_datum import check_vertical_datum, match_datums
 from .report import write_report
 from .sample import build_sample
 from .shifts import TransformShifts
@@ -44,7 +44,9 @@ class CoregResult(TransformShifts):
     on the metric working grid; ``shift_x/y_px``: the same in px of the reference grid
     (x east, y north); ``shift_native``: (dx, dy) in reference CRS units;
     ``stats_before/after``: :func:`~serac.core.stats.robust_summary` of stable dh (m)
-    on the working grid without / with the correction.
+    on the working grid without / with the correction; ``vertical_datum``: the
+    :class:`~.pair_datum.PairDatum` of the two DEMs (its ``shift`` converts the DEM to align
+    onto the reference's datum, so the shifts exclude the datum difference).
     """
 
     method: str
@@ -63,6 +65,7 @@ class CoregResult(TransformShifts):
     timings_s: dict = field(default_factory=dict)
     dh_map_summary: dict = None  # robust_summary of the written dh map (all terrain), set by coregister
     aligned_summary: dict = None  # robust_summary of the written aligned DEM, set by coregister
+    vertical_datum: object = None  # PairDatum
 
     def step_info(self, name):
         """The info dict of the first step called ``name`` (e.g. 'nuth_kaab'), or {}."""
@@ -94,12 +97,14 @@ class CoregResult(TransformShifts):
             "reference_grid": self.reference_grid.describe(), "work_grid": self.work_grid.describe(),
             "stable_terrain": self.stable, "timings_s": self.timings_s, "dh_map_summary": self.dh_map_summary,
             "aligned_summary": self.aligned_summary,
+            "datum": self.vertical_datum.to_dict() if self.vertical_datum is not None else None,
         }
 
 
 def make_pipeline(method="nuth_kaab", deramp_order=0, max_iterations=10, tolerance_m=0.01,
-                  vertical_statistic="median"):
-    """A pipeline from the Processing-style choices: method, then an optional deramp of order 1-3."""
+                  vertical_statistic="median", convert_datums=True):
+    """A pipeline from the Processing-style choices: method, then an optional deramp of order 1-3
+    (``convert_datums``: see :class:`CoregPipeline`)."""
     if method == "nuth_kaab":
         steps = [NuthKaab(max_iterations=max_iterations, tolerance_m=tolerance_m)]
     elif method == "vertical":
@@ -108,14 +113,20 @@ def make_pipeline(method="nuth_kaab", deramp_order=0, max_iterations=10, toleran
         raise InputError(f"Unknown co-registration method '{method}'.", f"use one of {', '.join(METHODS)}.")
     if deramp_order:
         steps.append(Deramp(deramp_order))
-    return CoregPipeline(steps)
+    return CoregPipeline(steps, convert_datums)
 
 
 class CoregPipeline:
-    """A chain of :class:`~.step.CoregStep` fitted in order on one stable-terrain sample."""
+    """A chain of :class:`~.step.CoregStep` fitted in order on one stable-terrain sample.
 
-    def __init__(self, steps):
+    ``convert_datums``: when the two DEMs declare different vertical datums, read the DEM to
+    align on the reference's datum (:func:`~.pair_datum.match_datums`); False keeps its heights
+    as stored, with a warning.
+    """
+
+    def __init__(self, steps, convert_datums=True):
         self.steps = list(steps)
+        self.convert_datums = bool(convert_datums)
         if not self.steps:
             raise InputError("A co-registration needs at least one step.")
         self.result = None
@@ -148,6 +159,7 @@ class CoregPipeline:
         reference = DemSource.of(reference, "reference DEM")
         dem = DemSource.of(dem, "DEM to align")
         dem.require_overlap(reference.grid)
+        dem, datum = match_datums(reference, dem, self.convert_datums, progress)
         work = working_grid(reference.grid)
         progress.info(f"Working grid: {work.describe()}")
         sample = build_sample(reference, dem, work, stable, int(subsample), tuple(slope_limits),
@@ -170,7 +182,7 @@ class CoregPipeline:
         t1 = time.perf_counter()
         after = sample.dh(transform, sample.stats_points)
         stats_after = robust_summary(after)
-        check_vertical_datum(reference.grid, dem.grid, transform.shift_z_m)
+        check_vertical_datum(reference.grid, datum, transform.shift_z_m)
         check_stable_terrain(sample.counts, stats_after["nmad"], sample.slope_points.extra.get("slope", []),
                              min(work.res))
         native = shift_to_native(transform.shift_x_m, transform.shift_y_m, work, reference.grid)
@@ -178,7 +190,7 @@ class CoregPipeline:
         self.result = CoregResult(self.method, transform, native, px[0], px[1], robust_summary(before),
                                   stats_after, histogram(before, after), steps, dict(sample.counts),
                                   reference.grid, work, stable.describe() if stable else "all terrain stable",
-                                  timings)
+                                  timings, vertical_datum=datum)
         timings["stats"] = time.perf_counter() - t1
         timings["fit_total"] = time.perf_counter() - t0
         progress.update(1.0)
@@ -211,16 +223,17 @@ def _label(value):
 def coregister(reference, dem, aligned_path=None, dh_path=None, report_path=None, method="nuth_kaab",
                deramp_order=0, outlines=None, outlines_crs=None, mask=None, max_iterations=10,
                tolerance_m=0.01, slope_limits=(5.0, 70.0), subsample=500_000, seed=42, block_size=1024,
-               resampling="bilinear", shift_by="resample", cog=True, feedback=None):
+               resampling="bilinear", shift_by="resample", cog=True, convert_datums=True, feedback=None):
     """Fit, apply and report in one call (what the Processing algorithm runs); returns the :class:`CoregResult`.
 
-    Everything is checked and fitted before the first byte is written.
+    Everything is checked and fitted before the first byte is written. ``convert_datums``: see
+    :class:`CoregPipeline`.
     """
     progress = as_progress(feedback)
     for path in (aligned_path, dh_path, report_path):
         if path:
             check_output_path(path)
-    pipe = make_pipeline(method, deramp_order, max_iterations, tolerance_m)
+    pipe = make_pipeline(method, deramp_order, max_iterations, tolerance_m, convert_datums=convert_datums)
     result = pipe.fit(reference, dem, stable_terrain(outlines, outlines_crs, mask), subsample=subsample,
                       slope_limits=slope_limits, seed=seed, feedback=progress.sub(0, 0.4))
     t0 = time.perf_counter()

@@ -12,7 +12,8 @@ At each pixel with at least ``min_count`` valid elevations z_i at times t_i (dec
   reported (three DEMs leave one degree of freedom, too few to trust the scatter alone).
 
 The DEMs are read onto one grid (the first DEM's by default; others are reprojected on the
-fly) in blocks, so series of large DEMs fit in memory.
+fly) in blocks, so series of large DEMs fit in memory. A DEM that declares another vertical
+datum than the first DEM is read on the first DEM's datum (:func:`~.pair_datum.match_datums`).
 """
 
 import contextlib
@@ -27,6 +28,7 @@ from ..progress import as_progress
 from ..raster_io import block_count, iter_blocks
 from ..stats import robust_summary
 from .output import DemOutput
+from .pair_datum import match_datums
 from .sources import DemSource
 
 OUTPUTS = ("rate", "rate_error", "count", "elevation_at_reference")
@@ -88,15 +90,17 @@ def rate_of_stack(stack, years, sigmas=None, min_count=3, reference_year=None):
 
 
 def elevation_change_rate(dems, dates, sigmas=None, grid=None, min_count=3, block_size=512, out_paths=None,
-                          cog=True, feedback=None):
+                          cog=True, convert_datums=True, feedback=None):
     """dh/dt (m/yr) and its error from DEM paths (or :class:`~.sources.DemSource`) at ``dates``.
 
     ``sigmas``: optional per-DEM error (m); ``grid``: output grid (default the first DEM's);
     ``min_count``: fewer valid DEMs at a pixel gives NaN (2 allows a pair rate, whose error
     then needs ``sigmas``). ``out_paths``: {output name: path} for any of :data:`OUTPUTS`
     (written blockwise, atomically); without it the arrays are returned in a dict.
-    Returns (arrays or written paths, summary dict with the dates as decimal years and
-    the median / NMAD of the rate).
+    ``convert_datums``: read every DEM on the first DEM's vertical datum when both declare one
+    (False: heights as stored, with a warning where the datums differ).
+    Returns (arrays or written paths, summary dict with the dates as decimal years, the median /
+    NMAD of the rate and ``datums``: each later DEM's :class:`~.pair_datum.PairDatum` as a dict).
     """
     progress = as_progress(feedback)
     if len(dems) != len(dates):
@@ -110,8 +114,11 @@ def elevation_change_rate(dems, dates, sigmas=None, grid=None, min_count=3, bloc
         raise InputError("All DEMs have the same date.", "a rate needs DEMs of different dates.")
     sources = [DemSource.of(d, f"DEM {k + 1}") for k, d in enumerate(dems)]
     grid = grid or sources[0].grid
-    for s in sources[1:]:
-        s.require_overlap(grid)
+    pairs = []
+    for k in range(1, len(sources)):
+        sources[k].require_overlap(grid)
+        sources[k], pair = match_datums(sources[0], sources[k], convert_datums, progress)
+        pairs.append(pair.to_dict())
     out_paths = dict(out_paths or {})
     for name in out_paths:
         if name not in OUTPUTS:
@@ -134,6 +141,6 @@ def elevation_change_rate(dems, dates, sigmas=None, grid=None, min_count=3, bloc
             v = out["rate"][::4, ::4]
             sample.append(v[np.isfinite(v)])
             progress.update((i + 1) / total)
-    summary = {"years": years.tolist(), "rate_summary": robust_summary(np.concatenate(sample) if sample else
-                                                                       np.empty(0))}
+    rates = np.concatenate(sample) if sample else np.empty(0)
+    summary = {"years": years.tolist(), "datums": pairs, "rate_summary": robust_summary(rates)}
     return (out_paths if out_paths else arrays), summary

@@ -86,10 +86,15 @@ def report_html(result, inputs=None, title="DEM co-registration"):
                         + "</ul>")
     datum = d.get("datum")
     if datum:
-        rows = [["points", datum.get("points_datum") or "not declared"],
-                ["DEM", datum.get("dem_datum") or "not declared"]]
+        first = ["points", datum.get("points_datum")] if "points_datum" in datum else \
+            ["reference DEM", datum.get("reference_datum")]
+        rows = [[first[0], first[1] or "not declared"], ["DEM", datum.get("dem_datum") or "not declared"]]
+        if datum.get("conversion"):
+            rows.append(["DEM heights converted", datum["conversion"]])
+        rows += [[f"height added by the conversion, {k} (m)", v] for k, v in datum.get("offset_m", {}).items()]
         rows += [[f"geoid undulation, {k} (m)", v] for k, v in datum.get("undulations_m", {}).items()]
-        rows += [["note", n] for n in datum.get("notes", [])]
+        rows += [["note", n] for n in datum.get("notes", []) + datum.get("warnings", [])
+                 if n not in d.get("warnings", [])]
         sections.append("<h2>Vertical datums</h2>" + _table(["item", "value"], rows))
     sections.append("<h2>Applied shift</h2>"
                     '<p class="note">Displacement applied to the DEM to align: x east, y north, z up.</p>'

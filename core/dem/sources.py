@@ -4,8 +4,13 @@ A file is read window by window with :class:`~serac.core.raster_io.BandReader`: 
 pixels line up with the grid's, otherwise through :func:`~serac.core.raster_io.read_on_grid`,
 which reprojects and resamples on the fly, so its CRS, resolution and extent may differ
 from the grid's. An in-memory raster must already be on the grid.
+
+A source knows the vertical datum its CRS declares (``datum``); one given a
+:class:`~.pair_datum.DatumShift` (:meth:`DemSource.with_datum_shift`, done by
+:func:`~.pair_datum.match_datums`) reads its heights on another datum.
 """
 
+import copy
 import os
 
 import numpy as np
@@ -14,6 +19,7 @@ from rasterio.windows import Window
 from ..errors import InputError
 from ..progress import warn
 from ..raster_io import BandReader, Raster, read_grid, require_overlap
+from .datum import datum_of_crs
 
 _METRE = {"m", "metre", "meter", "metres", "meters"}
 _FOOT = {"ft", "foot", "feet", "us survey foot", "ftus", "us-ft", "foot_us"}
@@ -32,7 +38,13 @@ def normalize_unit(unit):
 
 
 class DemSource:
-    """A single-band DEM to be read onto grids, from a path or an in-memory Raster."""
+    """A single-band DEM to be read onto grids, from a path or an in-memory Raster.
+
+    ``datum``: the vertical datum its CRS declares ('ellipsoid', 'EGM96', 'EGM2008', another
+    name, or None); ``datum_shift``: the conversion added to every read (None: heights as stored).
+    """
+
+    datum_shift = None
 
     def __init__(self, source, name="DEM", band=1):
         self.name = name
@@ -50,6 +62,7 @@ class DemSource:
             self.grid = self.reader.grid
             self.unit = normalize_unit(self.reader.unit)
             self._check_is_dem()
+        self.datum = datum_of_crs(self.grid.crs)
 
     def _check_is_dem(self):
         """Refuse an 8-bit raster (an image: 256 levels cannot hold elevations); warn for a multi-band one."""
@@ -64,6 +77,12 @@ class DemSource:
     def of(cls, source, name):
         return source if isinstance(source, DemSource) else cls(source, name)
 
+    def with_datum_shift(self, shift):
+        """A copy of this source whose reads add ``shift`` (a :class:`~.pair_datum.DatumShift`, or None)."""
+        out = copy.copy(self)
+        out.datum_shift = shift
+        return out
+
     @property
     def label(self):
         return os.path.basename(self.path) if self.path else f"in-memory {self.name}"
@@ -72,7 +91,14 @@ class DemSource:
         require_overlap(self.grid, grid, f"{self.name} ({self.label}) and the reference grid")
 
     def read(self, grid, window=None, resampling="bilinear"):
-        """Elevations (float32, NaN = nodata) on ``window`` of ``grid`` (default: whole grid)."""
+        """Elevations (float32, m, NaN = nodata) on ``window`` of ``grid`` (default: whole grid), on the
+        datum ``datum_shift`` converts to when one is set."""
+        values = self._read(grid, window, resampling)
+        if self.datum_shift is not None:
+            values = values + self.datum_shift.on(grid, window)
+        return values
+
+    def _read(self, grid, window, resampling):
         if self.raster is not None:
             if not self.raster.grid.matches(grid):
                 raise InputError(f"The in-memory {self.name} is not on the working grid.",

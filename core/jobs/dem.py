@@ -28,12 +28,18 @@ class CoregFitSettings(Settings):
     slope_max: float = setting(70.0, "Maximum slope used by Nuth & Kääb (deg)", unit="deg", minimum=1.0, maximum=90.0)
 
 
+#: The setting of the DEM pair jobs that turns the vertical datum conversion (serac.core.dem.pair_datum) on or off.
+CONVERT_DATUMS_LABEL = ("Convert vertical datums: when both DEMs declare different ones (compound or 3-D CRS), "
+                        "put the second DEM's heights on the reference's with PROJ")
+
+
 @dataclass(frozen=True)
 class DemCoregistrationSettings(CoregFitSettings):
     subsample: int = setting(500000, "Subsample: stable pixels used by the fit", unit="px", minimum=1000,
                              maximum=100_000_000, advanced=True)
     shift_geotransform: bool = setting(False, "Move the geotransform instead of resampling (aligned DEM keeps its "
                                               "own grid)", advanced=True)
+    convert_datums: bool = setting(True, CONVERT_DATUMS_LABEL, advanced=True)
 
 
 #: Unstable terrain left out of the fits (glaciers): outlines and/or a mask raster; the DEM jobs share them.
@@ -63,6 +69,19 @@ NUMBERS = dict(shift_x_m="Shift applied, x east (m)", shift_y_m="Shift applied, 
                median_after_m="Stable-terrain median dh after (m)",
                nmad_after_m="Stable-terrain NMAD of dh after (m)",
                iterations="Nuth & Kääb iterations")
+#: What a DEM pair job reports of the vertical datum conversion (:class:`serac.core.dem.pair_datum.PairDatum`).
+DATUM_NUMBERS = dict(datum_offset_mean_m="Vertical datum conversion: mean height added to the second DEM (m; 0: "
+                                         "not converted)",
+                     datum_offset_min_m="Vertical datum conversion: smallest height added (m)",
+                     datum_offset_max_m="Vertical datum conversion: largest height added (m)")
+DATUM_TEXTS = dict(datum="Vertical datums: conversion done and warnings")
+
+
+def datum_numbers(pair):
+    """The :data:`DATUM_NUMBERS` and :data:`DATUM_TEXTS` of a :class:`~serac.core.dem.pair_datum.PairDatum`."""
+    offset = pair.offset_m if pair.converted else {}
+    return {"datum_offset_mean_m": offset.get("mean", 0.0), "datum_offset_min_m": offset.get("min", 0.0),
+            "datum_offset_max_m": offset.get("max", 0.0), "datum": pair.text()}
 
 
 def run(inputs: Mapping, outputs: Mapping, settings: DemCoregistrationSettings, feedback=None,
@@ -86,7 +105,7 @@ def run(inputs: Mapping, outputs: Mapping, settings: DemCoregistrationSettings, 
             max_iterations=settings.max_iterations,
             tolerance_m=settings.tolerance, slope_limits=(settings.slope_min, settings.slope_max),
             subsample=settings.subsample, shift_by="geotransform" if settings.shift_geotransform else "resample",
-            feedback=progress.feedback)
+            convert_datums=settings.convert_datums, feedback=progress.feedback)
     progress.info(result.summary_line())
     d = result.to_dict()
     report = {k: v for k, v in d.items() if k != "histogram"}
@@ -103,7 +122,9 @@ def run(inputs: Mapping, outputs: Mapping, settings: DemCoregistrationSettings, 
     if report_path:
         written["report_html"] = report_path
     report["display_ranges"] = ranges
-    return Result(written, {name: d[name] for name in NUMBERS}, report)
+    numbers = {name: d[name] for name in NUMBERS}
+    numbers.update(datum_numbers(result.vertical_datum))
+    return Result(written, numbers, report)
 
 
 JOB = Job("dem_coregistration", "DEM co-registration and elevation change", DemCoregistrationSettings, run,
@@ -113,4 +134,4 @@ JOB = Job("dem_coregistration", "DEM co-registration and elevation change", DemC
            "dh": Port("raster", "Elevation difference dh = aligned - reference (m)", optional=True, style="dem_dh"),
            "report_html": Port("file", "Co-registration report (HTML)", optional=True,
                                file_filter="HTML files (*.html)")},
-          NUMBERS)
+          {**NUMBERS, **DATUM_NUMBERS}, DATUM_TEXTS)

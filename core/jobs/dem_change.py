@@ -17,7 +17,7 @@ from ..errors import InputError
 from ..progress import Progress
 from .base import Job, Port, Result, Settings, core_feedback, optional_output, require_input, require_vector, \
     setting, thread_limits
-from .dem import symmetric_limit
+from .dem import CONVERT_DATUMS_LABEL, symmetric_limit
 
 # -- uncertainty per glacier --------------------------------------------------------------------------------------
 
@@ -34,6 +34,7 @@ class DemUncertaintySettings(Settings):
                              advanced=True)
     samples: int = setting(300_000, "Stable pixels sampled for the error model (px)", unit="px", minimum=10_000,
                            maximum=10_000_000, advanced=True)
+    convert_datums: bool = setting(True, CONVERT_DATUMS_LABEL, advanced=True)
 
 
 #: Attributes of every glacier outline written by ``dem_change_uncertainty`` (name -> label with unit).
@@ -57,11 +58,14 @@ UNCERTAINTY_NUMBERS = dict(
     correlation_range_m="Longest correlation range of the errors (m)")
 
 
-def _dh_and_reference(inputs, work):
-    """(dh, elevations for the slope and curvature) on the metric working grid ``work`` (float32, NaN = nodata): the
-    reference DEM, its voids (e.g. glaciers masked out of it) filled from the aligned DEM when one is given."""
+def _dh_and_reference(inputs, work, convert_datums=True, progress=None):
+    """(dh, elevations for the slope and curvature, :class:`~serac.core.dem.pair_datum.PairDatum` or None) on the
+    metric working grid ``work`` (float32, NaN = nodata): the reference DEM, its voids (e.g. glaciers masked out of
+    it) filled from the aligned DEM when one is given, whose heights are read on the reference's vertical datum
+    (:func:`~serac.core.dem.pair_datum.match_datums`)."""
     import numpy as np
 
+    from ..dem.pair_datum import match_datums
     from ..dem.sources import DemSource
 
     reference = DemSource.of(require_input(inputs, "reference", "reference DEM"), "reference DEM")
@@ -71,12 +75,13 @@ def _dh_and_reference(inputs, work):
     if inputs.get("dh"):
         source = DemSource.of(inputs["dh"], "dh map")
         source.require_overlap(work)
-        return source.read(work), ref
+        return source.read(work), ref, None
     dem = require_input(inputs, "dem", "dh map (or the aligned DEM to difference with the reference)")
     source = DemSource.of(dem, "aligned DEM")
     source.require_overlap(work)
+    source, pair = match_datums(reference, source, convert_datums, progress)
     aligned = source.read(work)
-    return aligned - ref, np.where(np.isfinite(ref), ref, aligned)
+    return aligned - ref, np.where(np.isfinite(ref), ref, aligned), pair
 
 
 def glacier_labels(geoms, grid):
@@ -141,7 +146,7 @@ def run_uncertainty(inputs: Mapping, outputs: Mapping, settings: DemUncertaintyS
                                                      for g in outlines]
     error_path = optional_output(outputs, "error_map")
     with thread_limits(threads):
-        dh, ref = _dh_and_reference(inputs, work)
+        dh, ref, pair = _dh_and_reference(inputs, work, s.convert_datums, progress)
         labels = glacier_labels(on_work, work)
         stable = stable_mask(on_work, work, np.isfinite(dh))  # outside the outlines and the pixels they touch
         extra = stable_terrain(None, None, inputs.get("unstable_mask") or None)
@@ -185,7 +190,8 @@ def run_uncertainty(inputs: Mapping, outputs: Mapping, settings: DemUncertaintyS
     progress.info(f"{len(measured)} glacier(s) measured: volume change {volume:.4g} m³ over {measured_area:.3f} km²; "
                   f"stable NMAD {numbers['stable_nmad_m']:.3f} m, variogram sill {u.model.sill:.2f}.")
     report = {**u.to_dict(), "heteroscedasticity": heteroscedasticity_table(u.error_model), "glaciers": props,
-              "density_kg_m3": [s.density, s.density_sigma], "years": s.years}
+              "density_kg_m3": [s.density, s.density_sigma], "years": s.years,
+              "datum": pair.to_dict() if pair is not None else None}
     written = {}
     if error_path:
         written["error_map"] = error_path
@@ -230,6 +236,9 @@ class DemRateSettings(Settings):
                                     kind=str)
     min_count: int = setting(2, "Minimum valid DEMs per pixel", minimum=2, maximum=1000)
     block: int = setting(512, "Block size (px)", unit="px", minimum=64, maximum=16384, advanced=True)
+    convert_datums: bool = setting(True, "Convert vertical datums: put each DEM's heights on the first DEM's "
+                                         "datum with PROJ when both declare different ones (compound or 3-D CRS)",
+                                   advanced=True)
 
 
 RATE_NUMBERS = dict(n_dems="DEMs", first_year="First date (decimal year)", last_year="Last date (decimal year)",
@@ -299,7 +308,8 @@ def run_rate(inputs: Mapping, outputs: Mapping, settings: DemRateSettings, feedb
     paths = {"rate": out_path, **({"rate_error": error_path} if error_path else {})}
     with thread_limits(threads):
         _, summary = elevation_change_rate(dems, dates, errors, min_count=s.min_count, block_size=s.block,
-                                           out_paths=paths, feedback=progress.sub(0.0, 0.95))
+                                           out_paths=paths, convert_datums=s.convert_datums,
+                                           feedback=progress.sub(0.0, 0.95))
     rate = summary["rate_summary"]
     pixels = int(np.isfinite(read_raster(out_path).band(1)).sum())
     median_error = float("nan")
@@ -323,7 +333,7 @@ def run_rate(inputs: Mapping, outputs: Mapping, settings: DemRateSettings, feedb
                "pixels_with_rate": pixels}
     progress.update(1.0)
     return Result(written, numbers, {"dates": [d.isoformat() for d in dates], "years": years, "errors_m": errors,
-                                     "rate_summary": rate, "display_ranges": ranges})
+                                     "rate_summary": rate, "display_ranges": ranges, "datums": summary["datums"]})
 
 
 RATE = Job(

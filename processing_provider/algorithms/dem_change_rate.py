@@ -20,5 +20,8 @@ class DemChangeRateAlgorithm(JobAlgorithm):
         "Theil-Sen slope (median of the pairwise rates: one blunder among three DEMs cannot pull it); its 1-sigma "
         "error is the larger of the scatter about the line (three DEMs or more) and the DEM errors propagated "
         "(give one error in m per DEM, e.g. the stable-terrain NMAD after co-registration). Pixels with fewer valid "
-        "DEMs than the minimum are empty. The DEMs are read on the first DEM's grid (others reprojected), in blocks.")
+        "DEMs than the minimum are empty. The DEMs are read on the first DEM's grid (others reprojected), in blocks. "
+        "A DEM that declares another vertical datum than the first (compound or 3-D CRS) is converted to the first "
+        "DEM's datum with PROJ (advanced setting 'Convert vertical datums'); where only one declares a datum a "
+        "warning says what was assumed.")
     LAYER_NAMES = {"output": "dh/dt (m/yr)", "error": "dh/dt error, 1 sigma (m/yr)"}

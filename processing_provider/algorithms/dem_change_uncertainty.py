@@ -33,5 +33,8 @@ class DemChangeUncertaintyAlgorithm(JobAlgorithm):
         "850 ± 60 kg/m³, Huss 2013) added in quadrature. A time span (years) adds rates. dh voids inside an outline "
         "are left out of its mean (coverage: valid fraction). Outlines keep their order ('id' = 1 for the first); "
         "areas are measured on the grid (km²). The report holds the error model (NMAD per slope and curvature bin), "
-        "the variogram and its fit; warnings say when the DEMs look not co-registered or a long-range bias is left.")
+        "the variogram and its fit; warnings say when the DEMs look not co-registered or a long-range bias is left. "
+        "When the aligned DEM and the reference declare different vertical datums (compound or 3-D CRS), the aligned "
+        "DEM's heights are converted to the reference's datum with PROJ before differencing (advanced setting "
+        "'Convert vertical datums'); a dh map given directly is used as it is.")
     LAYER_NAMES = {"output": "Glacier elevation change ± 1 sigma", "error_map": "dh error, 1 sigma (m)"}

@@ -29,4 +29,11 @@ class DemCoregistrationAlgorithm(JobAlgorithm):
         "Reported shift: the displacement applied to the DEM to align, x east, y north, z up, in m (and px "
         "of the reference grid), with the stable-terrain median and NMAD of dh before and after. The HTML "
         "report shows the dh histograms. Fitting uses a random subsample of stable pixels; large DEMs are "
-        "processed in blocks.")
+        "processed in blocks. Vertical datums: when both DEMs declare theirs (a compound CRS such as "
+        "EPSG:32633+5773 for EGM96 heights, or a 3-D CRS for ellipsoidal heights) and they differ, the heights of "
+        "the DEM to align are converted to the reference's datum with PROJ (geoid undulation at every pixel), so "
+        "the shift excludes the datum difference; the aligned DEM and dh are then on the reference's datum (a DEM "
+        "moved by its geotransform keeps its own CRS and datum). The height added (mean, min, max in m) is "
+        "reported. Where only one DEM declares a datum, or the geoid grid is not installed, nothing is converted "
+        "and a warning says so and how to fix it; a vertical shift close to the local geoid undulation is flagged. "
+        "The advanced setting 'Convert vertical datums' turns the conversion off.")

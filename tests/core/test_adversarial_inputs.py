@@ -227,15 +227,21 @@ def test_4_vertical_shift_equal_to_the_geoid_undulation_is_named(reference, tmp_
 
 
 def test_4_declared_vertical_datums_that_differ_are_named():
-    from serac.core.dem.datum import check_vertical_datum
+    """One datum declared, the other not: a warning with what was assumed and the fix (conversion of declared
+    datums: tests/core/test_dem_pair_datums.py)."""
+    from serac.core.dem.pair_datum import check_vertical_datum, match_datums
+    from serac.core.dem.sources import DemSource
 
     plain, compound = grid(), grid(crs=CRS.from_user_input("EPSG:32633+5773"))
-    with pytest.warns(SeracWarning, match="relative to EGM96 .*undeclared datum"):
-        notes = check_vertical_datum(compound, plain, 0.3)
-    assert len(notes) == 1
+    zeros = np.zeros((1,) + plain.shape, dtype="float32")
+    ref, dem = DemSource(rio.Raster(zeros, compound), "reference DEM"), DemSource(rio.Raster(zeros, plain), "DEM")
+    with pytest.warns(SeracWarning, match="relative to EGM96 .*undeclared datum.*assumed.*compound CRS"):
+        same, pair = match_datums(ref, dem)
+    assert same is dem and not pair.converted and len(pair.warnings) == 1
     with warnings.catch_warnings():
         warnings.simplefilter("error", SeracWarning)
-        assert check_vertical_datum(plain, plain, 0.3) == []
+        _, same_datum = match_datums(dem, dem)
+        assert check_vertical_datum(plain, same_datum, 0.3) == [] and not same_datum.warnings
 
 
 # -- 5. almost no stable terrain --------------------------------------------------------------------------------

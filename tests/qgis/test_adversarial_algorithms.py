@@ -249,6 +249,44 @@ def test_4_geoid_sized_vertical_shift_warns_in_the_log(run_alg, ref_dem, tmp_pat
     assert any("close to the local geoid undulation" in w for w in feedback.warnings), feedback.warnings
 
 
+def test_4_declared_datums_are_converted_through_processing(run_alg, tmp_path):
+    """Reference on EGM96 (compound CRS), DEM to align ellipsoidal (3-D CRS): the shift excludes the undulation
+    and the numbers say what was converted; with 'Convert vertical datums' off the undulation stays, with a
+    warning."""
+    import pyproj
+
+    from serac.core.dem.datum import geoid_undulation
+    from serac.core.dem.pair_datum import grid_lonlat
+    from serac.core.raster_io import RasterGrid, read_raster
+
+    transform = Affine(20.0, 0, REF_G[0], 0, -20.0, REF_G[1])
+    egm96 = RasterGrid(CRS.from_user_input("EPSG:32633+5773"), transform, REF_G[2], REF_G[3])
+    rows, cols = np.mgrid[0:REF_G[3], 0:REF_G[2]]
+    n, why = geoid_undulation(*(v.ravel() for v in grid_lonlat(egm96, rows, cols)), "EGM96")
+    if n is None:
+        pytest.skip(f"no EGM96 grid installed for PROJ ({why})")
+    n = n.reshape(rows.shape)
+    paths = {}
+    for name, crs, values in (("ref", egm96.crs, _terrain(REF_G)),
+                              ("dem", CRS.from_wkt(pyproj.CRS.from_epsg(32633).to_3d().to_wkt()),
+                               _terrain(REF_G, SHIFT) + n)):
+        paths[name] = str(tmp_path / f"{name}.tif")
+        with rasterio.open(paths[name], "w", driver="GTiff", width=REF_G[2], height=REF_G[3], count=1,
+                           dtype="float32", crs=crs, transform=transform, nodata=-9999.0) as ds:
+            ds.write(values.astype("float32"), 1)
+    res = _coreg(run_alg, paths["ref"], paths["dem"], tmp_path)
+    _assert_shift(res)
+    assert res["DATUM_OFFSET_MEAN_M"] == pytest.approx(-n.mean(), abs=0.02)
+    assert res["DATUM_OFFSET_MIN_M"] <= res["DATUM_OFFSET_MEAN_M"] <= res["DATUM_OFFSET_MAX_M"]
+    assert "converted from ellipsoid to EGM96" in res["DATUM"]
+    assert abs(np.nanmedian(read_raster(res["DH"]).band(1))) < 0.05
+    feedback = Recorder()
+    off = run_alg("dem_coregistration", {"REFERENCE": paths["ref"], "DEM": paths["dem"], "CONVERT_DATUMS": False,
+                                         "OUTPUT": str(tmp_path / "a2.tif")}, feedback=feedback)
+    assert off["SHIFT_Z_M"] == pytest.approx(-SHIFT[2] - n.mean(), abs=0.15) and off["DATUM_OFFSET_MEAN_M"] == 0
+    assert any("conversion is turned off" in w for w in feedback.warnings), feedback.warnings
+
+
 def test_5_little_stable_terrain_warns_in_the_log(run_alg, tmp_path):
     g = (500000.0, 8600000.0, 300, 300)
     ref = _write(tmp_path / "ref.tif", _terrain(g), g, nodata=-9999.0)
