@@ -603,6 +603,21 @@ def _temporary_path(path, kind="tmp"):
     return os.path.join(folder, f".{name}.serac-{kind}-{uuid.uuid4().hex[:8]}.tif")
 
 
+def _move_sidecar(source, path):
+    """Move GDAL's ``.aux.xml`` of ``source`` beside ``path`` (or drop a stale one of ``path``).
+
+    GDAL keeps there what a GeoTIFF cannot hold, such as a 3-D or compound CRS (heights on the
+    ellipsoid or a geoid): without it the output would have no CRS at all.
+    """
+    try:
+        os.replace(source + ".aux.xml", path + ".aux.xml")
+    except FileNotFoundError:
+        try:
+            os.remove(path + ".aux.xml")
+        except FileNotFoundError:
+            pass
+
+
 def _remove_quietly(path):
     if not path:
         return
@@ -766,6 +781,7 @@ class RasterWriter:
         try:
             rasterio.shutil.copy(self._tmp, final, **self.creation_options())
             os.replace(final, self.path)
+            _move_sidecar(final, self.path)
         finally:
             _remove_quietly(self._tmp)
             _remove_quietly(final)  # after the rename: only what GDAL may have left beside it

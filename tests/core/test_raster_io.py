@@ -189,3 +189,22 @@ def test_metres_per_pixel_in_feet_and_degrees():
     x, y = rio.pixel_sizes_m(geo)
     assert x == pytest.approx(0.001 * 111_320 * np.cos(np.radians(78.25)), rel=0.01)
     assert y == pytest.approx(111.6, rel=0.01)
+
+
+@pytest.mark.parametrize("cog", [True, False])
+def test_a_crs_geotiff_cannot_hold_is_kept_beside_the_output(tmp_path, cog):
+    """A 3-D CRS (heights on the ellipsoid) lives in GDAL's .aux.xml: the atomic writer moves it with the file."""
+    import pyproj
+    from rasterio.transform import from_origin
+
+    crs = CRS.from_wkt(pyproj.CRS("EPSG:32633").to_3d().to_wkt())
+    grid = rio.RasterGrid(crs, from_origin(500000, 8000000, 10, 10), 20, 10)
+    path = tmp_path / "dh.tif"
+    (tmp_path / "dh.tif.aux.xml").write_text("<PAMDataset/>")  # a stale sidecar of an earlier file
+    rio.write_raster(str(path), np.ones((10, 20), np.float32), grid, cog=cog)
+    with rasterio.open(path) as ds:
+        assert ds.crs is not None and len(pyproj.CRS.from_wkt(ds.crs.to_wkt()).axis_info) == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dh.tif", "dh.tif.aux.xml"]
+    plain = rio.RasterGrid(CRS.from_epsg(32633), grid.transform, 20, 10)
+    rio.write_raster(str(path), np.ones((10, 20), np.float32), plain, cog=cog)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dh.tif"]  # no stale sidecar left with a plain CRS
