@@ -17,10 +17,13 @@ derivative operator of :func:`.design.smoothness_operator`, ``u`` minimises
 
 solved through the normal equations ``(A^T W A + lambda D^T D) u = A^T W y``;
 the output steps are the interval-length weighted means ``R u``
-(:func:`.design.resampling_matrix`). The systems are tens of intervals across, so
-all pixels of a chunk are solved at once as a batch of small matrices. Pairs
-missing at a pixel (NaN) get weight 0 there, so every pixel has its own system.
-vx and vy share one system (two right-hand sides) and one set of weights.
+(:func:`.design.resampling_matrix`). Pairs missing at a pixel (NaN) get weight 0
+there; vx and vy share one system (two right-hand sides) and one set of weights.
+Pixels with the same weights (the same valid pairs and pairs left out: most
+pixels of a stack) have the same normal matrix: it is factorised once per such
+*weight pattern* (:mod:`.patterns`), and each pixel only costs a few small
+matrix-vector products; a pixel's values do not depend on the other pixels of
+its batch.
 
 Weights: ``W_i = 1 / sigma_i^2`` normalised to a median of 1 over the pairs, with
 ``sigma_i`` the pair's error (m/yr) when known, else ``sigma_i ∝ 1 / baseline_i``
@@ -33,20 +36,32 @@ as much as a misfit of 1 m/yr of a pair of median weight.
 
 ``lambda`` is fixed, or ('auto', the default) chosen for every pixel among
 half-decade candidates (0.01-1000) by generalised cross-validation (Golub, Heath
-& Wahba 1979, Technometrics 21(2), 215-223), after a robust pass at lambda =
-``AUTO_START`` has fixed the pair weights; one generalised eigendecomposition per
-pixel gives the GCV score of every candidate in closed form. The best lambda
+& Wahba 1979, Technometrics 21(2), 215-223) with the robust weights of the
+pixel; one generalised eigendecomposition per weight pattern gives the GCV score
+of every candidate in closed form. The best lambda
 depends on the ratio of the velocity changes to the noise, so slow ice and
 stable ground (noise-dominated) get smoother series than fast ice; a single
 lambda cannot suit both. Lambdas leaving fewer than ``MIN_DOF_FRACTION`` of the
 pairs as residual degrees of freedom are not chosen (with more intervals than
 pairs, near-interpolating fits make GCV meaningless).
 
-Outlier pairs are down-weighted by iteratively reweighted least squares (Tukey
-biweight, c = 4.685, or Huber, k = 1.345; Holland & Welsch 1977) on residuals
-standardised by their own spread (:meth:`PairInversion.residual_spread`) and
-scaled by their median, as TICOI's robust temporal inversion does; a pair nearly
-alone on its intervals cannot be judged and keeps its weight.
+Outlier pairs ('reject', the default) are left out when no smoothing level
+explains them: each pair's residual is standardised by the pair's own error
+(from its weight: a short pair's error is larger, as 1/baseline), by its exact
+residual spread at that level (leverage: a pair nearly alone on its intervals is
+fitted closely whatever its value and cannot be judged; a pair left out is
+compared with the prediction of the others and comes back when it agrees) and by
+the pixel's robust scale (median), at every candidate lambda up to the chosen one
+(or ``SCREEN_REFERENCE``) that leaves enough degrees of freedom; a pair is left
+out when its smallest standardised residual exceeds ``REJECT_Z`` (repeated until
+the pairs left out settle, at most ``iterations`` times). A short pair that sees
+a real short event is explained by the little-smoothed levels, where the other
+short pairs over the event judge it, while a blunder stands out at every level
+that can judge it; testing only at the chosen lambda (whose smoothing flattens
+the event) made such pairs look like outliers on fast ice. 'tukey' and 'huber'
+give continuous weights of the same standardised residuals (Tukey biweight,
+c = 4.685, or Huber, k = 1.345; Holland & Welsch 1977): every pixel then has its
+own weights, so its own factorisation (slower).
 
 Each output step gets a 1-sigma error (m/yr): ``s^2 diag(R N^-1 R^T)`` with ``N``
 the regularised normal matrix at the final weights and ``s^2`` the weighted
@@ -94,10 +109,11 @@ class InversionSettings:
     * ``regularisation``: lambda (dimensionless, >= 0), weight of the temporal smoothness term,
       or 'auto': chosen for each pixel among ``gcv_candidates`` by generalised
       cross-validation (slow-moving pixels, where noise dominates, get smoother series
-      than fast ones; a few times the time of a fixed lambda).
+      than fast ones).
     * ``order``: derivative penalised: 1 (changes between steps), 2 (curvature), 0 (damping).
-    * ``robust``: 'tukey', 'huber' or 'none' (plain weighted least squares).
-    * ``iterations``: robust reweighting iterations (stops early once weights settle).
+    * ``robust``: 'reject' (leave out pairs no smoothing level explains; fast), 'tukey', 'huber'
+      (continuous weights; slower) or 'none' (plain weighted least squares).
+    * ``iterations``: robust screening rounds (each pixel stops once its weights settle).
     * ``weighting``: 'auto' (pair errors if every pair has one, else 'baseline'), 'error',
       'baseline' (sigma ∝ 1/baseline) or 'uniform'.
     * ``min_pairs``: pixels with fewer valid pairs are left NaN.
