@@ -281,7 +281,8 @@ def test_a_pixel_gets_the_same_values_whatever_the_other_pixels_of_its_batch():
     obs[10:30, :12] = np.nan  # a cloud: other valid pairs
     obs[50, 3] = np.nan
     for settings in (InversionSettings(backend="numpy"), InversionSettings(regularisation=0.3, backend="numpy"),
-                     InversionSettings(robust="tukey", backend="numpy"), InversionSettings(backend="numpy", chunk_mb=1)):
+                     InversionSettings(robust="tukey", backend="numpy"),
+                     InversionSettings(backend="numpy", chunk_mb=1)):
         inv = PairInversion(d1, d2, grid, settings)
         whole = inv.solve(obs)
         for part in (slice(5, 40), slice(49, 52), slice(100, 120)):
