@@ -21,18 +21,22 @@ blunder pairs; time grid of 30-day steps (24 steps).
   ITS_LIVE Columbia 120 x 110 px, 36 pairs, 6-365 day baselines).
 
 Full run: N = 1000 for core_fixed, 500 for core_auto and end_to_end; ``--quick``: N = 200.
+
+``--compare NAME=DIR`` (repeatable) runs every case also on the code of another checkout
+(e.g. an earlier commit unpacked with ``git archive``), right before this checkout's run of
+the same case, so the versions are measured back to back under the same load; the JSON then
+holds each version's cases under ``versions`` (this checkout's as ``now``).
 """
 
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 
-from _memory import peak_rss_mb  # noqa: E402 (benchmarks/ is on sys.path as the script folder)
+from _memory import machine_info, peak_rss_mb  # noqa: E402 (benchmarks/ is on sys.path as the script folder)
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,11 +47,18 @@ if not (PLUGIN_PATH / "serac").exists():
     (PLUGIN_PATH / "serac").symlink_to(ROOT, target_is_directory=True)
 sys.path.insert(0, str(PLUGIN_PATH))
 
+CODE = os.environ.get("SERAC_BENCH_CODE")  # another checkout's code, for --compare children
+if CODE:
+    other = Path(CODE) / "build" / "pluginpath"
+    if not (other / "serac").exists():
+        other.mkdir(parents=True, exist_ok=True)
+        (other / "serac").symlink_to(Path(CODE).resolve(), target_is_directory=True)
+    sys.path.insert(0, str(other))
+
 KASKAWULSH = DATA / "glaft_kaskawulsh" / "20180304-20180405_velo-raw_{}.tif"
 COLUMBIA = DATA / "itslive_columbia" / "crop_ALA_G0120_0000_{}.tif"
 BLOCK = 256
-
-
+SHORT_DAYS = 16  # pairs this short (days) are the "short pairs" of the accuracy cases
 
 
 def kaskawulsh_field(size=None, window=None):
@@ -173,12 +184,26 @@ def accuracy_case(which):
 
     naive = syn.naive_series(sc.stack, sc.date1, sc.date2, tgrid).reshape(tgrid.n_steps, 2, -1).transpose(2, 0, 1)
     out["naive_mean_of_overlapping_pairs"] = score(naive)
-    for label, lam, robust in (("fixed_lambda_1", 1.0, "tukey"), ("auto_gcv", "auto", "tukey"),
+    baseline = (sc.date2 - sc.date1).astype(int)
+    good = ~np.isin(np.arange(m), sc.outliers)
+    short = good & (baseline <= SHORT_DAYS)
+    out["short_pairs"] = f"{int(short.sum())} good pairs of {SHORT_DAYS} days or less"
+    for label, lam, robust in (("fixed_lambda_1", 1.0, None), ("auto_gcv", "auto", None),
                                ("auto_gcv_not_robust", "auto", "none")):
+        options = dict(regularisation=lam, backend="numpy", **({"robust": robust} if robust else {}))
         t0 = time.perf_counter()
-        sol = PairInversion(sc.date1, sc.date2, tgrid, InversionSettings(
-            regularisation=lam, robust=robust, backend="numpy")).solve(obs)
+        sol = PairInversion(sc.date1, sc.date2, tgrid, InversionSettings(**options)).solve(obs)
         out[label] = dict(score(sol.velocity), solve_s=time.perf_counter() - t0)
+        valid = np.isfinite(obs).all(-1)[fast]  # robust weights of the pairs a fast pixel has
+        weights = sol.weights[fast]
+        out[label]["fast_short_pairs_downweighted"] = float(np.mean(weights[:, short][valid[:, short]] < 0.5))
+        out[label]["fast_other_good_pairs_downweighted"] = float(
+            np.mean(weights[:, good & ~short][valid[:, good & ~short]] < 0.5))
+        error = getattr(sol, "error", None)
+        if error is not None:
+            err = np.abs(sol.velocity - truth)
+            out[label]["within_1_sigma"] = float(np.nanmean(err < error))
+            out[label]["within_2_sigma"] = float(np.nanmean(err < 2 * error))
     out["peak_rss_mb"] = peak_rss_mb()
     return out
 
@@ -197,34 +222,36 @@ def child(args):
     print(json.dumps(out))
 
 
-def spawn(name, folder=None):
+def spawn(name, folder=None, code=None, label=""):
     t0 = time.perf_counter()
     cmd = [sys.executable, __file__, "--child", name] + (["--folder", folder] if folder else [])
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    env = dict(os.environ, SERAC_BENCH_CODE=str(code)) if code else None
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
-        raise SystemExit(f"case {name} failed:\n{proc.stderr}")
+        raise SystemExit(f"case {name} ({label or 'now'}) failed:\n{proc.stderr}")
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     result = {"case": name, **result, "wall_s": time.perf_counter() - t0}
     rate = result.get("pixels_per_s")
-    print(f"{name}: " + (f"{rate:,.0f} px/s, " if rate else "") + f"peak RSS {result['peak_rss_mb']:.0f} MB, "
-          f"{result['wall_s']:.1f} s", file=sys.stderr)
+    print(f"{name}{' [' + label + ']' if label else ''}: " + (f"{rate:,.0f} px/s, " if rate else "")
+          + f"peak RSS {result['peak_rss_mb']:.0f} MB, {result['wall_s']:.1f} s", file=sys.stderr)
     return result
 
 
-def machine():
-    import numpy
-    import rasterio
-    import scipy
-
-    return {"platform": platform.platform(), "cpu_count": os.cpu_count(), "python": platform.python_version(),
-            "numpy": numpy.__version__, "scipy": scipy.__version__, "rasterio": rasterio.__version__,
-            "gdal": rasterio.__gdal_version__, "date": time.strftime("%Y-%m-%d %H:%M:%S")}
+def load_average():
+    try:
+        return list(os.getloadavg())
+    except OSError:
+        return None
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="200 x 200 px cases only")
     parser.add_argument("--output", default=str(ROOT / "benchmarks" / "results" / "timeseries.json"))
+    parser.add_argument("--compare", action="append", default=[], metavar="NAME=DIR",
+                        help="also run every case on the code in DIR (another checkout), back to back")
+    parser.add_argument("--title", default="", help="a title for the comparison's section of docs/benchmarks.md")
+    parser.add_argument("--note", default="", help="a note for the JSON and the docs (e.g. the machine was shared)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -233,22 +260,33 @@ def main():
         return child(args)
     if not DATA.is_dir():
         raise SystemExit(f"{DATA} not found")
+    versions = [tuple(item.split("=", 1)) for item in args.compare] + [("now", None)]
     t_start = time.perf_counter()
     big, mid = (200, 200) if args.quick else (1000, 500)
     names = [f"core_fixed_{big}", f"core_auto_{mid}", f"end_to_end_{mid}", "accuracy_kaskawulsh",
              "accuracy_columbia"]
-    cases = []
+    runs = {label: [] for label, _ in versions}
+    load = [load_average()]
     for name in names:
         if name.startswith("end_to_end_"):
             with tempfile.TemporaryDirectory() as folder:  # pairs written by another process: clean peak RSS
                 built = spawn(name.replace("end_to_end_", "build_"), folder)
-                cases.append(dict(spawn(name, folder), write_pairs_s=built["write_pairs_s"]))
+                for label, code in versions:
+                    runs[label].append(dict(spawn(name, folder, code, label), write_pairs_s=built["write_pairs_s"]))
         else:
-            cases.append(spawn(name))
-    out = {"topic": "timeseries", "quick": args.quick, "machine": machine(), "cases": cases,
+            for label, code in versions:
+                runs[label].append(spawn(name, None, code, label))
+        load.append(load_average())
+    out = {"topic": "timeseries", "quick": args.quick, "machine": machine_info(), "cases": runs["now"],
            "notes": "Pairs built from the real GLAFT Kaskawulsh / ITS_LIVE Columbia fields scaled by a known "
                     "seasonal cycle (see the docstring). Timings on a shared machine are noisy.",
-           "total_s": time.perf_counter() - t_start}
+           "load_average_1_5_15_min": load, "total_s": time.perf_counter() - t_start}
+    if args.note:
+        out["note"] = args.note
+    if args.title:
+        out["title"] = args.title
+    if len(versions) > 1:
+        out["versions"] = {label: {"code": code or str(ROOT), "cases": runs[label]} for label, code in versions}
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(out, indent=1))
     print(f"wrote {args.output}", file=sys.stderr)

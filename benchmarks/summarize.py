@@ -82,6 +82,49 @@ def table(topic, data):
     return lines + [""]
 
 
+def comparison(path, data):
+    """Before/after table of a benchmark run with ``--compare`` (its ``versions``, measured back to back)."""
+    versions = data["versions"]
+    names = list(versions)
+    machine = data.get("machine", {})
+    lines = [f"### {data.get('title', 'Versions compared back to back')}", "",
+             f"`{path.name}` — ran {machine.get('date', '?')} on {machine.get('cpu_count', '?')} CPU(s)"
+             + (" (quick run)" if data.get("quick") else "") + "; each case ran on every version in turn before "
+             "the next case, so all saw the same load" + (f" (1-minute load average {_loads(data)})"
+                                                          if data.get("load_average_1_5_15_min") else "") + ".", ""]
+    if data.get("note"):
+        lines += [f"Note: {data['note']}", ""]
+    lines += ["Code: " + "; ".join(f"{n}: {versions[n].get('label', versions[n]['code'])}" for n in names), "",
+              "| case | " + " | ".join(f"{n} (pixels/s)" for n in names) + " | "
+              + " | ".join(f"now / {n}" for n in names[:-1]) + " |",
+              "|" + "---|" * (1 + 2 * len(names) - 1)]
+    by_case = [{c["case"]: c for c in versions[n]["cases"]} for n in names]
+    for case in by_case[-1]:
+        rates = [v.get(case, {}).get("pixels_per_s") for v in by_case]
+        if rates[-1] is None:
+            continue
+        ratios = [rates[-1] / r if r else None for r in rates[:-1]]
+        lines.append(f"| {case} | " + " | ".join(_cell(r) for r in rates) + " | "
+                     + " | ".join("" if r is None else f"{r:.2f}" for r in ratios) + " |")
+    lines += ["", "| accuracy case (RMSE all / fast, m/yr) | " + " | ".join(names) + " |",
+              "|" + "---|" * (1 + len(names))]
+    for case in by_case[-1]:
+        if not case.startswith("accuracy_"):
+            continue
+        for label in ("auto_gcv", "fixed_lambda_1"):
+            cells = []
+            for v in by_case:
+                fig = v.get(case, {}).get(label, {})
+                cells.append(f"{fig['rmse_m_per_yr']:.1f} / {fig['rmse_fast_m_per_yr']:.1f}" if fig else "")
+            lines.append(f"| {case}, {label.replace('_', ' ')} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def _loads(data):
+    loads = [entry[0] for entry in data.get("load_average_1_5_15_min", []) if entry]
+    return f"{min(loads):.0f}-{max(loads):.0f}" if loads else "?"
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
@@ -94,6 +137,8 @@ def main(argv=None):
         path = HERE / "results" / f"{topic}.json"
         if path.exists():
             lines += table(topic, json.loads(path.read_text()))
+        for other in sorted((HERE / "results").glob(f"{topic}_compare*.json")):
+            lines += comparison(other, json.loads(other.read_text()))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text("\n".join(lines), encoding="utf-8")
     print(f"wrote {args.output}")

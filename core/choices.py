@@ -46,8 +46,9 @@ BETA_ESTIMATORS = (("median", "Median ratio (robust)"), ("ls", "Least squares th
 VELOCITY_UNITS = (("auto", "From the metadata (m/yr when none)"), ("m/yr", "m/yr"), ("m/day", "m/day"))
 LAMBDA_MODES = (("auto", "Automatic, per pixel (generalised cross-validation)"), ("fixed", "Fixed value (below)"))
 SMOOTHNESS_ORDERS = ((1, "First derivative (changes between steps)"), (2, "Second derivative (curvature)"))
-ROBUST_WEIGHTS = (("tukey", "Tukey biweight (rejects outlier pairs)"), ("huber", "Huber (down-weights)"),
-                  ("none", "None (plain weighted least squares)"))
+ROBUST_WEIGHTS = (("tukey", "Tukey biweight (down-weights, rejects far outliers; slower)"),
+                  ("huber", "Huber (down-weights; slower)"), ("none", "None (plain weighted least squares)"),
+                  ("reject", "Reject pairs inconsistent with the others, given their errors (fast)"))
 PAIR_WEIGHTINGS = (("auto", "Pair errors when every pair has one, else baseline"),
                    ("baseline", "Baseline (error inversely proportional to the baseline)"),
                    ("error", "Pair errors (from the metadata)"), ("uniform", "Uniform"))

@@ -30,7 +30,7 @@ class TimeSeriesSettings(Settings):
     regularisation: float = setting(1.0, "Fixed regularisation lambda (dimensionless)", minimum=0.0, maximum=1e9,
                                     key="LAMBDA")
     order: int = setting(1, "Smoothness of", choices=SMOOTHNESS_ORDERS, advanced=True)
-    robust: str = setting("tukey", "Outlier pairs", choices=ROBUST_WEIGHTS)
+    robust: str = setting("reject", "Outlier pairs", choices=ROBUST_WEIGHTS)
     weighting: str = setting("auto", "Pair weights", choices=PAIR_WEIGHTINGS, advanced=True)
     min_pairs: int = setting(3, "Minimum valid pairs per pixel", minimum=1, maximum=10000, advanced=True)
     fill_gaps: bool = setting(False, "Fill steps no pair covers by interpolation (else no data)", advanced=True)

@@ -17,10 +17,13 @@ derivative operator of :func:`.design.smoothness_operator`, ``u`` minimises
 
 solved through the normal equations ``(A^T W A + lambda D^T D) u = A^T W y``;
 the output steps are the interval-length weighted means ``R u``
-(:func:`.design.resampling_matrix`). The systems are tens of intervals across, so
-all pixels of a chunk are solved at once as a batch of small matrices. Pairs
-missing at a pixel (NaN) get weight 0 there, so every pixel has its own system.
-vx and vy share one system (two right-hand sides) and one set of weights.
+(:func:`.design.resampling_matrix`). Pairs missing at a pixel (NaN) get weight 0
+there; vx and vy share one system (two right-hand sides) and one set of weights.
+Pixels with the same weights (the same valid pairs and pairs left out: most
+pixels of a stack) have the same normal matrix: it is factorised once per such
+*weight pattern* (:mod:`.patterns`), and each pixel only costs a few small
+matrix-vector products; a pixel's values do not depend on the other pixels of
+its batch.
 
 Weights: ``W_i = 1 / sigma_i^2`` normalised to a median of 1 over the pairs, with
 ``sigma_i`` the pair's error (m/yr) when known, else ``sigma_i ∝ 1 / baseline_i``
@@ -33,20 +36,32 @@ as much as a misfit of 1 m/yr of a pair of median weight.
 
 ``lambda`` is fixed, or ('auto', the default) chosen for every pixel among
 half-decade candidates (0.01-1000) by generalised cross-validation (Golub, Heath
-& Wahba 1979, Technometrics 21(2), 215-223), after a robust pass at lambda =
-``AUTO_START`` has fixed the pair weights; one generalised eigendecomposition per
-pixel gives the GCV score of every candidate in closed form. The best lambda
+& Wahba 1979, Technometrics 21(2), 215-223) with the robust weights of the
+pixel; one generalised eigendecomposition per weight pattern gives the GCV score
+of every candidate in closed form. The best lambda
 depends on the ratio of the velocity changes to the noise, so slow ice and
 stable ground (noise-dominated) get smoother series than fast ice; a single
 lambda cannot suit both. Lambdas leaving fewer than ``MIN_DOF_FRACTION`` of the
 pairs as residual degrees of freedom are not chosen (with more intervals than
 pairs, near-interpolating fits make GCV meaningless).
 
-Outlier pairs are down-weighted by iteratively reweighted least squares (Tukey
-biweight, c = 4.685, or Huber, k = 1.345; Holland & Welsch 1977) on residuals
-standardised by their own spread (:meth:`PairInversion.residual_spread`) and
-scaled by their median, as TICOI's robust temporal inversion does; a pair nearly
-alone on its intervals cannot be judged and keeps its weight.
+Outlier pairs ('reject', the default) are left out when no smoothing level
+explains them: each pair's residual is standardised by the pair's own error
+(from its weight: a short pair's error is larger, as 1/baseline), by its exact
+residual spread at that level (leverage: a pair nearly alone on its intervals is
+fitted closely whatever its value and cannot be judged; a pair left out is
+compared with the prediction of the others and comes back when it agrees) and by
+the pixel's robust scale (median), at every candidate lambda up to the chosen one
+(or ``SCREEN_REFERENCE``) that leaves enough degrees of freedom; a pair is left
+out when its smallest standardised residual exceeds ``REJECT_Z`` (repeated until
+the pairs left out settle, at most ``iterations`` times). A short pair that sees
+a real short event is explained by the little-smoothed levels, where the other
+short pairs over the event judge it, while a blunder stands out at every level
+that can judge it; testing only at the chosen lambda (whose smoothing flattens
+the event) made such pairs look like outliers on fast ice. 'tukey' and 'huber'
+give continuous weights of the same standardised residuals (Tukey biweight,
+c = 4.685, or Huber, k = 1.345; Holland & Welsch 1977): every pixel then has its
+own weights, so its own factorisation (slower).
 
 Each output step gets a 1-sigma error (m/yr): ``s^2 diag(R N^-1 R^T)`` with ``N``
 the regularised normal matrix at the final weights and ``s^2`` the weighted
@@ -63,8 +78,9 @@ from ..errors import InputError
 from ..threads import blas_threads
 from .design import (TimeGrid, baselines_days, design_matrix, interval_grid, iso, ordered_pairs, resampling_matrix,
                      smoothness_operator)
+from .patterns import WeightPatterns, group_rows, layout
 
-ROBUST_METHODS = ("tukey", "huber", "none")
+ROBUST_METHODS = ("reject", "tukey", "huber", "none")
 WEIGHTINGS = ("auto", "error", "baseline", "uniform")
 TUKEY_C = 4.685
 HUBER_K = 1.345
@@ -72,12 +88,16 @@ HUBER_K = 1.345
 MIN_SCALE = 1e-3
 #: Lambdas among which 'auto' regularisation chooses per pixel (half-decade steps).
 GCV_CANDIDATES = tuple(float(v) for v in np.logspace(-2, 3, 11))
-#: Pairs whose residual spread (0-1, see PairInversion.residual_spread) is smaller are not judged by the robust pass.
+#: Pairs whose residual spread when kept (0-1, see PairInversion._reweight) is smaller are not judged (robust pass).
 MIN_SPREAD = 0.3
 #: Smallest share of the (robust-weighted) pairs left as residual degrees of freedom by a lambda GCV may choose.
 MIN_DOF_FRACTION = 0.2
-#: Lambda of the robust (IRLS) pass that fixes the pair weights before 'auto' chooses lambda.
-AUTO_START = 0.03
+#: 'reject': standardised residual norm beyond which a pair is left out, for c = 1, 2, 3 components (the norm of
+#: c independent standard normal errors exceeds it with probability 1e-3).
+REJECT_Z = {1: 3.2905, 2: 3.7169, 3: 4.0331}
+#: Pairs are screened at every candidate lambda up to the chosen one or this one, whichever is larger (see
+#: PairInversion._standardised_residuals).
+SCREEN_REFERENCE = 1.0
 #: Median of |N(0, I_c)| for c = 1, 2, 3 components: turns a median residual norm into a standard deviation.
 _MEDIAN_NORM = {1: 0.6744897501960817, 2: 1.1774100225154747, 3: 1.5381722544550522}
 
@@ -89,10 +109,11 @@ class InversionSettings:
     * ``regularisation``: lambda (dimensionless, >= 0), weight of the temporal smoothness term,
       or 'auto': chosen for each pixel among ``gcv_candidates`` by generalised
       cross-validation (slow-moving pixels, where noise dominates, get smoother series
-      than fast ones; a few times the time of a fixed lambda).
+      than fast ones).
     * ``order``: derivative penalised: 1 (changes between steps), 2 (curvature), 0 (damping).
-    * ``robust``: 'tukey', 'huber' or 'none' (plain weighted least squares).
-    * ``iterations``: robust reweighting iterations (stops early once weights settle).
+    * ``robust``: 'reject' (leave out pairs no smoothing level explains; fast), 'tukey', 'huber'
+      (continuous weights; slower) or 'none' (plain weighted least squares).
+    * ``iterations``: robust screening rounds (each pixel stops once its weights settle).
     * ``weighting``: 'auto' (pair errors if every pair has one, else 'baseline'), 'error',
       'baseline' (sigma ∝ 1/baseline) or 'uniform'.
     * ``min_pairs``: pixels with fewer valid pairs are left NaN.
@@ -105,7 +126,7 @@ class InversionSettings:
 
     regularisation: object = "auto"
     order: int = 1
-    robust: str = "tukey"
+    robust: str = "reject"
     iterations: int = 3
     weighting: str = "auto"
     min_pairs: int = 3
@@ -187,7 +208,15 @@ class _NumpyOps:
         return np.linalg.cholesky(N)
 
     def inv_lower(self, L):
-        return np.linalg.inv(L)
+        """Inverse of lower-triangular matrices (LAPACK trtri: a third of a general inverse)."""
+        from scipy.linalg.lapack import dtrtri
+
+        out = np.empty_like(L)
+        for i, Lk in enumerate(L):
+            out[i], info = dtrtri(Lk, lower=1)
+            if info != 0:
+                return np.linalg.inv(L)
+        return out
 
     def eigh(self, S):
         return np.linalg.eigh(S)
@@ -203,6 +232,15 @@ class _NumpyOps:
 
     def as_index(self, a):
         return np.asarray(a, dtype=np.int64)
+
+    def contiguous(self, a):
+        return np.ascontiguousarray(a)
+
+    def zeros(self, shape):
+        return np.zeros(shape)
+
+    def concat(self, arrays):
+        return np.concatenate(arrays)
 
 
 class _TorchOps:
@@ -253,7 +291,18 @@ class _TorchOps:
         return self.xp.take_along_dim(a, index[:, None], dim=-1)[:, 0]
 
     def as_index(self, a):
+        if isinstance(a, self.xp.Tensor):
+            return a.to(device=self._device, dtype=self.xp.int64)
         return self.xp.as_tensor(np.asarray(a, dtype=np.int64), device=self._device)
+
+    def contiguous(self, a):
+        return a.contiguous()
+
+    def zeros(self, shape):
+        return self.xp.zeros(shape, dtype=self.xp.float64, device=self._device)
+
+    def concat(self, arrays):
+        return self.xp.cat(arrays)
 
 
 def array_ops(backend="auto"):
@@ -322,15 +371,16 @@ class PairInversion:
         self.DtD = D.T @ D
         self.auto_regularisation = self.settings.regularisation == "auto"
         self.ops, self.backend = array_ops(self.settings.backend)
-        n, m = self.n_unknowns, self.n_pairs
+        n = self.n_unknowns
         Ae = self.A_intervals
         self._A = self.ops.asarray(Ae)
         self._AT = self.ops.asarray(np.ascontiguousarray(Ae.T))
-        self._AA = self.ops.asarray(np.einsum("ij,ik->ijk", Ae, Ae).reshape(m, n * n))
         self._DtD = self.ops.asarray(self.DtD)
         self._R = self.ops.asarray(self.R)
         self._A_steps = self.ops.asarray(self.A)
         self._diag = self.ops.as_index(np.arange(n))
+        self._base = self.ops.asarray(self.base_weights)
+        self._sqrt_base = self.ops.asarray(np.sqrt(self.base_weights))
 
     @property
     def n_pairs(self):
@@ -356,148 +406,205 @@ class PairInversion:
         return f"{kind} {where}, lambda {st.regularisation:g}"
 
     def chunk_pixels(self, n_components):
-        """Pixels solved together so that the working arrays stay within ``settings.chunk_mb``."""
-        n, m, k = self.n_unknowns, self.n_pairs, self.n_steps
-        per_pixel = 8 * (8 * n * n + m * n + 2 * k * n + 6 * m * n_components + 4 * m
-                         + 3 * len(self.settings.gcv_candidates) * n)
-        return max(256, int(self.settings.chunk_mb * 2**20 // per_pixel))
+        """Pixels solved together so that their working arrays stay within half of ``settings.chunk_mb``.
+
+        The other half is for the factorisations of their weight patterns (``_max_patterns`` at a time).
+        """
+        n, m, k, c = self.n_unknowns, self.n_pairs, self.n_steps, n_components
+        K = len(self.settings.gcv_candidates) + 1
+        per_pixel = 8 * (K * (n * c + 3 * m * c + 8 * m + n + 4) + 4 * m * c + 4 * n * c + 2 * k)
+        per_pattern = 8 * (8 * n * n + 2 * m * n + K * (3 * n + k + 2 * m))
+        budget = self.settings.chunk_mb * 2**20 / 2
+        self._max_patterns = max(16, int(budget // per_pattern))
+        return max(256, int(budget // per_pixel))
 
     # -- building blocks ----------------------------------------------------------------------------------------------
     def _chunk_arrays(self, obs, valid):
-        """Backend arrays of a chunk: y (zero where missing) and base weights w0 (0 where missing)."""
-        ops = self.ops
-        y = ops.asarray(np.where(valid[:, :, None], obs, 0.0))
-        return y, ops.asarray(valid * self.base_weights)
+        """Backend pair velocities y (P, m, c) of a chunk, zero where missing."""
+        return self.ops.asarray(np.where(valid[:, :, None], obs, 0.0))
 
-    def _normal(self, w):
-        """A^T W A for every pixel; w (P, m) → (P, n, n) (n unknowns)."""
-        n = self.n_unknowns
-        return (w @ self._AA).reshape(w.shape[0], n, n)
+    def _lambdas(self):
+        """(candidate lambdas, ascending, index of the fixed lambda or None for 'auto')."""
+        st = self.settings
+        lams = sorted(st.gcv_candidates)
+        if self.auto_regularisation:
+            return np.asarray(lams, dtype=np.float64), None
+        return np.asarray(lams + [st.regularisation], dtype=np.float64), len(lams)
 
-    def _regularised(self, N0, lam):
-        """N0 + lambda D^T D (lambda scalar or per pixel), plus a tiny ridge keeping every system positive definite."""
-        N = N0 + (lam if np.isscalar(lam) else lam[:, None, None]) * self._DtD
-        ridge = 1e-10 * N[:, self._diag, self._diag].mean(-1) + 1e-12
-        N[:, self._diag, self._diag] += ridge[:, None]
-        return N
+    def _fit(self, y, rw, valid, screen=True):
+        """Solutions of P pixels with robust weights ``rw`` (P, m) (numpy, 0 for pairs left out or missing).
 
-    def _solve_weighted(self, w, y, lam):
-        """Solve (A^T W A + lambda D^T D) u = A^T W y for every pixel; w (P, m), y (P, m, c)."""
-        N = self._regularised(self._normal(w), lam)
-        return self.ops.solve(N, self.ops.xp.matmul(self._AT, w[:, :, None] * y))
-
-    def residual_spread(self, lam):
-        """Standard deviation (relative to the pair's own) of each pair's weighted residual at ``lam``.
-
-        With the base weights, all pairs valid and ``H = W^1/2 A (A^T W A + lam D^T D)^-1 A^T W^1/2``,
-        the weighted residuals are ``(I - H)`` times the weighted noise, so their standard
-        deviations are the row norms of ``I - H`` (``sqrt(1 - h_i)`` without smoothing). A pair
-        that alone (or with few others) measures some intervals, such as a short pair over a
-        speed-up, is fitted closely whatever its value: its raw residual understates its misfit.
-        Residuals are divided by this spread before robust weighting (standardised residuals).
-        """
-        key = float(lam)
-        cache = self.__dict__.setdefault("_spread", {})
-        if key not in cache:
-            sw = np.sqrt(self.base_weights)
-            Ae = self.A_intervals
-            N = Ae.T @ (self.base_weights[:, None] * Ae) + key * self.DtD
-            N[np.diag_indices_from(N)] += 1e-10 * np.trace(N) / N.shape[0] + 1e-12
-            H = (sw[:, None] * Ae) @ np.linalg.pinv(N) @ (Ae.T * sw[None, :])
-            cache[key] = self.ops.asarray(np.sqrt(((np.eye(H.shape[0]) - H) ** 2).sum(1)))
-        return cache[key]
-
-    def _robust_weights(self, residual_norm, w0, n_components, lam):
-        """Tukey / Huber weights (P, m) of the standardised residual norms (P, m) scaled by their median.
-
-        Pairs whose residual spread (:meth:`residual_spread`) is below ``MIN_SPREAD`` (nearly
-        alone on their intervals) say nothing about the noise and cannot be judged: they are
-        left out of the scale and keep their weight.
-        """
-        xp = self.ops.xp
-        spread = self.residual_spread(lam)
-        judged = (spread > MIN_SPREAD)[None, :] & (w0 > 0)
-        u = xp.sqrt(w0) * residual_norm / xp.clip(spread, MIN_SPREAD, None)[None, :]
-        big = xp.where(judged, u, xp.full_like(u, float("inf")))
-        ordered = self.ops.sort(big)
-        k = xp.clip(judged.sum(-1), 1, None)
-        median = 0.5 * (self.ops.take(ordered, (k - 1) // 2) + self.ops.take(ordered, k // 2))
-        median = xp.where(judged.sum(-1) > 0, median, xp.full_like(median, MIN_SCALE))
-        scale = xp.clip(median / _MEDIAN_NORM.get(n_components, np.sqrt(n_components)), MIN_SCALE, None)
-        z = u / scale[:, None]
-        if self.settings.robust == "tukey":
-            rw = xp.clip(1.0 - (z / TUKEY_C) ** 2, 0.0, None) ** 2
-        else:
-            rw = HUBER_K / xp.clip(z, HUBER_K, None)
-        rw = xp.where(judged, rw, xp.ones_like(rw))
-        return xp.where(w0 > 0, rw, xp.zeros_like(rw))
-
-    def _irls(self, y, w0, lam):
-        """Robust weights (P, m) of iteratively reweighted solutions at ``lam`` (all 1 when robust is 'none')."""
-        xp, st = self.ops.xp, self.settings
-        rw = xp.where(w0 > 0, xp.ones_like(w0), xp.zeros_like(w0))
-        for _ in range(int(st.iterations) if st.robust != "none" else 0):
-            res = y - xp.matmul(self._A, self._solve_weighted(w0 * rw, y, lam))
-            new = self._robust_weights(xp.sqrt((res * res).sum(-1)), w0, y.shape[2], lam)
-            settled = float(xp.abs(new - rw).max()) < 1e-3
-            rw = new
-            if settled:
-                break
-        return rw
-
-    def _gcv_solve(self, y, w, m_eff):
-        """Per-pixel lambda among ``settings.gcv_candidates`` minimising GCV, and the solution's error factors.
-
-        One generalised eigendecomposition per pixel, ``DtD v = s M v`` with ``M = N0 + DtD``
-        (``V^T M V = I``, ``V^T DtD V = diag(s)``), diagonalises ``N0 + lambda DtD`` for every
-        lambda at once (``diag(e + lambda s)``, ``e = 1 - s``), so the residual, the trace of the
-        influence matrix and GCV of all candidates are closed forms. Returns (x (P, n, c),
-        lambda (P,), :func:`_fit_stats` of the chosen lambda).
+        Pixels with the same weight row share one :class:`~.patterns.WeightPatterns` factorisation
+        over the candidate lambdas (at most ``self._max_patterns`` at a time). 'auto' takes for each
+        pixel the candidate minimising GCV, among those leaving at least ``MIN_DOF_FRACTION`` of
+        the pairs as residual degrees of freedom. Returns a dict of backend arrays: ``x`` (P, n, c)
+        interval velocities, ``best`` (P,) index of the lambda, ``posterior`` (P, k), ``rss`` (P, c),
+        ``dof`` (P,) (see :meth:`_step_errors`), and with ``screen`` ``z`` (P, m) each pair's
+        standardised residual (:meth:`_standardised_residuals`).
         """
         ops, xp = self.ops, self.ops.xp
-        N0 = self._normal(w)
-        rhs = xp.matmul(self._AT, w[:, :, None] * y)
-        Li = ops.inv_lower(ops.cholesky(self._regularised(N0, 1.0)))
-        S = xp.matmul(xp.matmul(Li, self._DtD), Li.swapaxes(-1, -2))
-        s, Q = ops.eigh(0.5 * (S + S.swapaxes(-1, -2)))
-        s = xp.clip(s, 0.0, 1.0)
-        e = xp.clip(1.0 - s, 1e-12, None)
-        V = xp.matmul(Li.swapaxes(-1, -2), Q)  # (P, n, n)
-        C = xp.matmul(V.swapaxes(-1, -2), rhs)  # (P, n, c)
-        yWy = (w[:, :, None] * y * y).sum(1)  # (P, c)
-        lams = ops.asarray(np.asarray(self.settings.gcv_candidates))
-        d = e[:, None, :] + lams[None, :, None] * s[:, None, :]  # (P, K, n)
-        fit = (2.0 / d - e[:, None, :] / d**2)  # rss = yWy - sum_k C_k^2 fit_k
-        rss = (yWy[:, None, :] - xp.matmul(fit, C * C)).sum(-1)  # (P, K)
-        dof = xp.clip(m_eff[:, None] - (e[:, None, :] / d).sum(-1), 1e-6, None)
-        score = m_eff[:, None] * xp.clip(rss, 0.0, None) / dof**2
+        rows, inverse, order, starts = group_rows(rw)
+        if rows.shape[0] > self._max_patterns:  # a few patterns at a time (memory); each pixel is on its own anyway
+            parts = []
+            for first in range(0, rows.shape[0], self._max_patterns):
+                px = order[starts[first]:starts[min(first + self._max_patterns, rows.shape[0])]]
+                parts.append(self._fit(y[ops.as_index(px)], rw[px], valid[px], screen))
+            back = ops.as_index(np.argsort(order))  # pixels were taken pattern by pattern (``order``)
+            return {key: ops.concat([part[key] for part in parts])[back] for key in parts[0]}
+        lams, fixed = self._lambdas()
+        m_eff = rows.sum(1)
+        pat = WeightPatterns(self, ops.asarray(rows * self.base_weights[None]), ops.asarray(m_eff), ops.asarray(lams))
+        g, o = ops.as_index(inverse), ops.as_index(order)
+        w = ops.asarray(rw * self.base_weights[None])
+        wy = w[:, :, None] * y
+        C = pat.apply(pat.Vt, o, starts, xp.matmul(self._AT, wy))  # (P, n, c)
+        C2 = C * C
+        yWy = (wy * y).sum(1)  # (P, c)
+        dof = pat.dof[g]  # (P, K)
+        m_px = ops.asarray(m_eff[inverse])
         # near-interpolating fits (more intervals than pairs) leave too few residual degrees of freedom for GCV
-        too_few = dof < xp.clip(MIN_DOF_FRACTION * m_eff, 1.0, None)[:, None]
-        score = xp.where(too_few, xp.full_like(score, float("inf")), score)
-        top = int(np.argmax(self.settings.gcv_candidates))  # else the smoothest
-        score[:, top] = xp.where(too_few.all(1), xp.zeros_like(score[:, top]), score[:, top])
-        best = xp.argmin(score, 1)
-        lam = lams[best]
-        d_best = ops.take_rows(d, best)  # (P, n)
-        x = xp.matmul(V, C / d_best[:, :, None])
-        RV = xp.matmul(self._R, V)  # (P, k, n)
-        posterior = (RV * RV / d_best[:, None, :]).sum(-1)  # diag(R N^-1 R^T), (P, k)
-        rss_c = xp.clip(yWy - (C * C * ops.take_rows(fit, best)[:, :, None]).sum(1), 0.0, None)
-        return x, lam, (posterior, rss_c, ops.take(dof, best))
+        too_few = dof < xp.clip(MIN_DOF_FRACTION * m_px, 1.0, None)[:, None]
+        if fixed is None:  # GCV of every candidate: m rss / dof^2
+            rss = yWy.sum(-1)[:, None] - xp.matmul(pat.fit[g], C2.sum(-1)[:, :, None])[..., 0]  # (P, K)
+            score = m_px[:, None] * xp.clip(rss, 0.0, None) / xp.clip(dof, 1e-6, None) ** 2
+            score = xp.where(too_few, xp.full_like(score, float("inf")), score)
+            top = len(lams) - 1  # else the smoothest
+            score[:, top] = xp.where(too_few.all(1), xp.zeros_like(score[:, top]), score[:, top])
+            best = xp.argmin(score, 1)
+        else:
+            best = ops.as_index(np.full(rw.shape[0], fixed, dtype=np.int64))
+        x = pat.apply(pat.V, o, starts, C / pat.d[g, best][:, :, None])
+        rss_c = xp.clip(yWy - (C2 * pat.fit[g, best][:, :, None]).sum(1), 0.0, None)
+        out = {"x": x, "best": best, "posterior": pat.posterior[g, :, best], "rss": rss_c,
+               "dof": xp.clip(pat.dof[g, best], 1e-6, None)}
+        if screen:
+            out["z"] = self._screen(y, C, pat, g, o, starts, inverse, rw, valid, best, too_few, lams)
+        return out
 
-    def _fixed_solve(self, y, w, m_eff, lam):
-        """Solution at a fixed lambda with its error factors: (x (P, n, c), :func:`_fit_stats`)."""
-        xp = self.ops.xp
-        N0 = self._normal(w)
-        inverse = self.ops.inv(self._regularised(N0, lam))
-        x = xp.matmul(inverse, xp.matmul(self._AT, w[:, :, None] * y))
-        r = y - xp.matmul(self._A, x)
-        rss_c = (w[:, :, None] * r * r).sum(1)
-        dof = xp.clip(m_eff - (inverse * N0).sum(-1).sum(-1), 1e-6, None)
-        posterior = (xp.matmul(self._R, inverse) * self._R).sum(-1)
-        return x, (posterior, rss_c, dof)
+    def _screen(self, y, C, pat, g, order, starts, inverse, rw, valid, best, too_few, lams):
+        """Standardised residual (P, m) of every pair (inf where it cannot be judged), for :meth:`_reweight`.
 
-    def _step_errors(self, stats):
+        A pair is screened at every candidate lambda up to the chosen one or ``SCREEN_REFERENCE``
+        (whichever is larger) that leaves enough degrees of freedom, and gets its smallest value
+        (:meth:`_standardised_residuals`). With 'reject' all pixels are first screened at the chosen
+        lambda and the reference one only; the other levels are needed only where a pair kept is
+        inconsistent at both (only such a pair can be rejected).
+        """
+        ops, xp, st = self.ops, self.ops.xp, self.settings
+        c = y.shape[2]
+        lam_b = ops.asarray(lams)
+        ceiling = xp.clip(lam_b[best], SCREEN_REFERENCE, None)[:, None]
+        level = (lam_b[None, :] <= ceiling) & ~too_few
+        level[ops.as_index(np.arange(rw.shape[0])), best] = True
+        ref = (level.shape[1] - 1) - xp.argmax(level.flip(1) * 1 if ops.name == "torch" else level[:, ::-1] * 1, 1)
+        suspect = np.arange(rw.shape[0])
+        if st.robust == "reject":
+            both = xp.stack([best, ref], 1)
+            z = self._standardised_residuals(y, C, pat, g, order, starts, rw, valid, both)
+            kept = ops.asarray(rw) > 0
+            suspect = np.flatnonzero(ops.to_numpy(((z > REJECT_Z.get(c, REJECT_Z[3])) & xp.isfinite(z) & kept)
+                                                  .any(1)))
+            if suspect.size == 0:
+                return z
+        s = ops.as_index(suspect)
+        used = np.flatnonzero(ops.to_numpy(level[s].any(0)))
+        lo, hi = int(used.min()), int(used.max()) + 1  # the levels used form a range of candidates
+        index = ops.as_index(np.tile(np.arange(lo, hi), (suspect.size, 1)))
+        sub_order, sub_starts = layout(inverse[suspect], pat.d.shape[0])
+        z_all = self._standardised_residuals(y[s], C[s], pat, g[s], ops.as_index(sub_order), sub_starts,
+                                             rw[suspect], valid[suspect], index, level[s][:, lo:hi])
+        if suspect.size == rw.shape[0]:
+            return z_all
+        z[s] = z_all
+        return z
+
+    def _standardised(self, norm, lev1, lev2, rw, valid, level=None):
+        """Standardised residuals (P, m, K) from weighted residual norms and leverage terms (P, m, K); inf where a pair
+        cannot be judged (see :meth:`_standardised_residuals`)."""
+        ops, xp = self.ops, self.ops.xp
+        P, m, K = norm.shape
+        c = self._components
+        rw_b, valid_b = ops.asarray(rw)[:, :, None], ops.asarray(valid.astype(np.float64))[:, :, None]
+        judged = (1.0 - lev1 + lev2 > MIN_SPREAD**2) & (valid_b > 0)
+        if level is not None:
+            judged = judged & level[:, None, :]
+        u = norm / xp.sqrt(xp.clip(1.0 - rw_b * lev1 + lev2, MIN_SPREAD**2, None))
+        scored = judged & (rw_b > 0)
+        big = xp.where(scored, u, xp.full_like(u, float("inf"))).swapaxes(1, 2).reshape(P * K, m)
+        ordered = ops.sort(big)
+        k = xp.clip(scored.sum(1).reshape(P * K), 1, None)
+        median = 0.5 * (ops.take(ordered, (k - 1) // 2) + ops.take(ordered, k // 2))
+        scale = xp.clip(median.reshape(P, K) / _MEDIAN_NORM.get(c, np.sqrt(c)), MIN_SCALE, None)
+        return xp.where(judged, u / scale[:, None, :], xp.full_like(u, float("inf")))
+
+    def _standardised_residuals(self, y, C, pat, g, order, starts, rw, valid, index, level=None):
+        """Smallest standardised residual (P, m) of each pair over the candidate lambdas ``index`` (P, L) (where
+        ``level`` (P, L) is true); inf where no level can judge the pair.
+
+        At each level (candidate lambda) a pair's residual is divided by its own error (relative,
+        from the base weights: a short pair's larger error is allowed for), by its residual spread
+        (leverage: a pair nearly alone on its intervals is fitted closely whatever its value; a pair
+        left out is compared with the prediction of the others), and by the pixel's robust scale
+        at that level (median over the pairs kept). Pairs whose spread when kept is below
+        ``MIN_SPREAD`` cannot be judged at that level. A pair is an outlier only if no level
+        explains it: a pair that sees a real short event fits the little-smoothed levels, where
+        its redundant neighbours (other short pairs) judge it, while a blunder on a long pair
+        stands out at the smoother levels where it can be judged.
+        """
+        ops, xp = self.ops, self.ops.xp
+        P, m, c = y.shape
+        L = index.shape[1]
+        gi = g[:, None]
+        d = pat.d[gi, index].swapaxes(1, 2)  # (P, n, L)
+        coef = (C[:, :, None, :] / d[:, :, :, None]).reshape(P, -1, L * c)  # (P, n, L c)
+        res = y[:, :, None, :] - pat.apply(pat.AV, order, starts, coef).reshape(P, m, L, c)
+        norm = xp.sqrt((res * res).sum(-1)) * self._sqrt_base[None, :, None]  # (P, m, L)
+        lev1 = pat.lev1[gi, :, index].swapaxes(1, 2)  # (P, m, L)
+        lev2 = pat.lev2[gi, :, index].swapaxes(1, 2)
+        z = self._standardised(norm, lev1, lev2, rw, valid, level)
+        return z.min(-1) if ops.name == "numpy" else z.min(-1).values
+
+    def _reweight(self, z, rw, valid):
+        """Robust weights (P, m) (numpy) of standardised residuals ``z`` (inf: not judged, keeps its weight ``rw``).
+
+        'reject' keeps (1) or rejects (0) a pair at ``REJECT_Z``; 'tukey' and 'huber' give continuous weights.
+        """
+        ops, xp, st = self.ops, self.ops.xp, self.settings
+        c = self._components
+        judged = xp.isfinite(z)
+        z = xp.where(judged, z, xp.zeros_like(z))
+        if st.robust == "reject":
+            new = (z <= REJECT_Z.get(c, REJECT_Z[3])) * 1.0
+        elif st.robust == "tukey":
+            new = xp.clip(1.0 - (z / TUKEY_C) ** 2, 0.0, None) ** 2
+        else:
+            new = HUBER_K / xp.clip(z, HUBER_K, None)
+        return np.where(valid, np.where(ops.to_numpy(judged), ops.to_numpy(new), rw), 0.0)
+
+    def _robust_fit(self, y, valid):
+        """Robust weights (P, m) (numpy) and the final :meth:`_fit` of every pixel.
+
+        Each pixel is refitted until its weights settle (at most ``settings.iterations`` times);
+        a pixel's result depends on its own pairs only.
+        """
+        rw = valid.astype(np.float64)
+        fit = self._fit(y, rw, valid, screen=self.settings.robust != "none" and self.settings.iterations > 0)
+        active = np.arange(rw.shape[0])
+        for iteration in range(int(self.settings.iterations) if "z" in fit else 0):
+            z = fit["z"][self.ops.as_index(active)]
+            new = self._reweight(z, rw[active], valid[active])
+            changed = np.abs(new - rw[active]).max(1) >= 1e-3
+            if not changed.any():
+                break
+            active = active[changed]
+            rw[active] = new[changed]
+            index = self.ops.as_index(active)
+            last = iteration == int(self.settings.iterations) - 1
+            for key, value in self._fit(y[index], rw[active], valid[active], screen=not last).items():
+                fit[key][index] = value
+        return rw, fit
+
+    def _step_errors(self, fit):
         """1-sigma error (P, k, c) of each output step, m/yr: ``s_c^2 diag(R N^-1 R^T)``.
 
         ``s_c^2`` is the weighted residual sum of squares over its degrees of freedom (the
@@ -506,9 +613,8 @@ class PairInversion:
         which also counts what the smoothing cannot resolve.
         """
         xp = self.ops.xp
-        posterior, rss_c, dof = stats
-        scale2 = rss_c / xp.clip(dof, 1.0, None)[:, None]  # (P, c)
-        return xp.sqrt(xp.clip(posterior, 0.0, None)[:, :, None] * scale2[:, None, :])
+        scale2 = fit["rss"] / xp.clip(fit["dof"], 1.0, None)[:, None]  # (P, c)
+        return xp.sqrt(xp.clip(fit["posterior"], 0.0, None)[:, :, None] * scale2[:, None, :])
 
     # -- public -------------------------------------------------------------------------------------------------------
     def solve(self, obs):
@@ -534,26 +640,23 @@ class PairInversion:
     def _solve_chunk(self, obs, valid, index, out):
         ops, xp, st = self.ops, self.ops.xp, self.settings
         v = valid[index]
-        y, w0 = self._chunk_arrays(obs[index], v)
-        if self.auto_regularisation:
-            rw = self._irls(y, w0, AUTO_START)
-            x, lam, stats = self._gcv_solve(y, w0 * rw, rw.sum(-1))
-            lam = ops.to_numpy(lam)
-        else:
-            rw = self._irls(y, w0, st.regularisation)
-            lam = st.regularisation
-            x, stats = self._fixed_solve(y, w0 * rw, rw.sum(-1), lam)
+        y = self._chunk_arrays(obs[index], v)
+        self._components = y.shape[2]
+        rw, fit = self._robust_fit(y, v)
+        lam = self._lambdas()[0][ops.to_numpy(fit["best"])]
+        x = fit["x"]
         res = y - xp.matmul(self._A, x)
         sq = (res * res).mean(-1)
-        step_w = rw[:, :, None] * self._A_steps[None]
+        rw_b = ops.asarray(rw)
+        step_w = rw_b[:, :, None] * self._A_steps[None]
         step_rms = _weighted_rms(xp, sq[:, :, None], step_w, axis=1)
-        rms = _weighted_rms(xp, sq, rw, axis=1)
+        rms = _weighted_rms(xp, sq, rw_b, axis=1)
         velocity = ops.to_numpy(xp.matmul(self._R, x))
-        error = ops.to_numpy(self._step_errors(stats))
+        error = ops.to_numpy(self._step_errors(fit))
 
-        res, rw = ops.to_numpy(res), ops.to_numpy(rw)
+        res = ops.to_numpy(res)
         coverage = v @ self.A  # valid pairs, whatever their robust weight
-        keep = (coverage > 0) | (st.fill_gaps and not (np.isscalar(lam) and lam == 0))
+        keep = (coverage > 0) | (st.fill_gaps & (lam > 0))[:, None]
         keep &= self.R.sum(1)[None, :] > 0  # steps the pairs' dates do not reach
         out.velocity[index] = np.where(keep[:, :, None], velocity, np.nan)
         out.error[index] = np.where(keep[:, :, None], error, np.nan)

@@ -9,6 +9,7 @@ from serac.core.timeseries import synthetic as syn
 from serac.core.timeseries.design import TimeGrid
 from serac.core.timeseries.inversion import (GCV_CANDIDATES, InversionSettings, PairInversion, invert_point,
                                              pair_weights)
+from serac.core.timeseries.patterns import group_rows
 from tests.conftest import requires_gpu
 
 FIELD = np.array([800.0, -300.0])  # vx, vy of every pixel before the seasonal factor, m/yr
@@ -78,15 +79,17 @@ def test_baseline_weighting_beats_uniform_weights_when_errors_scale_with_one_ove
 
 def test_robust_iterations_reject_outlier_pairs():
     obs, truth, d1, d2, grid, bad = scenario(sigma_disp=2.0, outliers=4)
-    plain = PairInversion(d1, d2, grid, InversionSettings(regularisation=0.3, robust="none", backend="numpy"))
-    tukey = PairInversion(d1, d2, grid, InversionSettings(regularisation=0.3, robust="tukey", backend="numpy"))
-    huber = PairInversion(d1, d2, grid, InversionSettings(regularisation=0.3, robust="huber", backend="numpy"))
-    s_plain, s_tukey, s_huber = plain.solve(obs), tukey.solve(obs), huber.solve(obs)
-    assert rmse(s_tukey.velocity, truth) < 0.5 * rmse(s_plain.velocity, truth)
-    assert rmse(s_huber.velocity, truth) < rmse(s_plain.velocity, truth)
-    assert np.all(s_tukey.weights[:, bad] < 0.05)
+    solved = {robust: PairInversion(d1, d2, grid, InversionSettings(regularisation=0.3, robust=robust,
+                                                                     backend="numpy")).solve(obs)
+              for robust in ("none", "reject", "tukey", "huber")}
+    plain = rmse(solved["none"].velocity, truth)
     good = np.setdiff1d(np.arange(len(d1)), bad)
-    assert np.median(s_tukey.weights[:, good]) > 0.8
+    for robust in ("reject", "tukey"):
+        assert rmse(solved[robust].velocity, truth) < 0.5 * plain
+        assert np.all(solved[robust].weights[:, bad] < 0.05)
+        assert np.median(solved[robust].weights[:, good]) > 0.8
+    assert rmse(solved["huber"].velocity, truth) < plain
+    assert np.mean(solved["reject"].weights[:, good] == 1.0) > 0.93  # kept or left out: 95 % of the good pairs kept
 
 
 def test_missing_pairs_are_dropped_per_pixel():
@@ -209,18 +212,31 @@ def speedup_case(seed=0):
 
 
 def test_a_short_speed_up_seen_by_short_pairs_is_kept():
-    """Before issue 20 (unknowns on the 30-day steps) this case gave 70 m/yr in the speed-up steps and rejected 52 %
-    of the short pairs (robust weight < 0.5); on the intervals between acquisitions: 32 m/yr, 28 %."""
-    sc, grid, obs, truth, steps = speedup_case()
-    sol = PairInversion(sc.date1, sc.date2, grid, InversionSettings(backend="numpy")).solve(obs)
-    err = sol.velocity - truth
-    print(f"speed-up steps RMSE {rmse(sol.velocity[:, steps], truth[:, steps]):.1f} m/yr, short pairs rejected "
-          f"{np.mean(sol.weights[:, sc.short] < 0.5):.2f}, median weight {np.median(sol.weights[:, sc.short]):.2f}")
-    assert rmse(sol.velocity[:, steps], truth[:, steps]) < 45.0
-    assert rmse(sol.velocity, truth) < 28.0
-    assert np.mean(sol.weights[:, sc.short] < 0.5) < 0.4
-    assert np.median(sol.weights[:, sc.short]) > 0.6
-    assert np.isfinite(err).all()
+    """Four seeds of the speed-up case. Before issue 20 (unknowns on the 30-day steps) seed 0 gave 70 m/yr in the
+    speed-up steps and rejected 52 % of the short pairs (robust weight < 0.5). On the intervals between acquisitions
+    with Tukey reweighting at a fixed small lambda: speed-up steps 50 m/yr (mean of the seeds; 100 m/yr in seed 1),
+    all steps 26 m/yr, 30 % of the short pairs rejected; with lambda fixed at 1: 128 m/yr. Screened at every smoothing
+    level up to the chosen one (a pair is an outlier only if no level explains it): 36, 26 m/yr, 1 % rejected; 85 m/yr
+    with lambda 1."""
+    spd, every, kept, spd_fixed = [], [], [], []
+    for seed in range(4):
+        sc, grid, obs, truth, steps = speedup_case(seed)
+        for lam in ("auto", 1.0):
+            sol = PairInversion(sc.date1, sc.date2, grid, InversionSettings(regularisation=lam,
+                                                                            backend="numpy")).solve(obs)
+            assert np.isfinite(sol.velocity).all()
+            if lam == "auto":
+                spd.append(rmse(sol.velocity[:, steps], truth[:, steps]))
+                every.append(rmse(sol.velocity, truth))
+                kept.append(np.mean(sol.weights[:, sc.short] >= 0.5))
+            else:
+                spd_fixed.append(rmse(sol.velocity[:, steps], truth[:, steps]))
+    print(f"speed-up steps RMSE {np.mean(spd):.1f} m/yr (lambda 1: {np.mean(spd_fixed):.1f}), all steps "
+          f"{np.mean(every):.1f} m/yr, short pairs kept {np.mean(kept):.3f}")
+    assert np.mean(spd) < 42.0 and max(spd) < 60.0
+    assert np.mean(every) < 28.0
+    assert min(kept) > 0.97  # the short pairs agree with each other: consistent, not outliers
+    assert np.mean(spd_fixed) < 100.0
 
 
 def test_consistent_short_pairs_are_not_down_weighted():
@@ -242,13 +258,36 @@ def test_consistent_short_pairs_are_not_down_weighted():
 
 
 def test_step_errors_cover_the_true_errors():
-    """1-sigma step errors: about 68 % of the true errors within them (synthetic truth, two scenarios)."""
+    """1-sigma step errors: about 68 % of the true errors within them and 95 % within 2 sigma (synthetic truth, two
+    scenarios, automatic and fixed smoothing)."""
     obs, truth, d1, d2, grid, _ = scenario(sigma_disp=5.0, outliers=3)
-    sol = PairInversion(d1, d2, grid, InversionSettings(backend="numpy")).solve(obs)
-    within = np.mean(np.abs(sol.velocity - truth) < sol.error)
     sc, grid2, obs2, truth2, _ = speedup_case(seed=2)
-    sol2 = PairInversion(sc.date1, sc.date2, grid2, InversionSettings(backend="numpy")).solve(obs2)
-    within2 = np.mean(np.abs(sol2.velocity - truth2) < sol2.error)
-    print(f"within 1 sigma: seasonal {within:.2f}, speed-up {within2:.2f}")
-    assert 0.6 <= within <= 0.85 and 0.6 <= within2 <= 0.85
-    assert np.all(sol.error > 0) and sol.error.shape == sol.velocity.shape
+    for lam in ("auto", 0.3):
+        sol = PairInversion(d1, d2, grid, InversionSettings(regularisation=lam, backend="numpy")).solve(obs)
+        sol2 = PairInversion(sc.date1, sc.date2, grid2, InversionSettings(regularisation=lam,
+                                                                         backend="numpy")).solve(obs2)
+        for s, t in ((sol, truth), (sol2, truth2)):
+            err = np.abs(s.velocity - t)
+            within1, within2 = np.mean(err < s.error), np.mean(err < 2 * s.error)
+            print(f"lambda {lam}: within 1 sigma {within1:.2f}, 2 sigma {within2:.2f}")
+            assert 0.6 <= within1 <= 0.85 and 0.88 <= within2 <= 0.99
+        assert np.all(sol.error > 0) and sol.error.shape == sol.velocity.shape
+
+
+def test_a_pixel_gets_the_same_values_whatever_the_other_pixels_of_its_batch():
+    """Pixels with the same pairs (and pairs left out) share one factorisation; each pixel's values do not depend on
+    which pixels are solved with it (bit-identical), so blocks of a grid give the values of the whole grid."""
+    obs, _, d1, d2, grid, _ = scenario(pixels=120, sigma_disp=5.0, outliers=3)
+    obs[10:30, :12] = np.nan  # a cloud: other valid pairs
+    obs[50, 3] = np.nan
+    for settings in (InversionSettings(backend="numpy"), InversionSettings(regularisation=0.3, backend="numpy"),
+                     InversionSettings(robust="tukey", backend="numpy"),
+                     InversionSettings(backend="numpy", chunk_mb=1)):
+        inv = PairInversion(d1, d2, grid, settings)
+        whole = inv.solve(obs)
+        for part in (slice(5, 40), slice(49, 52), slice(100, 120)):
+            sub = inv.solve(obs[part])
+            for name in ("velocity", "error", "weights", "regularisation", "residual_rms"):
+                np.testing.assert_array_equal(getattr(sub, name), getattr(whole, name)[part])
+    rows, _, _, _ = group_rows(np.isfinite(obs).all(-1).astype(float))
+    assert rows.shape[0] == 3  # three sets of valid pairs

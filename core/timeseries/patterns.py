@@ -1,0 +1,89 @@
+"""Regularised normal equations of many pixels, factorised once per pattern of pair weights.
+
+Pixels of a velocity pair stack mostly share the same pairs (the same valid pairs, the same
+pairs rejected): their normal matrices ``N0 = A^T W A`` are then identical and only the
+right-hand sides differ. :class:`WeightPatterns` factorises the normal matrix of each
+distinct weight row once, and everything that depends only on the weights and on lambda is
+computed per pattern:
+
+* the generalised eigendecomposition ``DtD v = s M v``, ``M = N0 + DtD`` (``V^T M V = I``,
+  ``V^T DtD V = diag(s)``, ``V^T N0 V = diag(e)``, ``e = 1 - s``), which diagonalises
+  ``N0 + lambda DtD`` for every candidate lambda at once (``diag(d)``, ``d = e + lambda s``);
+* per candidate: the fraction of the weighted data the fit explains (``2/d - e/d^2`` per
+  eigen-direction), the residual degrees of freedom ``m_eff - sum(e/d)`` (GCV), the
+  posterior variance factor of every output step ``diag(R N^-1 R^T)`` and the
+  variance factor of every pair's residual (leverage).
+
+Per pixel only the projections ``C = V^T A^T W y`` (n x c numbers) remain, so the cost of
+a pixel is a few small matrix-vector products; the cost of a pattern is one n x n
+eigendecomposition. Every pixel is computed by the same operations whatever the other
+pixels of its batch are (a block of the grid gives the values of the whole-grid run).
+"""
+
+import numpy as np
+
+
+def group_rows(keys):
+    """Distinct rows of a (P, m) array: (rows (G, m), inverse (P,) index of each pixel's row, sorted order, starts).
+
+    ``order[starts[g]:starts[g + 1]]`` are the pixels of pattern ``g``.
+    """
+    keys = np.ascontiguousarray(keys)
+    view = keys.view(np.dtype((np.void, keys.dtype.itemsize * keys.shape[1]))).ravel()
+    _, first, inverse = np.unique(view, return_index=True, return_inverse=True)
+    inverse = inverse.ravel()
+    return (keys[first], inverse) + layout(inverse, first.size)
+
+
+def layout(inverse, n_patterns):
+    """(order, starts): ``order[starts[g]:starts[g + 1]]`` are the pixels whose pattern (``inverse``) is g."""
+    order = np.argsort(inverse, kind="stable")
+    return order, np.concatenate([[0], np.cumsum(np.bincount(inverse, minlength=n_patterns))])
+
+
+class WeightPatterns:
+    """Factorisations of ``A^T W A + lambda DtD`` for G weight rows and K candidate lambdas (backend arrays).
+
+    ``weights`` (G, m) pair weights (relative, 0 for pairs left out); ``m_eff`` (G,) the
+    number of pairs each pattern fits (sum of the robust weights); ``base`` (m,) the pairs'
+    base weights (1 / relative error^2); ``lams`` (K,) candidates.
+    """
+
+    def __init__(self, inv, weights, m_eff, lams):
+        ops, xp = inv.ops, inv.ops.xp
+        self.ops = ops
+        # A^T W A one pattern at a time (a product over all patterns at once may round differently with G)
+        N0 = xp.matmul(inv._AT, weights[:, :, None] * inv._A)
+        # a tiny ridge keeps every system positive definite; it belongs to N0, so V diagonalises what is solved
+        ridge = 1e-12 * (N0[:, inv._diag, inv._diag].mean(-1) + inv._DtD[inv._diag, inv._diag].mean()) + 1e-14
+        N0[:, inv._diag, inv._diag] += ridge[:, None]
+        Li = ops.inv_lower(ops.cholesky(N0 + inv._DtD))
+        S = xp.matmul(xp.matmul(Li, inv._DtD), Li.swapaxes(-1, -2))
+        s, Q = ops.eigh(0.5 * (S + S.swapaxes(-1, -2)))
+        V = xp.matmul(Li.swapaxes(-1, -2), Q)  # (G, n, n)
+        s = xp.clip(s, 0.0, 1.0)
+        e = xp.clip(1.0 - s, 1e-12, None)
+        self.V = ops.contiguous(V)
+        self.Vt = ops.contiguous(V.swapaxes(-1, -2))
+        self.lams = lams
+        d = e[:, None, :] + lams[None, :, None] * s[:, None, :]  # (G, K, n)
+        self.d = d
+        #: share of the weighted squares of the data explained, per eigen-direction: rss = yWy - sum fit C^2
+        self.fit = 2.0 / d - e[:, None, :] / d**2
+        self.dof = m_eff[:, None] - (e[:, None, :] / d).sum(-1)  # (G, K) residual degrees of freedom
+        RV = xp.matmul(inv._R, V)  # (G, k, n)
+        self.posterior = xp.matmul(RV * RV, (1.0 / d).swapaxes(-1, -2))  # (G, k, K): diag(R N^-1 R^T)
+        self.AV = ops.contiguous(xp.matmul(inv._A, V))  # (G, m, n): pair velocities of the eigen-directions
+        AV2 = self.AV**2 * inv._base[None, :, None]  # rows scaled to unit pair error
+        # residual variance of pair i (relative to its own error) with robust weight r_i:
+        # 1 - r_i * lev1_i + lev2_i  (kept, r = 1: row norm^2 of I - H; left out, r = 0: prediction error)
+        self.lev1 = xp.matmul(AV2, (2.0 / d).swapaxes(-1, -2))  # (G, m, K)
+        self.lev2 = xp.matmul(AV2, (e[:, None, :] / d**2).swapaxes(-1, -2))
+
+    def apply(self, M, order, starts, v):
+        """``M[g] @ v[p]`` for every pixel p of every pattern g: M (G, r, n), v (P, n, c) → (P, r, c)."""
+        out = self.ops.zeros((v.shape[0], M.shape[1], v.shape[2]))
+        for g in range(len(starts) - 1):
+            idx = order[starts[g]:starts[g + 1]]
+            out[idx] = M[g] @ v[idx]
+        return out
