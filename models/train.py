@@ -1,7 +1,8 @@
 """Train or fine-tune a segmentation U-Net on a raster and reference labels; export ONNX + metadata.
 
-Reproducible from the command line (everything seeded; CPU threads fixed), e.g. the
-shipped glacier model::
+Reproducible from the command line (everything seeded, CPU threads fixed, torch's deterministic
+algorithms: on the CPU the same command, data and torch version give bit-identical weights; see
+:func:`deterministic`), e.g. the first shipped glacier model::
 
     python -m models.train \\
         --raster ../shared/data/optical/everest_landsat/LE71400412000304SGS00_RGB.tif \\
