@@ -287,6 +287,41 @@ def calibrate_and_score(path, scenes):
     return meta, metrics
 
 
+def figure(path, scenes, out_path):
+    """JPEG for the model card: each scene (top Landsat, bottom Sentinel-2) and the model's classes against RGI
+    (blue agreement, red false glacier, yellow missed glacier), the held-out block left of the white line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    model = load_model(path, backend="onnxruntime")
+    fig, axes = plt.subplots(2, 2, figsize=(12, 9.5))
+    for (ax_img, ax_err), s in zip(axes, scenes):
+        pred = predict_array(model, s.image)[0] >= model.metadata.threshold
+        ok = np.isfinite(s.image[0]) & (s.labels != IGNORE)
+        truth = s.labels == 1
+        colours = np.ones(s.grid.shape + (3,))
+        colours[ok & pred & truth] = (0.3, 0.5, 0.9)
+        colours[ok & pred & ~truth] = (0.9, 0.2, 0.2)
+        colours[ok & ~pred & truth] = (0.95, 0.8, 0.1)
+        colours[ok & ~pred & ~truth] = (0.85, 0.85, 0.85)
+        ax_img.imshow(np.nan_to_num(np.moveaxis(s.image, 0, -1)).astype(np.uint8))
+        ax_err.imshow(colours)
+        edge = int(s.test[0].sum())
+        for ax in (ax_img, ax_err):
+            ax.axvline(edge - 0.5, color="white", lw=1.5)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        iou = segmentation_scores(pred, truth, ok & s.test).iou
+        ax_img.set_title(s.title, fontsize=10)
+        ax_err.set_title(f"{model.metadata.name} vs RGI 6.0 (held-out IoU {iou:.3f})", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out_path, dpi=70, pil_kwargs={"quality": 85})
+    plt.close(fig)
+    return out_path
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--output", required=True)
@@ -296,7 +331,11 @@ def main(argv=None):
     p.add_argument("--jitter", type=float, default=0.05)
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--evaluate-only", action="store_true", help="score the existing --output model again")
+    p.add_argument("--figure", action="store_true", help="only draw the model card's figure of the --output model")
     a = p.parse_args(argv)
+    if a.figure:
+        print(figure(a.output, load_scenes(), os.path.join(HERE, "cards", f"{a.name}_prediction.jpg")))
+        return 0
     progress = as_progress(ConsoleFeedback(verbose=True))
     start = time.perf_counter()
     device = _device(a.device)
