@@ -1,7 +1,8 @@
 """Train or fine-tune a segmentation U-Net on a raster and reference labels; export ONNX + metadata.
 
-Reproducible from the command line (everything seeded; CPU threads fixed), e.g. the
-shipped glacier model::
+Reproducible from the command line (everything seeded, CPU threads fixed, torch's deterministic
+algorithms: on the CPU the same command, data and torch version give bit-identical weights; see
+:func:`deterministic`), e.g. the first shipped glacier model::
 
     python -m models.train \\
         --raster ../shared/data/optical/everest_landsat/LE71400412000304SGS00_RGB.tif \\
@@ -37,11 +38,13 @@ if __name__ == "__main__" and __package__ != "serac.models":
     rerun("train")
 
 import argparse
+import contextlib
 import datetime
 import json
 import math
 import os
 import platform
+import random
 import time
 from dataclasses import asdict, dataclass, field, replace
 from types import SimpleNamespace
@@ -123,10 +126,33 @@ class TrainResult:
 
 
 def _seed_everything(seed, threads):
+    """Seed python's, numpy's and torch's random generators; fix torch's CPU threads (``threads`` > 0)."""
+    random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
     if threads:
         torch.set_num_threads(int(threads))
+
+
+@contextlib.contextmanager
+def deterministic(seed, threads, device="cpu"):
+    """Inside: seeded generators (:func:`_seed_everything`), ``threads`` torch CPU threads and torch's
+    deterministic algorithms (cuDNN without autotuning); torch's former settings are restored after.
+
+    On the CPU, the same seed, thread count, data and torch version give bit-identical weights (tested). On
+    CUDA, operations without a deterministic kernel only warn: weights there are not guaranteed identical.
+    """
+    before = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+              torch.get_num_threads(), torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+    _seed_everything(seed, threads)
+    torch.use_deterministic_algorithms(True, warn_only=device != "cpu")
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before[0], warn_only=before[1])
+        torch.set_num_threads(before[2])
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = before[3], before[4]
 
 
 def _device(requested):
@@ -298,18 +324,22 @@ def finish_export(report, meta, metrics, config, model, log, start, log_path=Non
 def train(config, feedback=None):
     """Train (or fine-tune) a model as described by ``config``; returns a :class:`TrainResult`.
 
-    ``config`` is not changed: what fine-tuning takes from the base model goes into a copy.
+    ``config`` is not changed: what fine-tuning takes from the base model goes into a copy. Deterministic on
+    the CPU (see :func:`deterministic`): the same config, data and torch version give bit-identical weights.
     """
     config = replace(config, classes=list(config.classes), nodata_values=list(config.nodata_values),
                      provenance=dict(config.provenance))
-    progress = as_progress(feedback)
-    start = time.perf_counter()
     for path in (config.output, config.log_path):  # before the long work: OutputError naming the file
         if path:
             check_output_path(path)
-    _seed_everything(config.seed, config.threads)
-    rng = np.random.default_rng(config.seed)
     device = _device(config.device)
+    with deterministic(config.seed, config.threads, device):
+        return _train(config, device, as_progress(feedback))
+
+
+def _train(config, device, progress):
+    start = time.perf_counter()
+    rng = np.random.default_rng(config.seed)
 
     init_meta = read_metadata(config.init_model) if config.init_model else None
     if init_meta is not None:  # a fine-tuned model keeps its base model's input description

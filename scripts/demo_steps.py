@@ -183,8 +183,8 @@ STEPS = [
         name="glacier_outlines",
         alg="segmentation_glacier_outlines",
         title="Glacier outlines by deep learning (Everest, held-out Landsat 7 block)",
-        description="The shipped glacier_landsat_v1 model (U-Net, ONNX Runtime on the CPU) on the left quarter "
-                    "of the Landsat 7 RGB scene, which was held out from its training: probability, then "
+        description="The shipped glacier_rgb_v2 model (U-Net, ONNX Runtime on the CPU) on the left quarter "
+                    "of the Landsat 7 RGB scene, ground held out from its training: probability, then "
                     "outline polygons with review fields (review_status = 'unreviewed'), against the RGI 6.0 "
                     "outlines (black). The probability raster is in the QGIS project.",
         inputs={"INPUT": "segmentation/everest_landsat_rgb_heldout.tif"},
@@ -237,13 +237,13 @@ STEPS = [
         name="fine_tune",
         alg="segmentation_train",
         title="Fine-tuning the glacier model on reference outlines (a few steps, CPU)",
-        description="'Train segmentation model' started from the shipped glacier_landsat_v1 weights on the Everest "
+        description="'Train segmentation model' started from the shipped glacier_rgb_v2 weights on the Everest "
                     "block with its RGI outlines as labels (as a user would with their reviewed outlines), 40 "
                     "steps only, to show the path; the scores are on the part of the block held out from this "
                     "fine-tuning. The exported ONNX file carries its metadata and provenance.",
         inputs={"INPUT": "segmentation/everest_landsat_rgb_heldout.tif",
                 "OUTLINES": "segmentation/everest_rgi60_heldout.gpkg",
-                "INIT_MODEL": str(SHIPPED_MODELS / "glacier_landsat_v1.onnx"), "STEPS": 40, "TILE_SIZE": 128,
+                "INIT_MODEL": str(SHIPPED_MODELS / "glacier_rgb_v2.onnx"), "STEPS": 40, "TILE_SIZE": 128,
                 "BATCH_SIZE": 4, "MODEL_NAME": "glacier_everest_finetuned"},
         outputs={"OUTPUT_MODEL": "segmentation/glacier_everest_finetuned.onnx"},
     ),

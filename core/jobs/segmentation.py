@@ -76,7 +76,7 @@ def _inputs(what, default_model):
 
 INFERENCE_TEXTS = dict(backend_used="Backend used (and why)")
 INFERENCE_NUMBERS = dict(mpx_per_s="Throughput (megapixels per second)")
-OUTLINES_MODEL = "glacier_landsat_v1"
+OUTLINES_MODEL = "glacier_rgb_v2"
 #: written only with the ``uncertainty`` setting on
 UNCERTAINTY_PORT = Port("raster", "Uncertainty (test-time augmentation spread)", style="segmentation_uncertainty",
                         optional=True, default_on=False)

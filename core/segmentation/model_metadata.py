@@ -59,7 +59,9 @@ Semantics:
 * ``value_range`` (optional) declares the raw values the model was trained on: the data type
   and [min, max]. An input whose 1-99 % values fall outside it (e.g. 16-bit reflectance fed
   to a model trained on 8-bit DN) is refused, or, with ``"rescale": "percentile"``, its
-  2-98 % range is stretched linearly onto [min, max] per band (with a warning).
+  2-98 % range is stretched linearly onto [min, max] per band (with a warning). Floating-point
+  input with values within 0-1 (reflectance) given to a model of integer data reaching 100 or more
+  (e.g. 8-bit DN) is treated the same way, though it lies inside [min, max].
 * ``overlap`` (px) is the width over which neighbouring tiles are blended; it must be
   below half the tile size. ``tile_size`` must be a multiple of ``size_multiple``.
 * ``context_px`` (optional, default 0) is the network's effective receptive-field half-width
@@ -253,6 +255,16 @@ class ValueRange:
     def to_dict(self):
         return {"dtype": self.dtype, "min": self.min, "max": self.max, "rescale": self.rescale}
 
+    def unit_scaled(self, high, dtype):
+        """True for floating-point input whose 99th percentile ``high`` is at most 1 (reflectance 0-1, say)
+        while the model was trained on integers reaching far above 1 (e.g. 8-bit DN 0-255): such data fits
+        inside [min, max] yet is not what the model was made for."""
+        try:
+            kinds = np.dtype(self.dtype).kind, np.dtype(dtype).kind
+        except TypeError:  # no (or an unknown) data type declared: the range alone decides
+            return False
+        return kinds[0] in "iu" and kinds[1] == "f" and self.max >= 100 and high <= 1.0
+
     def check(self, sample, dtype, model_name):
         """None if the (bands, n) raw ``sample`` fits, else per-band (low, high) raw values to stretch onto
         [min, max] when ``rescale`` allows it; raises :class:`ModelError` naming the fix otherwise."""
@@ -262,10 +274,15 @@ class ValueRange:
         lo = min(float(np.percentile(v, 1)) for v in values if v.size)
         hi = max(float(np.percentile(v, 99)) for v in values if v.size)
         tolerance = 0.02 * (self.max - self.min)
-        if self.min - tolerance <= lo and hi <= self.max + tolerance:
+        unit_scaled = self.unit_scaled(hi, dtype)
+        if self.min - tolerance <= lo and hi <= self.max + tolerance and not unit_scaled:
             return None
         what = (f"The input's values (1-99 % range {lo:.4g} to {hi:.4g}, {dtype}) are outside the "
                 f"{self.min:g} to {self.max:g} ({self.dtype}) that model '{model_name}' was trained on")
+        if unit_scaled:
+            what = (f"The input's values (1-99 % range {lo:.4g} to {hi:.4g}, {dtype}) look like reflectance "
+                    f"scaled 0-1, not the {self.min:g} to {self.max:g} ({self.dtype}) that model '{model_name}' "
+                    "was trained on")
         if self.rescale == "percentile":
             from ..progress import warn
 

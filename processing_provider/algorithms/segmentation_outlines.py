@@ -15,8 +15,9 @@ class GlacierOutlinesDLAlgorithm(SegmentationInferenceAlgorithm):
     JOB_NAME = "segmentation_glacier_outlines"
     SHORT_HELP = (
         "Maps glacier extent with a neural network (ONNX model with Serac metadata; default: the shipped "
-        "glacier_landsat_v1, trained on a Landsat 7 RGB scene of the Everest region at 30 m, see its model card "
-        "for accuracy and limits). The raster is read in overlapping tiles whose predictions are blended, and "
+        "glacier_rgb_v2, trained on a Landsat 7 and a Sentinel-2 true-colour scene of the Everest region: 8-bit "
+        "RGB at 30 m (resample Sentinel-2 to 30 m first); see its model card for accuracy per scene and "
+        "limits). The raster is read in overlapping tiles whose predictions are blended, and "
         "written block by block, so large scenes run in bounded memory. Backend: auto = torch on a CUDA GPU when "
         "present, else ONNX Runtime on the CPU (the backend used is reported). The model's metadata is checked "
         "against the input: band count and order, pixel size (m). A multi-source model (e.g. optical + DEM + "

@@ -51,7 +51,7 @@ def test_glacier_outlines_on_the_held_out_landsat_block(run_alg, tmp_path):
     assert [f.name() for f in lyr.fields()][-10:] == ["id", "area_km2", "mean_probability", "model", *REVIEW_NAMES]
     feats = list(lyr.getFeatures())
     assert {f["review_status"] for f in feats} == {"unreviewed"}
-    assert {f["model"] for f in feats} == {"glacier_landsat_v1"}
+    assert {f["model"] for f in feats} == {"glacier_rgb_v2"}  # the default model since issue 16
     assert min(f["area_km2"] for f in feats) >= 0.05 * 0.9  # specks removed (simplification changes area a bit)
     assert all(f["mean_probability"] >= 0.5 for f in feats)
     assert res["TOTAL_AREA_KM2"] == pytest.approx(sum(f["area_km2"] for f in feats), rel=1e-6)
@@ -59,7 +59,7 @@ def test_glacier_outlines_on_the_held_out_landsat_block(run_alg, tmp_path):
     ev = run_alg("segmentation_evaluate", {"PREDICTED": res["OUTPUT_OUTLINES"], "REFERENCE": str(RGI),
                                            "GRID": str(RGB)})
     assert ev["KIND"] == "polygons"
-    card = json.load(open(ROOT / "models" / "glacier_landsat_v1.json"))["training"]["metrics"]["held_out"]
+    card = json.load(open(ROOT / "models" / "glacier_rgb_v2.json"))["training"]["metrics"]["held_out"]
     # the algorithm's outlines (specks/holes removed, simplified) score close to the model card's pixel IoU
     assert ev["IOU"] == pytest.approx(card["iou"], abs=0.05)
     assert 0 < ev["PRECISION"] <= 1 and 0 < ev["RECALL"] <= 1
