@@ -15,6 +15,11 @@ difficulties CaFFe describes. Everything here is a simulation, not a measurement
   decaying away from the front; global calibration offset; multiplicative gamma speckle
   (3-6 looks).
 
+The ranges of these draws are a :class:`Backscatter`; its defaults (:data:`DEFAULT`) are the simulator
+every test and validation scene uses. :data:`RANDOMIZED` widens them and adds radar shadow / layover
+on steep rock and drifting sea ice (domain randomisation for training, ``--randomized-fraction`` of
+``python -m models.train_calving``).
+
 Scenes are oriented with the sea at a random side (rotations/flips). Labels use the class
 order ``["glacier", "ocean", "rock"]``.
 
@@ -26,6 +31,8 @@ elevations so that the tongue ends in a fjord at an irregular calving front. Pro
 also take their rock relief from random crops of these DEMs half of the time. Columbia
 Glacier's DEM and outline are never used for training: that geometry is the held-out test.
 """
+
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
@@ -71,8 +78,57 @@ def scene_zones(size, rng):
     return zones
 
 
-def scene_backscatter(zones, rng, terrain=None):
-    """Simulated sigma0 (dB) for a zone map (see the module docstring).
+@dataclass(frozen=True)
+class Backscatter:
+    """Ranges of the simulated backscatter: (low, high) pairs drawn uniformly per scene (dB unless stated).
+
+    The defaults are the simulator every test and validation draw uses; :data:`RANDOMIZED` widens them
+    and adds radar shadow / layover and drifting sea ice (domain randomisation for training). A pair
+    with low == high is a constant (no random number is drawn, so the defaults reproduce the draws
+    made before these ranges existed).
+    """
+
+    rock_db: tuple = (-11.0, -7.0)
+    #: dB added by tanh(standardised slope towards the radar)
+    slope_gain_db: tuple = (4.0, 4.0)
+    rock_texture_db: tuple = (0.5, 2.0)
+    wet_probability: float = 0.25
+    wet_glacier_db: tuple = (-15.5, -15.5)
+    glacier_db: tuple = (-8.0, -4.0)
+    glacier_texture_db: tuple = (0.5, 2.0)
+    crevasse_db: tuple = (3.5, 3.5)
+    ocean_db: tuple = (-23.0, -18.0)
+    wind_db: tuple = (0.0, 9.0)
+    #: e-folding distance (px) of the melange density away from the glacier
+    melange_length_px: tuple = (2.0, 30.0)
+    #: melange density at the front (0-1)
+    melange_density: tuple = (0.5, 0.5)
+    melange_db: tuple = (6.0, 12.0)
+    offset_db: tuple = (-2.0, 2.0)
+    #: number of looks of the gamma speckle (integers, inclusive)
+    looks: tuple = (3, 6)
+    #: share of scenes with radar shadow (dark) and layover (bright) on steep rock slopes
+    shadow_probability: float = 0.0
+    #: share of scenes with drifting sea ice: bright floes over part of the open ocean
+    sea_ice_probability: float = 0.0
+
+
+DEFAULT = Backscatter()
+RANDOMIZED = Backscatter(rock_db=(-14.0, -5.0), slope_gain_db=(2.0, 7.0), rock_texture_db=(0.3, 3.0),
+                         wet_probability=0.3, wet_glacier_db=(-19.0, -12.0), glacier_db=(-11.0, -2.0),
+                         glacier_texture_db=(0.3, 3.0), crevasse_db=(1.0, 6.0), ocean_db=(-26.0, -15.0),
+                         wind_db=(0.0, 14.0), melange_length_px=(2.0, 60.0), melange_density=(0.2, 0.9),
+                         melange_db=(3.0, 14.0), offset_db=(-4.0, 4.0), looks=(1, 8), shadow_probability=0.4,
+                         sea_ice_probability=0.25)
+
+
+def _draw(rng, pair):
+    lo, hi = pair
+    return lo if lo == hi else rng.uniform(lo, hi)
+
+
+def scene_backscatter(zones, rng, terrain=None, ranges=DEFAULT):
+    """Simulated sigma0 (dB) for a zone map (see the module docstring), with the ranges of ``ranges``.
 
     ``terrain``: optional elevation-like array (any units; standardised here) used instead of
     fractal terrain for the rock backscatter (e.g. a real DEM).
@@ -84,28 +140,44 @@ def scene_backscatter(zones, rng, terrain=None):
     slope = np.gradient(ndimage.gaussian_filter(np.asarray(terrain, np.float64), 1.0), axis=1)
     slope = slope / (np.std(slope) + 1e-12) * rng.uniform(0.5, 1.2)
     db = np.empty((h, w))
-    rock = rng.uniform(-11, -7) + 4 * np.tanh(slope) + rng.uniform(0.5, 2.0) * fractal_noise((h, w), rng, 3)
+    rock = (rng.uniform(*ranges.rock_db) + _draw(rng, ranges.slope_gain_db) * np.tanh(slope)
+            + _draw(rng, ranges.rock_texture_db) * fractal_noise((h, w), rng, 3))
     db[r] = rock[r]
     # glacier: distance upstream of the front (px) for crevasses
     dist_to_ocean = ndimage.distance_transform_edt(~o)
-    wet = rng.random() < 0.25
-    base = -15.5 if wet else rng.uniform(-8, -4)
-    glacier = base + rng.uniform(0.5, 2.0) * fractal_noise((h, w), rng, rng.uniform(3, 10))
+    wet = rng.random() < ranges.wet_probability
+    base = _draw(rng, ranges.wet_glacier_db) if wet else rng.uniform(*ranges.glacier_db)
+    glacier = base + rng.uniform(*ranges.glacier_texture_db) * fractal_noise((h, w), rng, rng.uniform(3, 10))
     crevasse_zone = np.exp(-dist_to_ocean / rng.uniform(8, 25))
     yy = np.arange(h)[:, None] + 3 * fractal_noise((h, w), rng, 10)
-    glacier += 3.5 * crevasse_zone * (np.sin(2 * np.pi * yy / rng.uniform(3, 7)) > 0.3)
+    crevasses = np.sin(2 * np.pi * yy / rng.uniform(3, 7)) > 0.3
+    glacier += _draw(rng, ranges.crevasse_db) * crevasse_zone * crevasses
     db[g] = glacier[g]
     # ocean: dark, wind patches, ice melange near the front
     dist_to_glacier = ndimage.distance_transform_edt(~g)
-    wind = rng.uniform(0, 9) * np.clip(fractal_noise((h, w), rng, 40, octaves=3), 0, None)
-    melange = rng.random((h, w)) < 0.5 * np.exp(-dist_to_glacier / rng.uniform(2, 30))
+    wind = rng.uniform(*ranges.wind_db) * np.clip(fractal_noise((h, w), rng, 40, octaves=3), 0, None)
+    density = _draw(rng, ranges.melange_density)
+    melange = rng.random((h, w)) < density * np.exp(-dist_to_glacier / rng.uniform(*ranges.melange_length_px))
     melange = ndimage.binary_dilation(melange, iterations=1) & (rng.random((h, w)) < 0.8)
-    ocean = rng.uniform(-23, -18) + wind + rng.uniform(6, 12) * melange
+    ocean = rng.uniform(*ranges.ocean_db) + wind + rng.uniform(*ranges.melange_db) * melange
+    if ranges.sea_ice_probability > 0 and rng.random() < ranges.sea_ice_probability:
+        ocean = np.where(_sea_ice(rng, (h, w)), rng.uniform(-16, -8) + 1.5 * fractal_noise((h, w), rng, 2), ocean)
     db[o] = ocean[o]
-    db += rng.uniform(-2, 2)  # calibration / incidence offset
-    looks = rng.integers(3, 7)
+    if ranges.shadow_probability > 0 and rng.random() < ranges.shadow_probability:
+        steep = rng.uniform(1.0, 2.0)  # standardised slope beyond which the radar sees shadow / layover
+        db[r & (slope < -steep)] = rng.uniform(-26, -20)
+        db[r & (slope > steep)] += rng.uniform(3, 8)
+    db += rng.uniform(*ranges.offset_db)  # calibration / incidence offset
+    looks = rng.integers(ranges.looks[0], ranges.looks[1] + 1)
     speckle = rng.gamma(looks, 1.0 / looks, size=(h, w))
     return (10 * np.log10(10 ** (db / 10) * speckle)).astype(np.float32)
+
+
+def _sea_ice(rng, shape):
+    """Floes of drifting sea ice (bool): patches of 2-8 px covering 10-60 % of an area of 20-60 px features."""
+    area = fractal_noise(shape, rng, rng.uniform(20, 60), octaves=2) > rng.uniform(-0.5, 1.0)
+    floes = fractal_noise(shape, rng, rng.uniform(2, 8), octaves=2) > rng.uniform(-0.3, 1.3)
+    return area & floes
 
 
 def _orient(db, zones, rng):
@@ -117,7 +189,7 @@ def _orient(db, zones, rng):
     return np.ascontiguousarray(db)[None], np.ascontiguousarray(zones)
 
 
-def synthetic_calving_scene(rng, size=256, terrains=None):
+def synthetic_calving_scene(rng, size=256, terrains=None, ranges=DEFAULT):
     """(sigma0 dB (1, size, size) float32, zones (size, size) uint8), randomly oriented.
 
     ``terrains``: optional :func:`load_terrains` result; half of the scenes then take their
@@ -128,10 +200,10 @@ def synthetic_calving_scene(rng, size=256, terrains=None):
     if terrains and rng.random() < 0.5:
         dem, _ = terrains[int(rng.integers(0, len(terrains)))]
         terrain = _crop(dem, _random_origin(dem.shape, size, rng), size)
-    return _orient(scene_backscatter(zones, rng, terrain=terrain), zones, rng)
+    return _orient(scene_backscatter(zones, rng, terrain=terrain, ranges=ranges), zones, rng)
 
 
-def scene_set(seed, n, size=256, terrains=None, terrain_fraction=0.0):
+def scene_set(seed, n, size=256, terrains=None, terrain_fraction=0.0, ranges=DEFAULT):
     """``n`` scenes from one seed: (images (n, 1, size, size), zones (n, size, size)).
 
     With ``terrains`` (see :func:`load_terrains`), a ``terrain_fraction`` of the scenes are
@@ -141,9 +213,9 @@ def scene_set(seed, n, size=256, terrains=None, terrain_fraction=0.0):
     scenes = []
     for _ in range(n):
         if terrains and rng.random() < terrain_fraction:
-            scenes.append(terrain_scene(terrains[int(rng.integers(0, len(terrains)))], rng, size))
+            scenes.append(terrain_scene(terrains[int(rng.integers(0, len(terrains)))], rng, size, ranges=ranges))
         else:
-            scenes.append(synthetic_calving_scene(rng, size, terrains))
+            scenes.append(synthetic_calving_scene(rng, size, terrains, ranges))
     images, zones = zip(*scenes)
     return np.stack(images), np.stack(zones)
 
@@ -219,7 +291,7 @@ def flooded_zones(dem, glacier, rng):
     return zones
 
 
-def terrain_scene(terrain, rng, size=256, tries=30):
+def terrain_scene(terrain, rng, size=256, tries=30, ranges=DEFAULT):
     """A scene on real terrain (see the module docstring): (db (1, size, size), zones), randomly oriented.
 
     The crop is centred near a random calving-front pixel, at a pixel size randomly 0.8-1.25
@@ -245,8 +317,8 @@ def terrain_scene(terrain, rng, size=256, tries=30):
         if share[GLACIER] < 0.05 or not 0.03 <= share[OCEAN] <= 0.5:
             continue
         d = upsample(_crop(dem, (r0, c0), window), size / window, 1)[:size, :size]
-        return _orient(scene_backscatter(z, rng, terrain=d), z, rng)
-    return synthetic_calving_scene(rng, size)
+        return _orient(scene_backscatter(z, rng, terrain=d, ranges=ranges), z, rng)
+    return synthetic_calving_scene(rng, size, ranges=ranges)
 
 
 # ---------------------------------------------------------------------------- Columbia

@@ -8,9 +8,14 @@ as in CaFFe (:mod:`serac.core.segmentation.fronts`) and compared with the refere
 ``../shared/data`` is present, the same is done on a scene simulated over Columbia
 Glacier's real geometry (RGI 6.0 outline and DEM), which no training scene resembles.
 
-    python -m models.train_calving --output models/calving_zones_synthetic_v1.onnx
+    python -m models.train_calving --output models/calving_zones_synthetic_v1.onnx --threads 1
 
-The exact command of the shipped model is in its model card.
+(the defaults are v1's recipe; the exact command of each shipped model is in its model card).
+``--init`` continues training from a model's weights (batch norms frozen, as fine-tuning does);
+``--randomized-fraction`` of the training scenes take the widened backscatter ranges of
+:data:`serac.models.calving_scenes.RANDOMIZED` (domain randomisation). ``--rescore model.onnx``
+scores an existing model again (e.g. after ``python -m models.calibrate`` changed its tiling) and
+rewrites its metrics, keeping the calibration entry.
 """
 
 if __name__ == "__main__" and __package__ != "serac.models":
@@ -31,12 +36,13 @@ from ..core.progress import ConsoleFeedback, as_progress
 from ..core.segmentation.fronts import clean_zones, front_mask
 from ..core.segmentation.inference import classify, predict_array
 from ..core.segmentation.metrics import mean_distance_error, segmentation_scores
-from ..core.segmentation.runtime import load_model
-from .calving_scenes import CLASSES, GLACIER, OCEAN, TERRAIN_SOURCES, columbia_scene, load_terrains, scene_set
+from ..core.segmentation.runtime import build_torch_module, load_model, onnx_state_dict, read_metadata
+from .calving_scenes import CLASSES, DEFAULT, GLACIER, OCEAN, RANDOMIZED, TERRAIN_SOURCES, columbia_scene, \
+    load_terrains, scene_set
 from .datasets import TileSampler
-from .export_onnx import export_onnx
+from .export_onnx import embed_metadata, export_onnx
 from .train import TrainConfig, _device, _seed_everything, add_fit_arguments, finish_export, fit
-from .unet import UNet
+from .unet import UNet, freeze_batchnorm_statistics, unfuse_batchnorm
 
 SHARED_DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__)))),
                            "shared", "data")
@@ -58,20 +64,81 @@ def evaluate_zones(model, images, zones, pixel_size_m):
             "front": mean_distance_error(pairs).as_dict()}
 
 
+#: seeds of the held-out sets scored at the end of training (the same for every version)
+TEST_SEED, TERRAIN_TEST_SEED, COLUMBIA_SEED = 2000, 3000, 7
+
+
+def held_out_metrics(onnx_model, pixel_size_m, test_scenes, shared_data, size=256):
+    """Scores on the held-out procedural scenes, real-terrain scenes and the Columbia scene (simulated)."""
+    test_x, test_z = scene_set(TEST_SEED, test_scenes, size)
+    metrics = {"held_out_synthetic": evaluate_zones(onnx_model, list(test_x), list(test_z), pixel_size_m),
+               "held_out_scenes": test_scenes}
+    if os.path.isdir(shared_data):
+        terrains = load_terrains(shared_data, pixel_size_m)
+        tx, tz = scene_set(TERRAIN_TEST_SEED, test_scenes, size, terrains, 1.0)
+        metrics["held_out_real_terrain"] = evaluate_zones(onnx_model, list(tx), list(tz), pixel_size_m)
+        db, zones, _ = columbia_scene(shared_data, np.random.default_rng(COLUMBIA_SEED), pixel_size_m)
+        metrics["columbia_geometry_simulated"] = evaluate_zones(onnx_model, [db], [zones], pixel_size_m)
+    return metrics
+
+
+def rescore(path, test_scenes, shared_data, threads):
+    """Score ``path`` again with its current metadata (tiling, temperature) and rewrite its metrics."""
+    import dataclasses
+    import json
+
+    from ..core.segmentation.runtime import write_sidecar
+
+    model = load_model(path, backend="onnxruntime", threads=threads)
+    meta = model.metadata
+    metrics = dict(meta.training.get("metrics", {}))
+    metrics.update(held_out_metrics(model, meta.pixel_size_m, test_scenes, shared_data))
+    meta = dataclasses.replace(meta, training=dict(meta.training, metrics=metrics))
+    write_sidecar(path, embed_metadata(path, meta))
+    print(json.dumps(metrics, indent=1))
+    return 0
+
+
+def training_scenes(a, terrains):
+    """The training scenes: (normalised images, zones, normalisation) of ``a.train_scenes`` scenes, the first
+    ``1 - a.randomized_fraction`` with the default backscatter ranges, the rest with :data:`RANDOMIZED`."""
+    n_random = int(round(a.train_scenes * a.randomized_fraction))
+    sets = [scene_set(1000 + a.seed, a.train_scenes - n_random, a.size, terrains, a.terrain_fraction, DEFAULT)]
+    if n_random:
+        sets.append(scene_set(RANDOMIZED_SEED_BASE + a.seed, n_random, a.size, terrains, a.terrain_fraction,
+                              RANDOMIZED))
+    train_x = np.concatenate([x for x, _ in sets if len(x)])
+    train_z = np.concatenate([z for _, z in sets if len(z)])
+    return train_x, train_z
+
+
+#: seed base of the randomised training scenes (never a test or validation seed)
+RANDOMIZED_SEED_BASE = 11000
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--output", required=True)
+    p.add_argument("--output", help="ONNX file to write")
+    p.add_argument("--rescore", default=None, help="score this ONNX model again and rewrite its metrics")
     p.add_argument("--name", default="calving_zones_synthetic_v1")
     p.add_argument("--version", default="1.0.0")
+    p.add_argument("--init", default=None, help="ONNX model whose weights training continues from")
     p.add_argument("--train-scenes", type=int, default=160)
     p.add_argument("--terrain-fraction", type=float, default=0.6,
                    help="share of training scenes on real terrain (needs --shared-data)")
+    p.add_argument("--randomized-fraction", type=float, default=0.0,
+                   help="share of training scenes with the widened (domain-randomised) backscatter ranges")
+    p.add_argument("--jitter", type=float, default=0.05, help="gain / offset jitter of training tiles")
     p.add_argument("--test-scenes", type=int, default=16)
     p.add_argument("--size", type=int, default=256, help="scene size (px)")
     p.add_argument("--pixel-size", type=float, default=50.0, help="m/px the scenes represent")
     add_fit_arguments(p, steps=2000, tile_size=160, base_channels=12, depth=4)
     p.add_argument("--shared-data", default=SHARED_DATA)
     a = p.parse_args(argv)
+    if a.rescore:
+        return rescore(a.rescore, a.test_scenes, a.shared_data, a.threads)
+    if not a.output:
+        p.error("--output is required (or --rescore)")
     progress = as_progress(ConsoleFeedback(verbose=True))
     start = time.perf_counter()
     _seed_everything(a.seed, a.threads)
@@ -80,21 +147,31 @@ def main(argv=None):
                          version=a.version, task="calving_front_zones", classes=list(CLASSES),
                          front=["glacier", "ocean"], steps=a.steps, batch_size=a.batch_size,
                          tile_size=a.tile_size, base_channels=a.base_channels, depth=a.depth, lr=a.lr,
-                         seed=a.seed, threads=a.threads, device=device, log_path=a.log)
+                         seed=a.seed, threads=a.threads, device=device, log_path=a.log, jitter=a.jitter,
+                         init_model=a.init)
 
     terrains = load_terrains(a.shared_data, a.pixel_size) if os.path.isdir(a.shared_data) else []
-    train_x, train_z = scene_set(1000 + a.seed, a.train_scenes, a.size, terrains, a.terrain_fraction)
-    test_x, test_z = scene_set(2000 + a.seed, a.test_scenes, a.size)
-    mean, std = float(train_x.mean()), float(train_x.std())
-    normalization = {"method": "mean_std", "mean": [round(mean, 3)], "std": [round(std, 3)], "clip": [-6, 6]}
+    train_x, train_z = training_scenes(a, terrains)
+    if a.init:
+        init_meta = read_metadata(a.init)
+        model = freeze_batchnorm_statistics(unfuse_batchnorm(build_torch_module(init_meta, onnx_state_dict(a.init),
+                                                                                a.init)))
+        normalization = init_meta.normalization.to_dict()
+        mean, std = normalization["mean"][0], normalization["std"][0]
+    else:
+        mean, std = float(train_x.mean()), float(train_x.std())
+        normalization = {"method": "mean_std", "mean": [round(mean, 3)], "std": [round(std, 3)], "clip": [-6, 6]}
+        model = UNet(1, len(CLASSES), a.base_channels, a.depth)
     xs = [((x - mean) / std).astype(np.float32) for x in train_x]
     sampler = TileSampler(xs, list(train_z), [np.ones(z.shape, bool) for z in train_z], a.tile_size,
-                          np.random.default_rng(a.seed), jitter=0.05)
-    model = UNet(1, len(CLASSES), a.base_channels, a.depth)
-    progress.info(f"{a.train_scenes} training scenes, {a.test_scenes} held-out scenes ({a.size} px, "
-                  f"{a.pixel_size:g} m); training on {device}.")
-    log, train_seconds = fit(model, sampler.sample, len(CLASSES), config, device, progress.sub(0, 0.85))
+                          np.random.default_rng(a.seed), jitter=a.jitter)
+    progress.info(f"{a.train_scenes} training scenes ({a.randomized_fraction:.0%} domain-randomised), "
+                  f"{a.test_scenes} held-out scenes ({a.size} px, {a.pixel_size:g} m); training on {device}"
+                  f"{' from ' + os.path.basename(a.init) if a.init else ''}.")
+    log, train_seconds = fit(model, sampler.sample, len(CLASSES), config, device, progress.sub(0, 0.85),
+                             frozen_batchnorm=bool(a.init))
 
+    n_random = int(round(a.train_scenes * a.randomized_fraction))
     meta = {
         "schema_version": 1, "name": a.name, "version": a.version, "task": "calving_front_zones",
         "description": "Glacier / ocean / rock zones from one SAR backscatter band; the calving front is the "
@@ -107,29 +184,26 @@ def main(argv=None):
         "output": {"activation": "softmax", "classes": list(CLASSES), "positive_class": "glacier",
                    "threshold": 0.5, "front": ["glacier", "ocean"]},
         "architecture": model.architecture,
-        "training": {"data": f"{a.train_scenes} simulated SAR-like scenes (serac.models.calving_scenes, seed "
-                             f"{1000 + a.seed}), {a.size}x{a.size} px, "
-                             f"{a.terrain_fraction if terrains else 0:.0%} on real terrain "
-                             f"({', '.join(TERRAIN_SOURCES) if terrains else 'none'}); Columbia never used",
+        "training": {"data": f"{a.train_scenes} simulated SAR-like scenes (serac.models.calving_scenes), "
+                             f"{a.size}x{a.size} px: {a.train_scenes - n_random} with the default backscatter "
+                             f"ranges (seed {1000 + a.seed}), {n_random} domain-randomised (seed "
+                             f"{RANDOMIZED_SEED_BASE + a.seed}); {a.terrain_fraction if terrains else 0:.0%} on "
+                             f"real terrain ({', '.join(TERRAIN_SOURCES) if terrains else 'none'}); Columbia never "
+                             "used",
                      "labels": "simulated zones", "date": datetime.date.today().isoformat(),
-                     "region": "simulation (geometry partly from real DEMs and glacier outlines)", "sensor": "simulated SAR", "season": "random (25 % wet snow)",
+                     "region": "simulation (geometry partly from real DEMs and glacier outlines)",
+                     "sensor": "simulated SAR", "season": "random (25-30 % wet snow)",
                      "limits": "trained and scored on SIMULATED SAR-like scenes only; never validated on real SAR "
                                "images; use its fronts as a starting point for review, or fine-tune / replace it "
                                "with a model trained on labelled SAR (e.g. the CaFFe benchmark).",
                      "script": "python -m models.train_calving", "steps": a.steps, "seed": a.seed,
+                     "base_model": os.path.basename(a.init) if a.init else None,
                      "device": device, "train_seconds": round(train_seconds, 1)},
     }
     report = export_onnx(model, meta, a.output)
     onnx_model = load_model(report.onnx_path, backend="onnxruntime", threads=a.threads)
     progress.info("Evaluating the exported ONNX model on held-out scenes ...")
-    metrics = {"held_out_synthetic": evaluate_zones(onnx_model, list(test_x), list(test_z), a.pixel_size),
-               "held_out_scenes": a.test_scenes}
-    if terrains:
-        tx, tz = scene_set(3000 + a.seed, a.test_scenes, a.size, terrains, 1.0)
-        metrics["held_out_real_terrain"] = evaluate_zones(onnx_model, list(tx), list(tz), a.pixel_size)
-    if os.path.isdir(a.shared_data):
-        db, zones, _ = columbia_scene(a.shared_data, np.random.default_rng(a.seed + 7), a.pixel_size)
-        metrics["columbia_geometry_simulated"] = evaluate_zones(onnx_model, [db], [zones], a.pixel_size)
+    metrics = held_out_metrics(onnx_model, a.pixel_size, a.test_scenes, a.shared_data, a.size)
     finish_export(report, meta, metrics, config, model, log, start, a.log)
     return 0
 

@@ -54,6 +54,8 @@ class CalvingFrontSettings(InferenceSettings):
     min_length_m: float = setting(750.0, "Drop front pieces up to this length (m)", unit="m", minimum=0.0,
                                   maximum=1e5)
     clean: bool = setting(True, "CaFFe ocean clean-up (fill ocean gaps, keep the largest ocean)")
+    bridge_m: float = setting(300.0, "Bridge land gaps between glacier and ocean up to (m; 0: as CaFFe)", unit="m",
+                              minimum=0.0, maximum=5000.0, optional=True)  # optional: saved models without it
     simplify_m: float = setting(0.0, "Simplification tolerance (m; 0 = pixel edges)", unit="m", minimum=0.0,
                                 maximum=1e4)
 
@@ -175,9 +177,14 @@ def run_calving_front(inputs: Mapping, outputs: Mapping, settings: CalvingFrontS
         features, _ = front_features(zones.data[0].astype("uint8"), zones.grid, meta.class_index(meta.front[0]),
                                      meta.class_index(meta.front[1]), pixel_size_m(zones.grid),
                                      min_length_m=settings.min_length_m, clean=settings.clean,
-                                     simplify_m=settings.simplify_m, model_name=meta.name)
+                                     simplify_m=settings.simplify_m, model_name=meta.name,
+                                     bridge_m=settings.bridge_m or 0.0)
     length_km = sum(f["properties"]["length_m"] for f in features) / 1000.0
     progress.info(f"{len(features)} front line(s), {length_km:.2f} km in total.")
+    if not features:
+        progress.warn(f"No calving front found: the zone map has no {meta.front[0]}-{meta.front[1]} boundary longer "
+                      f"than {settings.min_length_m:g} m. Check the zone map; the front layer is empty (no distance "
+                      "to a reference front can be computed).")
     return Result(dict({"output_probability": prob_path, "output_zones": zones_path}, **_uncertainty_result(unc_path)),
                   {"backend_used": run.backend, "mpx_per_s": run.mpx_per_s, "n_fronts": len(features),
                    "front_length_km": length_km}, _report(run, model),

@@ -12,6 +12,12 @@ doi:10.5194/essd-14-4287-2022, derive the front from a zone segmentation as foll
 3. Short fronts removed: 8-connected front pieces of at most ``min_length_m`` (750 m in
    CaFFe) divided by the pixel size (px) are dropped.
 
+Not in CaFFe (:func:`bridge_glacier`, ``bridge_m`` > 0): before step 2, glacier is grown over land
+(never across ocean) by up to ``bridge_m``, so that a thin band of land predicted between a glacier and
+the ocean (a glacier tongue taken for rock near its front, the commonest failure of the shipped model on
+simulated scenes, see docs/validation/calving.md) no longer removes the front. Coast within ``bridge_m``
+of a glacier's side then also counts as front.
+
 :func:`front_features` turns the result into line features (pixel edges between the
 kept front pixels and glacier, chained).
 """
@@ -48,6 +54,17 @@ def clean_zones(zones, ocean, glacier, nodata=255):
     return zones
 
 
+def bridge_glacier(zones, glacier, ocean, bridge_px, nodata=255):
+    """A copy of ``zones`` with glacier grown over non-ocean pixels (4-connected steps) by ``bridge_px`` px."""
+    zones = np.array(zones, copy=True)
+    if bridge_px < 1 or not (zones == glacier).any():
+        return zones
+    land = (zones != ocean) & (zones != nodata)
+    grown = ndimage.binary_dilation(zones == glacier, iterations=int(bridge_px), mask=land)
+    zones[grown] = glacier
+    return zones
+
+
 def front_mask(zones, glacier, ocean, pixel_size_m, min_length_m=CAFFE_MIN_FRONT_LENGTH_M):
     """Front pixels: ocean pixels 4-adjacent to glacier, minus pieces of <= min_length_m / pixel_size_m px."""
     zones = np.asarray(zones)
@@ -64,17 +81,20 @@ def front_mask(zones, glacier, ocean, pixel_size_m, min_length_m=CAFFE_MIN_FRONT
 
 
 def front_features(zones, grid, glacier, ocean, pixel_size_m, min_length_m=CAFFE_MIN_FRONT_LENGTH_M,
-                   clean=True, simplify_m=0.0, model_name=""):
-    """Calving-front line features from a zone class map on ``grid`` (CaFFe post-processing).
+                   clean=True, simplify_m=0.0, model_name="", bridge_m=0.0):
+    """Calving-front line features from a zone class map on ``grid`` (CaFFe post-processing; with
+    ``bridge_m`` > 0 (m) glacier-ocean gaps over land are bridged first, see :func:`bridge_glacier`).
 
     Returns (features, front pixel mask).
     """
     if clean:
         zones = clean_zones(zones, ocean, glacier)
+    if bridge_m > 0:
+        zones = bridge_glacier(zones, glacier, ocean, int(round(bridge_m / pixel_size_m)))
     front = front_mask(zones, glacier, ocean, pixel_size_m, min_length_m)
     features = boundary_lines(front, np.asarray(zones) == glacier, grid, simplify_m=simplify_m,
                               model_name=model_name)
     return features, front
 
 
-__all__ = ["clean_zones", "front_mask", "front_features", "CAFFE_MIN_FRONT_LENGTH_M"]
+__all__ = ["bridge_glacier", "clean_zones", "front_mask", "front_features", "CAFFE_MIN_FRONT_LENGTH_M"]

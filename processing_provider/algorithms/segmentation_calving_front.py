@@ -13,7 +13,11 @@ class CalvingFrontDLAlgorithm(SegmentationInferenceAlgorithm):
         "neural network and extracts the calving front as the glacier-ocean boundary, following the CaFFe "
         "benchmark (Gourmelon et al. 2022): ocean gaps are filled and only the largest ocean region is kept, "
         "front pixels are ocean pixels next to glacier, and front pieces shorter than the minimum length "
-        "(750 m in CaFFe) are dropped. The shipped model (calving_zones_synthetic_v1) was trained on SIMULATED "
+        "(750 m in CaFFe) are dropped. Not in CaFFe: after the clean-up, glacier is grown over land by up to the "
+        "bridge distance (300 m by default; 0 = CaFFe), so that a thin band of land taken for rock between glacier and "
+        "the ocean does not remove the front (docs/validation/calving.md; coast within that distance of a "
+        "glacier's side then also counts as front). The shipped model (calving_zones_synthetic_v1) was trained "
+        "on SIMULATED "
         "SAR-like scenes only: treat its fronts as a starting point for review, or fine-tune/replace it with "
         "a model trained on real labelled SAR (any ONNX model with Serac metadata, task calving_front_zones). "
         "A multi-source model takes the further rasters its metadata declares (e.g. a DEM), resampled onto the "
@@ -21,5 +25,5 @@ class CalvingFrontDLAlgorithm(SegmentationInferenceAlgorithm):
         "probabilities, the zone map (0 glacier, 1 ocean, 2 rock for the shipped model) and front lines with "
         "id, length_m, model and the review fields" + REVIEW_FIELDS_HELP)
 
-    ORDER = INFERENCE_ORDER + ("min_length_m", "clean", "simplify_m")
+    ORDER = INFERENCE_ORDER + ("min_length_m", "clean", "bridge_m", "simplify_m")
     FIELDS = {"output_fronts": FRONT_FIELDS}

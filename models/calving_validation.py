@@ -1,0 +1,200 @@
+"""A calving-front model over many simulated draws: per-draw front error, pooled statistics, failures.
+
+One simulated scene says little about a front model: eight re-simulations of Columbia Glacier's
+geometry gave the first model an MDE from 55 m to 3.3 km. Here every *geometry* the simulator has
+(:mod:`serac.models.calving_scenes`) is drawn many times with fresh random backscatter (and, for the
+procedural and real-terrain geometries, fresh fjords, sea levels and crops):
+
+* ``columbia``: Columbia Glacier's real outline and DEM (never used in training);
+* ``procedural``: a fractal fjord with fractal rock relief;
+* one per real-terrain source (``coxe``, ``greenland``, ...): flooded real DEMs and glacier masks. These
+  regions are *also* used in training (other random crops and sea levels): not spatially independent.
+
+Each draw is written as a GeoTIFF and run through the plugin's own calving-front job
+(``segmentation_calving_front``: tiled inference, zone map, CaFFe post-processing, front lines); the
+lines are compared with the reference front (glacier-ocean boundary of the simulated zones) on the
+scene grid, both rasterised (every touched pixel), as :func:`serac.core.segmentation.metrics.compare_fronts`
+does. Per draw: the CaFFe mean distance error (m), the share of the reference front found within
+:data:`TOLERANCE_M` of a predicted front, the share of the predicted front within that distance of the
+reference, and a status:
+
+* ``no_front``: the job drew no front; no distance exists, the draw is a failure and is left out of the MDE;
+* ``partial``: less than :data:`FOUND_FRACTION` of the reference front was found (a failure; its distances
+  still count in the MDE);
+* ``off_front``: most of the front was found, but most of what was drawn lies farther than the tolerance
+  (spurious fronts; not a failure, its distances inflate the MDE);
+* ``ok``.
+
+Draw seeds are :data:`DRAW_SEED_BASE` + 1000 x geometry index + draw number: never a training,
+test or calibration seed of the shipped models (1000-1001, 2000, 3000, 4000, 7, and v2's
+:data:`serac.models.train_calving.RANDOMIZED_SEED_BASE` range).
+"""
+
+import os
+import tempfile
+
+import numpy as np
+
+from ..core.segmentation.metrics import front_distances, mean_distance_error
+from .calving_scenes import GLACIER, OCEAN, TERRAIN_SOURCES, columbia_scene, load_terrains, \
+    synthetic_calving_scene, terrain_scene
+
+GEOMETRIES = ("columbia", "procedural", *TERRAIN_SOURCES)
+#: geometries never used in training (the others' regions are, with other crops and sea levels)
+HELD_OUT = ("columbia", "procedural")
+DRAW_SEED_BASE = 50_000
+#: a reference front pixel is "found" when a predicted front pixel lies within this distance (m)
+TOLERANCE_M = 500.0
+#: a draw is a failure ("partial") when less than this share of its reference front is found
+FOUND_FRACTION = 0.5
+PIXEL_SIZE_M = 50.0
+SCENE_SIZE_PX = 256
+FAILURES = ("no_front", "partial")
+
+
+def draw_seed(geometry, k):
+    """Seed of draw ``k`` (0, 1, ...) of ``geometry``."""
+    return DRAW_SEED_BASE + 1000 * GEOMETRIES.index(geometry) + int(k)
+
+
+def scene_grid(shape, pixel_size_m=PIXEL_SIZE_M):
+    """A north-up UTM grid (zone 6N, Alaska) of ``shape`` (rows, cols) at ``pixel_size_m`` for simulated scenes."""
+    from affine import Affine
+    from rasterio.crs import CRS
+
+    from ..core.raster_io import RasterGrid
+
+    return RasterGrid(CRS.from_epsg(32606), Affine(pixel_size_m, 0, 500000.0, 0, -pixel_size_m, 6800000.0),
+                      int(shape[1]), int(shape[0]))
+
+
+def load_geometry_terrains(shared_data, pixel_size_m=PIXEL_SIZE_M):
+    """{name: (dem, glacier mask)} of the real-terrain sources found in ``shared_data``."""
+    out = {}
+    for name in TERRAIN_SOURCES:
+        loaded = load_terrains(shared_data, pixel_size_m, names=[name])
+        if loaded:
+            out[name] = loaded[0]
+    return out
+
+
+def simulated_draw(geometry, seed, shared_data=None, terrains=None, size=SCENE_SIZE_PX, pixel_size_m=PIXEL_SIZE_M):
+    """(sigma0 dB (1, rows, cols) float32, zones (rows, cols) uint8, grid) of one draw of ``geometry``.
+
+    ``columbia`` needs ``shared_data``; a real-terrain geometry its entry of ``terrains``
+    (:func:`load_geometry_terrains`); ``procedural`` needs neither (fractal rock relief).
+    """
+    rng = np.random.default_rng(seed)
+    if geometry == "columbia":
+        db, zones, grid = columbia_scene(shared_data, rng, pixel_size_m)
+        return db.astype(np.float32), zones, grid
+    if geometry == "procedural":
+        db, zones = synthetic_calving_scene(rng, size)
+    else:
+        db, zones = terrain_scene(terrains[geometry], rng, size)
+    return db.astype(np.float32), zones, scene_grid(zones.shape, pixel_size_m)
+
+
+def reference_front_lines(zones, grid, pixel_size_m=PIXEL_SIZE_M):
+    """The true front of simulated ``zones``: glacier-ocean boundary, no clean-up, no length filter."""
+    from ..core.segmentation.fronts import front_features
+
+    return front_features(zones, grid, GLACIER, OCEAN, pixel_size_m, min_length_m=0, clean=False)[0]
+
+
+def job_front_lines(db, grid, model_path, settings=None, workdir=None):
+    """Front line features of the calving-front job run on ``db`` (written as a GeoTIFF on ``grid``)."""
+    from ..core.jobs import run_job
+    from ..core.raster_io import write_raster
+
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        path = os.path.join(tmp, "sigma0_db.tif")
+        write_raster(path, db, grid, band_names=["sigma0_db"], cog=False)
+        outputs = {"output_probability": os.path.join(tmp, "p.tif"), "output_zones": os.path.join(tmp, "z.tif")}
+        result = run_job("segmentation_calving_front", {"input": path, "model": os.fspath(model_path)}, outputs,
+                         dict(settings or {}), threads=1)
+    return result.features["output_fronts"][0]
+
+
+def front_pixels(lines, grid):
+    """Pixels of ``grid`` touched by line features (bool)."""
+    from ..core.raster_io import rasterize_geometries
+
+    return rasterize_geometries([f["geometry"] for f in lines], grid, all_touched=True).astype(bool)
+
+
+def score_draw(predicted, reference, pixel_size_m=PIXEL_SIZE_M, tolerance_m=TOLERANCE_M):
+    """Scores of one draw from its predicted and reference front pixel masks (see the module docstring).
+
+    Returns a dict: status, mde_m (None when no front was drawn), found_fraction, on_front_fraction,
+    predicted_px, reference_px.
+    """
+    predicted, reference = np.asarray(predicted, bool), np.asarray(reference, bool)
+    out = {"predicted_px": int(predicted.sum()), "reference_px": int(reference.sum())}
+    if not reference.any():
+        return dict(out, status="no_reference", mde_m=None, found_fraction=None, on_front_fraction=None)
+    if not predicted.any():
+        return dict(out, status="no_front", mde_m=None, found_fraction=0.0, on_front_fraction=None)
+    to_ref, to_pred = front_distances(predicted, reference, pixel_size_m)
+    found = float(np.mean(to_pred <= tolerance_m))
+    on_front = float(np.mean(to_ref <= tolerance_m))
+    status = "partial" if found < FOUND_FRACTION else "off_front" if on_front < FOUND_FRACTION else "ok"
+    mde = mean_distance_error([(predicted, reference, pixel_size_m)]).mde_m
+    return dict(out, status=status, mde_m=round(mde, 2), found_fraction=round(found, 4),
+                on_front_fraction=round(on_front, 4))
+
+
+def summarize(draws, pairs):
+    """Pooled statistics of draws (dicts of :func:`score_draw`) and their (predicted, reference, px) masks.
+
+    pooled_mde_m: CaFFe MDE over every distance of every draw with a front (no-front draws are left out
+    and counted); median_m / p90_m / max_m: of the per-draw MDEs; failures: no_front + partial.
+    """
+    pooled = mean_distance_error(pairs)
+    per_draw = np.array([d["mde_m"] for d in draws if d["mde_m"] is not None], float)
+    counts = {s: sum(d["status"] == s for d in draws) for s in ("ok", "off_front", "partial", "no_front",
+                                                                 "no_reference")}
+    n_failures = sum(counts[s] for s in FAILURES)
+    stat = (lambda f: round(float(f(per_draw)), 1)) if per_draw.size else (lambda f: None)
+    return {"n_draws": len(draws),
+            "pooled_mde_m": round(pooled.mde_m, 1) if per_draw.size else None,
+            "median_m": stat(np.median), "p90_m": stat(lambda v: np.percentile(v, 90)),
+            "max_m": stat(np.max), "min_m": stat(np.min),
+            "n_failures": n_failures, "failure_rate": round(n_failures / len(draws), 3) if draws else None,
+            **{f"n_{s}": n for s, n in counts.items()}}
+
+
+def validate(model_path, geometries=GEOMETRIES, n_draws=30, shared_data=None, settings=None, progress=None):
+    """Every draw of ``geometries`` through the calving-front job with ``model_path``.
+
+    Returns {"geometries": {name: {"summary": ..., "draws": [...]}}, "held_out" and "all": pooled summaries}.
+    """
+    import time
+
+    terrains = load_geometry_terrains(shared_data) if shared_data and set(geometries) - set(HELD_OUT) else {}
+    report, all_draws, all_pairs, held_draws, held_pairs = {}, [], [], [], []
+    for geometry in geometries:
+        if geometry in TERRAIN_SOURCES and geometry not in terrains or geometry == "columbia" and not shared_data:
+            continue
+        draws, pairs = [], []
+        for k in range(n_draws):
+            seed = draw_seed(geometry, k)
+            t = time.perf_counter()
+            db, zones, grid = simulated_draw(geometry, seed, shared_data, terrains)
+            reference = front_pixels(reference_front_lines(zones, grid), grid)
+            predicted = front_pixels(job_front_lines(db, grid, model_path, settings), grid)
+            px = PIXEL_SIZE_M
+            d = dict(score_draw(predicted, reference, px), seed=seed, seconds=round(time.perf_counter() - t, 2))
+            draws.append(d)
+            pairs.append((predicted, reference, px))
+            if progress:
+                progress(f"{geometry} draw {k} (seed {seed}): {d['status']}, MDE {d['mde_m']} m, "
+                         f"found {d['found_fraction']}")
+        report[geometry] = {"summary": summarize(draws, pairs), "draws": draws}
+        all_draws += draws
+        all_pairs += pairs
+        if geometry in HELD_OUT:
+            held_draws += draws
+            held_pairs += pairs
+    return {"geometries": report, "held_out": summarize(held_draws, held_pairs) if held_draws else None,
+            "all": summarize(all_draws, all_pairs) if all_draws else None}

@@ -1,0 +1,113 @@
+"""Calving fronts over simulated draws (issue 16, item 4): a front within a bound through the job, failures
+reported as failures, and a simulator whose defaults still make the bundled sample scene."""
+
+import numpy as np
+import pytest
+
+from serac.core import raster_io as rio
+from serac.core.jobs.base import RecordingFeedback
+from serac.models import calving_validation as cv
+from serac.models.calving_scenes import DEFAULT, RANDOMIZED, columbia_scene, synthetic_calving_scene
+
+from tests.conftest import SAMPLE_DATA
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+
+def default_front_model():
+    from serac.core.jobs.segmentation import FRONT_MODEL, shipped_model_path
+
+    return shipped_model_path(FRONT_MODEL)
+
+
+def test_the_default_simulator_still_makes_the_bundled_columbia_scene(shared_data):
+    """The backscatter ranges draw the same random numbers as before they existed (seed 7 of the sample)."""
+    db, zones, grid = columbia_scene(str(shared_data), np.random.default_rng(7), 50.0)
+    sample = rio.read_raster(SAMPLE_DATA / "segmentation" / "columbia_sar_simulated_50m.tif")
+    truth = rio.read_raster(SAMPLE_DATA / "segmentation" / "columbia_zones_reference.tif").data[0]
+    assert sample.grid.matches(grid)
+    assert np.array_equal(zones, truth)
+    assert np.abs(db[0] - sample.data[0]).max() < 1e-4
+
+
+def test_randomized_ranges_widen_the_simulation():
+    a, za = synthetic_calving_scene(np.random.default_rng(5), 96, ranges=DEFAULT)
+    b, zb = synthetic_calving_scene(np.random.default_rng(5), 96, ranges=RANDOMIZED)
+    assert np.array_equal(np.bincount(za.ravel()), np.bincount(zb.ravel()))  # same zones, other backscatter
+    assert np.isfinite(b).all() and not np.allclose(a, b)
+    assert RANDOMIZED.glacier_db[0] < DEFAULT.glacier_db[0] and RANDOMIZED.looks[0] < DEFAULT.looks[0]
+
+
+def test_the_front_of_a_simulated_draw_through_the_job_is_within_a_bound():
+    """A cheap procedural draw (256 px, fractal relief, seed never trained on) through the calving-front job."""
+    db, zones, grid = cv.simulated_draw("procedural", cv.draw_seed("procedural", DRAW))
+    reference = cv.front_pixels(cv.reference_front_lines(zones, grid), grid)
+    predicted = cv.front_pixels(cv.job_front_lines(db, grid, default_front_model()), grid)
+    score = cv.score_draw(predicted, reference)
+    assert score["status"] == "ok", score  # at least half of the true front found within 500 m
+    assert score["mde_m"] < 1000.0  # measured 443 m with the shipped model (v1, bridge 300 m); broken: km
+
+
+DRAW = 0  # the first procedural draw of the validation protocol (docs/validation/calving.md), not a chosen one
+
+
+def test_no_front_is_reported_as_a_failure_not_as_a_distance(tmp_path):
+    """A scene without ocean: the job warns and draws nothing; the draw counts as a failure, not as a number."""
+    rng = np.random.default_rng(3)
+    db = (-9.0 + 1.5 * rng.standard_normal((1, 128, 128))).astype(np.float32)  # rock-like, no sea
+    grid = cv.scene_grid((128, 128))
+    path = tmp_path / "rock.tif"
+    rio.write_raster(path, db, grid, cog=False)
+    from serac.core.jobs import run_job
+
+    feedback = RecordingFeedback()
+    result = run_job("segmentation_calving_front", {"input": str(path)},
+                     {"output_probability": str(tmp_path / "p.tif"), "output_zones": str(tmp_path / "z.tif")},
+                     {}, feedback=feedback, threads=1)
+    lines = result.features["output_fronts"][0]
+    assert lines == [] and result.numbers["n_fronts"] == 0
+    assert any("No calving front found" in w for w in feedback.warnings)
+
+    zones = np.full((128, 128), 2, np.uint8)
+    zones[:60, 40:80] = 0
+    zones[60:, :] = 1
+    reference = cv.front_pixels(cv.reference_front_lines(zones, grid), grid)
+    failed = cv.score_draw(cv.front_pixels(lines, grid), reference)
+    assert failed["status"] == "no_front" and failed["mde_m"] is None
+    shifted = np.roll(reference, 3, axis=0)
+    good = cv.score_draw(shifted, reference)
+    assert good["status"] == "ok" and 0 < good["mde_m"] < 200
+    summary = cv.summarize([failed, good], [(np.zeros_like(reference), reference, 50.0), (shifted, reference, 50.0)])
+    assert summary["n_no_front"] == 1 and summary["n_failures"] == 1 and summary["failure_rate"] == 0.5
+    assert summary["pooled_mde_m"] == pytest.approx(good["mde_m"], abs=0.1)  # the failure adds no distance
+    assert summary["median_m"] == pytest.approx(good["mde_m"], abs=0.1)
+
+
+def test_a_front_found_only_in_part_is_a_failure():
+    zones = np.full((100, 100), 2, np.uint8)
+    zones[:50, 10:90] = 0
+    zones[50:, :] = 1
+    grid = cv.scene_grid(zones.shape)
+    reference = cv.front_pixels(cv.reference_front_lines(zones, grid), grid)
+    part = reference.copy()
+    part[:, 30:] = False  # a quarter of the front found
+    score = cv.score_draw(part, reference)
+    assert score["status"] == "partial" and score["found_fraction"] < 0.5 and score["mde_m"] is not None
+
+
+def test_a_thin_band_of_land_between_glacier_and_ocean_is_bridged():
+    """A glacier tongue whose last 100 m were taken for rock: CaFFe draws no front, bridging 150 m does."""
+    from serac.core.segmentation.fronts import front_features
+
+    zones = np.full((80, 100), 2, np.uint8)
+    zones[:40, 30:70] = 0  # glacier
+    zones[40:42, 30:70] = 2  # 2 px (100 m) of "rock" at its front
+    zones[42:, :] = 1  # ocean
+    grid = cv.scene_grid(zones.shape)
+    lines, front = front_features(zones, grid, 0, 1, 50.0)
+    assert lines == [] and not front.any()
+    lines, front = front_features(zones, grid, 0, 1, 50.0, bridge_m=150.0)
+    assert len(lines) == 1 and front[42, 30:70].all()
+    assert front.sum() <= 40 + 2 * 3  # at most the bridge width of coast on either side
+    lines, front = front_features(zones, grid, 0, 1, 50.0, bridge_m=50.0)  # narrower than the gap
+    assert lines == []
