@@ -6,7 +6,7 @@ the engine needs, not GDAL's block cache):
 * ``filter_bank``: the "Crevasse and fracture map" job with the filter bank at its defaults (12
   orientations, 40-400 m = 11 wavelengths, 2048 px blocks) on a 10000 x 10000 px mosaic of mirrored
   copies of the real Landsat 8 B8 scene of Yahtse Glacier (15 m): response, lines, density, orientation.
-* ``model``: the same job with the shipped fractures_moa_v1 model on a 10000 x 10000 px mosaic of the
+* ``model``: the same job with the shipped default fracture model (fractures_moa_v1 when last run) on a 10000 x 10000 px mosaic of the
   Lai et al. (2020) MOA test tiles at 125 m (given a polar-stereographic grid for the run).
 
 ``--quick`` uses 2048 x 2048 px. Results go to benchmarks/results/fractures.json.

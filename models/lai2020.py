@@ -62,15 +62,24 @@ def score(probabilities, masks, threshold):
     return s
 
 
-def best_threshold(probabilities, masks, candidates=None):
-    """The threshold maximising the pooled F1 (tuned on the validation split, never on the test split)."""
-    from ..core.segmentation.metrics import segmentation_scores
-
+def f1_by_threshold(probabilities, masks):
+    """(thresholds, F1) of the pooled fracture-class F1 of ``score >= t`` at every distinct positive score t
+    (exact, by sorting; no-data pixels score 0 and are never above a threshold)."""
     p = np.concatenate([np.nan_to_num(a, nan=0.0).ravel() for a in probabilities])
     ref = np.concatenate([m.ravel() for m in masks])
-    finite = p[p > 0]
-    if candidates is None:  # a fixed grid over (0, 1) and the upper quantiles of the scores (fine where they crowd)
-        quantiles = np.quantile(finite, np.linspace(0.5, 0.999, 120)) if finite.size else []
-        candidates = np.unique(np.concatenate([np.linspace(0.01, 0.99, 99), quantiles]))
-    f1 = [segmentation_scores(p >= t, ref).f1 for t in candidates]
-    return float(candidates[int(np.nanargmax(f1))])
+    order = np.argsort(-p, kind="stable")
+    p, hits = p[order], np.cumsum(ref[order])
+    last = np.append(p[1:] != p[:-1], True) & (p > 0)  # the last pixel of each run of equal scores
+    predicted = np.nonzero(last)[0] + 1
+    f1 = 2.0 * hits[last] / (predicted + max(int(ref.sum()), 1))
+    return p[last], f1
+
+
+def best_threshold(probabilities, masks, decimals=4):
+    """The threshold maximising the pooled F1 (tuned on the validation split, never on the test split), rounded
+    down to ``decimals`` (what the model metadata stores; rounding down keeps every pixel of the optimum)."""
+    thresholds, f1 = f1_by_threshold(probabilities, masks)
+    if thresholds.size == 0:
+        raise InputError("No pixel scores above 0: no threshold can be chosen.", "check the model and tiles.")
+    t = float(thresholds[int(np.argmax(f1))])
+    return max(np.floor(t * 10 ** decimals) / 10 ** decimals, 10.0 ** -decimals)

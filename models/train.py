@@ -257,10 +257,13 @@ def _brightness_baseline(image, labels, train, test):
     return s
 
 
-def fit(model, sample, n_outputs, config, device, progress, frozen_batchnorm=False):
+def fit(model, sample, n_outputs, config, device, progress, frozen_batchnorm=False, evaluate=None, eval_every=0):
     """Optimise ``model`` for ``config.steps`` steps on batches from ``sample(batch_size)``.
 
-    AdamW with a cosine learning-rate schedule from ``config.lr``; loss from :func:`_loss`.
+    AdamW with a cosine learning-rate schedule from ``config.lr``; loss from :func:`_loss`. With ``evaluate``
+    (a function of the model in eval mode returning a score, higher is better, computed on data held out from
+    training) and ``eval_every`` steps, the weights of the best score are kept (early stopping on held-out
+    data) and the scores go into the log.
     Progress (and cancellation) after every step; returns (log entries, seconds).
     """
     start = time.perf_counter()
@@ -269,6 +272,7 @@ def fit(model, sample, n_outputs, config, device, progress, frozen_batchnorm=Fal
         freeze_batchnorm_statistics(model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     log = []
+    best = (-math.inf, 0, None)  # (score, step, weights)
     loss_sum, loss_n = 0.0, 0
     for step in range(1, config.steps + 1):
         lr = config.lr * 0.5 * (1 + math.cos(math.pi * (step - 1) / config.steps))
@@ -288,7 +292,22 @@ def fit(model, sample, n_outputs, config, device, progress, frozen_batchnorm=Fal
             progress.info(f"step {step}/{config.steps}: loss {entry['loss']:.4f}, lr {lr:.2e}, "
                           f"{entry['seconds']:.0f} s")
             loss_sum, loss_n = 0.0, 0
+        if evaluate is not None and eval_every and (step % eval_every == 0 or step == config.steps):
+            model.eval()
+            with torch.no_grad():
+                value = float(evaluate(model))
+            model.train()
+            if frozen_batchnorm:
+                freeze_batchnorm_statistics(model)
+            log.append({"step": step, "held_out_score": round(value, 5)})
+            progress.info(f"step {step}: held-out score {value:.4f}")
+            if value > best[0]:
+                best = (value, step, {k: v.detach().clone() for k, v in model.state_dict().items()})
         progress.update(step / config.steps)
+    if best[2] is not None:
+        model.load_state_dict(best[2])
+        log.append({"best_step": best[1], "held_out_score": round(best[0], 5)})
+        progress.info(f"Weights of step {best[1]} kept (best held-out score {best[0]:.4f}).")
     model.cpu().eval()
     return log, time.perf_counter() - start
 

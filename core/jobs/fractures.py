@@ -16,7 +16,7 @@ from .base import Job, Port, Result, Settings, core_feedback, current_threads, g
     require_input, setting, thread_limits
 from .segmentation import MODEL_FILTER, shipped_model_path
 
-FRACTURE_MODEL = "fractures_moa_v1"
+FRACTURE_MODEL = "fractures_moa_v2"
 #: Response threshold of the filter bank (response 0-1; see serac.core.fractures.filterbank)
 FILTER_BANK_THRESHOLD = 0.2
 

@@ -28,7 +28,7 @@ class FractureMapAlgorithm(JobAlgorithm):
         "filter energy on the locally normalised image times the orientation coherence (noise ~0.05, a crevasse "
         "field 0.2-0.5), band 2 the fracture direction (deg clockwise from grid north), band 3 the spacing (m). "
         "It marks crevassed zones; the lines are the centre lines of the zones above the threshold. (2) a learned "
-        "model (ONNX with Serac metadata; default the shipped fractures_moa_v1, a U-Net trained on the MOA2009 "
+        "model (ONNX with Serac metadata; default the shipped fractures_moa_v2, a U-Net trained on the MOA2009 "
         "ice-shelf tiles of Lai et al. 2020 at 125 m, see its model card for scores and limits), run in overlapping, "
         "blended tiles; images whose pixel size is far from the model's are refused with a message. Outputs: the "
         "response or probability; fracture lines (threshold, thinning to one pixel, tracing; lines shorter than the "

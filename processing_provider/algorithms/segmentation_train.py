@@ -30,4 +30,4 @@ class TrainSegmentationAlgorithm(JobAlgorithm):
         "over dates and space, mean and maximum over the dates, then the U-Net). Line labels (e.g. your reviewed "
         "fracture lines from 'Crevasse and fracture map') are burnt onto the grid this many m wide and train a "
         "fracture model (classes background/fracture, task 'fractures'), or fine-tune one such as "
-        "fractures_moa_v1; the model then runs in 'Crevasse and fracture map' (method: model).")
+        "fractures_moa_v2; the model then runs in 'Crevasse and fracture map' (method: model).")

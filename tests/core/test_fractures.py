@@ -144,11 +144,12 @@ def test_shipped_model_on_a_lai_test_tile_through_the_job(shared_data, tmp_path)
     """The shipped model on a real MOA test tile (given a polar-stereographic grid), through the job."""
     import rasterio
 
+    from serac.core.jobs.fractures import FRACTURE_MODEL
     from serac.core.jobs.segmentation import shipped_model_path
     from serac.core.segmentation.metrics import segmentation_scores
     from serac.core.segmentation.runtime import read_metadata
 
-    meta = read_metadata(shipped_model_path("fractures_moa_v1"))
+    meta = read_metadata(shipped_model_path(FRACTURE_MODEL))
     assert meta.task == "fractures" and meta.pixel_size_m == 125.0
     assert (meta.value_range.min, meta.value_range.max) == (1.0, 65535.0)
     tile = shared_data / "seg" / "lai2020_antarctic_fractures" / "data_testset" / "MOA209_125m_mask9x10"
@@ -163,5 +164,27 @@ def test_shipped_model_on_a_lai_test_tile_through_the_job(shared_data, tmp_path)
     result = run_job("fracture_map", {"input": str(path)}, out, {"method": "model", "window_m": 5000.0})
     probability = read_raster(out["output_response"]).data[0]
     scores = segmentation_scores(np.nan_to_num(probability) >= meta.threshold, mask)
-    assert scores.f1 > 0.6  # 0.76 when the model was scored (models/fractures_moa_v1.json)
+    assert scores.f1 > 0.6  # 0.80 for fractures_moa_v2 here (benchmarks/results/fractures_validation.json)
     assert result.numbers["n_lines"] > 10 and result.numbers["mean_density"] > 0
+
+
+def test_shipped_model_threshold_is_the_best_f1_on_the_validation_tiles(shared_data):
+    """The default fracture model's metadata declares a threshold chosen on the validation tiles of Lai et al.
+    (2020), never on the test tiles: recomputing the best pooled validation F1 gives the stored threshold."""
+    from serac.core.jobs.fractures import FRACTURE_MODEL
+    from serac.core.jobs.segmentation import shipped_model_path
+    from serac.core.segmentation.inference import predict_array
+    from serac.core.segmentation.runtime import load_model
+    from serac.models.lai2020 import f1_by_threshold, load_split, score
+
+    model = load_model(shipped_model_path(FRACTURE_MODEL), backend="onnxruntime")
+    meta = model.metadata
+    metrics = meta.training["metrics"]
+    assert "validation" in metrics["threshold_source"] and "test" not in metrics["threshold_source"]
+    assert metrics["validation"]["threshold"] == meta.threshold
+    tiles = load_split("validation", shared_data / "seg" / "lai2020_antarctic_fractures")
+    masks = [m for _, _, m in tiles]
+    probabilities = [predict_array(model, image[None])[0] for _, image, _ in tiles]
+    f1 = score(probabilities, masks, meta.threshold)["f1"]
+    assert f1 == pytest.approx(metrics["validation"]["f1"], abs=2e-3)
+    assert f1 == pytest.approx(f1_by_threshold(probabilities, masks)[1].max(), abs=2e-3)  # the best one there

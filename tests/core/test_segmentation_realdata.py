@@ -15,11 +15,12 @@ from tests.conftest import ROOT, SAMPLE_DATA
 
 GLACIER = ROOT / "models" / "glacier_landsat_v1.onnx"
 CALVING = ROOT / "models" / "calving_zones_synthetic_v1.onnx"
+FRACTURES = ROOT / "models" / "fractures_moa_v2.onnx"
 SEG = SAMPLE_DATA / "segmentation"
 
 
 def test_shipped_models_carry_valid_metadata_mirrored_in_json():
-    for path in (GLACIER, CALVING):
+    for path in (GLACIER, CALVING, FRACTURES):
         meta = read_metadata(path)
         with open(path.with_suffix(".json")) as f:
             assert json.load(f) == json.loads(meta.to_json())
