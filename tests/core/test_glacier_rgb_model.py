@@ -68,7 +68,7 @@ def test_float_8_bit_values_are_still_accepted():
 
 def test_card_figures_on_both_held_out_blocks(shared_data):
     """The shipped file reproduces the per-scene held-out IoU of its metadata (and card) on the real scenes."""
-    from serac.models.train_glacier_rgb import load_scenes
+    from serac.models.glacier_rgb_scenes import load_scenes
 
     model = load_model(V2, backend="onnxruntime")
     per_scene = model.metadata.training["metrics"]["per_scene"]

@@ -47,7 +47,7 @@ def test_training_restores_torch_settings(tmp_path):
 
 
 def test_two_scene_glacier_data_holds_out_the_same_ground(shared_data):
-    from serac.models.train_glacier_rgb import GAP_M, HOLDOUT_X_M, load_scenes
+    from serac.models.glacier_rgb_scenes import GAP_M, HOLDOUT_X_M, load_scenes
 
     landsat, s2 = load_scenes()
     assert landsat.image.shape == (3, 655, 800) and s2.image.shape == (3, 331, 609)
