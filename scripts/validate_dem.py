@@ -29,13 +29,10 @@ import numpy as np
 import rasterio
 import rasterio.warp
 
-ROOT = Path(__file__).resolve().parents[1]
+from _checkout import use_checkout  # noqa: E402 (scripts/ is on sys.path when a script runs)
+
+ROOT = use_checkout()
 DATA = ROOT.parent / "shared" / "data" / "dem"
-PLUGIN_PATH = ROOT / "build" / "pluginpath"
-if not (PLUGIN_PATH / "serac").exists():
-    PLUGIN_PATH.mkdir(parents=True, exist_ok=True)
-    (PLUGIN_PATH / "serac").symlink_to(ROOT, target_is_directory=True)
-sys.path.insert(0, str(PLUGIN_PATH))
 
 from serac.core import raster_io as rio  # noqa: E402
 from serac.core.dem import coregister, make_pipeline, StableTerrain  # noqa: E402

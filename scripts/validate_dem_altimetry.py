@@ -26,12 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-PLUGIN_PATH = ROOT / "build" / "pluginpath"
-if not (PLUGIN_PATH / "serac").exists():
-    PLUGIN_PATH.mkdir(parents=True, exist_ok=True)
-    (PLUGIN_PATH / "serac").symlink_to(ROOT, target_is_directory=True)
-sys.path.insert(0, str(PLUGIN_PATH))
+from _checkout import use_checkout  # noqa: E402 (scripts/ is on sys.path when a script runs)
+
+ROOT = use_checkout()
 sys.path.insert(0, str(ROOT))
 
 import rasterio.features  # noqa: E402

@@ -21,17 +21,13 @@ dB) and real Sentinel-1 annotation XML (EW SLC over NW Greenland, IW GRD over th
 
 import glob
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-PLUGIN_PATH = ROOT / "build" / "pluginpath"
-if not (PLUGIN_PATH / "serac").exists():
-    PLUGIN_PATH.mkdir(parents=True, exist_ok=True)
-    (PLUGIN_PATH / "serac").symlink_to(ROOT, target_is_directory=True)
-sys.path.insert(0, str(PLUGIN_PATH))
+from _checkout import use_checkout  # noqa: E402 (scripts/ is on sys.path when a script runs)
+
+ROOT = use_checkout()
 
 import numpy as np  # noqa: E402
 import rasterio  # noqa: E402

@@ -31,11 +31,9 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "build" / "pluginpath"))
-if not (ROOT / "build" / "pluginpath" / "serac").exists():
-    (ROOT / "build" / "pluginpath").mkdir(parents=True, exist_ok=True)
-    os.symlink(ROOT, ROOT / "build" / "pluginpath" / "serac")
+from _checkout import use_checkout  # noqa: E402 (scripts/ is on sys.path when a script runs)
+
+ROOT = use_checkout()
 
 from serac.core.raster_io import read_raster  # noqa: E402
 from serac.core.stats import nmad  # noqa: E402

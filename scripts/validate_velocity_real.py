@@ -33,7 +33,6 @@ docs/validation/velocity.md (between the markers; the rest of the page is kept).
 import argparse
 import datetime as dt
 import json
-import os
 import sys
 import tempfile
 import time
@@ -42,11 +41,9 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "build" / "pluginpath"))
-if not (ROOT / "build" / "pluginpath" / "serac").exists():
-    (ROOT / "build" / "pluginpath").mkdir(parents=True, exist_ok=True)
-    os.symlink(ROOT, ROOT / "build" / "pluginpath" / "serac")
+from _checkout import use_checkout  # noqa: E402 (scripts/ is on sys.path when a script runs)
+
+ROOT = use_checkout()
 
 import rasterio  # noqa: E402
 from rasterio.crs import CRS  # noqa: E402
