@@ -144,9 +144,8 @@ def find_peaks(ops, ncc, exclusion=2):
     return row, col, value, ratio, on_edge
 
 
-def _lags(ops, chip_spectrum, window_spectrum, m):
-    """Correlations (N, C, m, m) from the spectra of chips (N, C or 1, s, k) and windows (N, C or 1, s, k)."""
-    spectrum = ops.conj(chip_spectrum) * window_spectrum
+def _lags(ops, spectrum, m):
+    """Per-channel correlations (N, C, m, m) from cross spectra (N, C, s, k): conj(chip FFT) * window FFT."""
     n, ch = spectrum.shape[0], spectrum.shape[1]
     return ops.correlation(spectrum.reshape(n * ch, *spectrum.shape[-2:]), m).reshape(n, ch, m, m)
 
@@ -174,13 +173,13 @@ def masked_match_batch(ops, chips, windows, chip_mask, window_mask, subpixel="df
     f_t, f_t2, f_tm = (ops.chip_spectrum(a, s) for a in (t, t * t, tm))
     f_w, f_w2, f_wm = (ops.window_spectrum(a) for a in (w, w * w, sm))
     spectrum = ops.conj(f_t) * f_w
-    tw = ops.correlation(spectrum.reshape(-1, *spectrum.shape[-2:]), m).reshape(chips.shape[0], -1, m, m)
-    overlap = _lags(ops, f_tm, f_wm, m)
+    tw = _lags(ops, spectrum, m)
+    overlap = _lags(ops, ops.conj(f_tm) * f_wm, m)
     n_ov = ops.maximum(overlap[:, 0], 1.0)[:, None]
-    sum_t = _lags(ops, f_t, f_wm, m)
-    sum_w = _lags(ops, f_tm, f_w, m)
-    sq_t = _lags(ops, f_t2, f_wm, m)
-    sq_w = _lags(ops, f_tm, f_w2, m)
+    sum_t = _lags(ops, ops.conj(f_t) * f_wm, m)
+    sum_w = _lags(ops, ops.conj(f_tm) * f_w, m)
+    sq_t = _lags(ops, ops.conj(f_t2) * f_wm, m)
+    sq_w = _lags(ops, ops.conj(f_tm) * f_w2, m)
     correction = ops.sum(sum_t * sum_w / n_ov, 1)
     var_t = ops.maximum(ops.sum(sq_t - sum_t * sum_t / n_ov, 1), 0.0)
     var_w = ops.maximum(ops.sum(sq_w - sum_w * sum_w / n_ov, 1), 0.0)
