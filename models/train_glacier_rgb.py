@@ -8,7 +8,7 @@ Scenes (both 8-bit true colour at 30 m, EPSG:32645):
 * ``landsat7_2000``: Landsat 7 ETM+ LE71400412000304SGS00, 2000-10-30, bands 3/2/1 as 8-bit DN,
   800 x 655 px at 30 m (``../shared/data/optical/everest_landsat``);
 * ``sentinel2_2020``: Sentinel-2B L1C true-colour visual product (TCI), 2020-04-07, 10 m, averaged
-  over 3 x 3 pixels onto 30 m (:func:`load_sentinel2_30m`; its grid lies on the Landsat grid's 30 m
+  over 3 x 3 pixels onto 30 m (:func:`.glacier_rgb_scenes.load_sentinel2_30m`; its grid lies on the Landsat grid's 30 m
   lattice, so this equals ``gdalwarp -tr 30 30 -r average`` followed by rounding to 8 bit), 609 x 331 px
   (``../shared/data/optical/khumbu_s2``). Another sensor and season (pre-monsoon, seasonal snow).
 
@@ -53,8 +53,7 @@ from .export_onnx import embed_metadata, export_onnx
 from .train import TrainConfig, _brightness_baseline, _device, add_fit_arguments, deterministic, fit, write_log
 from .unet import UNet
 
-from .glacier_rgb_scenes import (GAP_M, HERE, HOLDOUT_X_M, LANDSAT, PIXEL_SIZE_M, RGI, SENSOR, SENTINEL2, V1,  # noqa: F401
-                                 Scene, load_scenes, load_sentinel2_30m)
+from .glacier_rgb_scenes import GAP_M, HERE, HOLDOUT_X_M, LANDSAT, PIXEL_SIZE_M, RGI, SENSOR, SENTINEL2, V1, load_scenes
 
 
 def _metadata(name, version, normalization, architecture, train_info):
