@@ -87,7 +87,6 @@ def review():
     iface.setActiveLayer(outlines)
     dock = plugins["serac"].toggle_review_dock()
     dock.layer_combo.setLayer(outlines)
-    dock.order_combo.setCurrentIndex(1)  # largest first
     dock.session.go_to(0)
     for status in ("accepted", "accepted", "needs_edit", "rejected"):
         dock.decide(status)
