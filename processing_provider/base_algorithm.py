@@ -17,8 +17,10 @@ import importlib.util
 import os
 
 from qgis.core import (
+    QgsProcessing,
     QgsProcessingAlgorithm,
     QgsProcessingException,
+    QgsProcessingOutputLayerDefinition,
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
     QgsProcessingParameterFeatureSink,
@@ -26,6 +28,7 @@ from qgis.core import (
     QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
+    QgsProperty,
 )
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
@@ -91,6 +94,15 @@ def plain_results(results):
     return {key: value.item() if hasattr(value, "item") and hasattr(value, "dtype") else value
             for key, value in results.items()}
 
+
+
+def _is_temporary(value):
+    """True if an output parameter's value asks for a temporary output (a file or memory layer QGIS names)."""
+    if isinstance(value, QgsProcessingOutputLayerDefinition):
+        value = value.sink
+    if isinstance(value, QgsProperty):
+        value = value.staticValue()
+    return isinstance(value, str) and (value == QgsProcessing.TEMPORARY_OUTPUT or value.startswith("memory:"))
 
 class SeracAlgorithm(QgsProcessingAlgorithm):
     """Common behaviour of Serac algorithms. Subclasses fill in the class attributes."""
@@ -224,10 +236,16 @@ class SeracAlgorithm(QgsProcessingAlgorithm):
         return None
 
     def output_paths(self, parameters, context):
-        """{parameter name: file path} of the file outputs the user chose (not memory layers or databases)."""
+        """{parameter name: file path} of the file outputs the user chose (not memory layers or databases).
+
+        Temporary outputs are left out: QGIS makes a new temporary name, to load when the run ends, each
+        time one is resolved, so only the algorithm itself resolves them (once), and their folder is QGIS's.
+        """
         paths = {}
         for definition in self.destinationParameterDefinitions():
             name = definition.name()
+            if _is_temporary(parameters.get(name)):
+                continue
             if isinstance(definition, QgsProcessingParameterFileDestination):
                 path = self.parameterAsFileOutput(parameters, name, context)
             else:

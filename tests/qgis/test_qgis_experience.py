@@ -50,3 +50,26 @@ def test_qgis_process_prints_the_outlines_total_area(qgis_process, tmp_path):
     lines = dict(line.split(":\t", 1) for line in proc.stdout.splitlines() if ":\t" in line)
     assert float(lines["TOTAL_AREA_KM2"]) > 1.0  # km², printed (a numpy float printed empty)
     assert int(lines["N_OUTLINES"]) > 0
+
+
+def test_temporary_outputs_load_from_the_files_written(run_alg):
+    """The dialog's defaults: every output a temporary file to load into the project. Each path QGIS will
+    load must be the file written (checking the output folders once made a second temporary name for
+    the error raster, and the dialog said "not correctly generated")."""
+    import os
+
+    from qgis.core import QgsProcessing, QgsProcessingContext, QgsProcessingOutputLayerDefinition, QgsProject
+
+    project = QgsProject.instance()
+    context = QgsProcessingContext()
+    context.setProject(project)
+    temporary = {key: QgsProcessingOutputLayerDefinition(QgsProcessing.TEMPORARY_OUTPUT, project)
+                 for key in ("OUTPUT", "ERROR", "ARROWS")}
+    res = run_alg("glacier_velocity", {
+        "REFERENCE": str(SAMPLE_DATA / "everest_landsat" / "LE71400412000304SGS00_B4.tif"),
+        "SECONDARY": str(SAMPLE_DATA / "velocity" / "everest_B4_SYNTHETIC_flow_20001115.tif"),
+        "SEARCH": 8, "MAX_CHIP": 32, "SPACING": 24, "BACKEND": 1, **temporary}, context=context)
+    to_load = context.layersToLoadOnCompletion()
+    files = [p for p in to_load if os.path.isabs(p)]  # memory layers (the arrows) are named by an id
+    assert {res["OUTPUT"], res["ERROR"]} <= set(to_load)
+    assert files and all(os.path.exists(p) for p in files), files
