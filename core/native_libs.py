@@ -63,6 +63,8 @@ class _DeepBindLoader(importlib.machinery.ExtensionFileLoader):
 class _DeepBindFinder(importlib.abc.MetaPathFinder):
     """Finds the extension modules of :attr:`packages` and hands them to :class:`_DeepBindLoader`."""
 
+    serac_native_libs = True
+
     def __init__(self, packages):
         self.packages = frozenset(packages)
         self.early = set()  # packages already imported (the usual way) when they were added
@@ -87,7 +89,8 @@ def isolate_bundled_libraries(packages=PACKAGES) -> List[str]:
     if not _supported():
         return []
     bundled = [p for p in packages if bundles_libraries(p)]
-    finder = next((f for f in sys.meta_path if isinstance(f, _DeepBindFinder)), None)
+    # by a marker, not the class: a plugin reload imports this module, and its classes, anew
+    finder = next((f for f in sys.meta_path if getattr(f, "serac_native_libs", False)), None)
     if finder is None:
         finder = _DeepBindFinder(())
         sys.meta_path.insert(0, finder)

@@ -91,3 +91,19 @@ def test_off_linux_or_twice_it_changes_nothing(monkeypatch):
     before = list(sys.meta_path)
     monkeypatch.setattr(native, "_supported", lambda: False)
     assert isolate_bundled_libraries() == [] and sys.meta_path == before
+
+
+def test_a_plugin_reload_keeps_one_finder_and_no_false_warning(wheels):
+    """After a reload of the module (Plugin Reloader), the packages loaded through the first finder are
+    not reported as imported too early, and there is still one finder."""
+    code = ("import importlib, sys, rasterio\n"  # rasterio imported before: reported
+            "import serac.core.native_libs as n\n"
+            "first = n.isolate_bundled_libraries()\n"
+            "import shapely\n"
+            "importlib.reload(n)\n"
+            "again = n.isolate_bundled_libraries()\n"
+            "print(first, again, sum(getattr(f, 'serac_native_libs', False) for f in sys.meta_path))")
+    env = dict(os.environ, PYTHONPATH=str(PLUGIN_PATH))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["['rasterio']", "['rasterio']", "1"]
