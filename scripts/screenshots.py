@@ -14,16 +14,12 @@ throw-away profile, then
 and quits.
 """
 
-import os
-import shutil
-import site
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from qgis_window import ROOT, run_in_qgis
+
 SAMPLE = ROOT / "resources" / "sample_data"
 SHOTS = ("review_dock.png", "qgis_dh_legend.png", "qgis_speed_legend.png", "qgis_modeler_velocity_per_glacier.png")
 
@@ -185,27 +181,7 @@ def main(out_dir):
             (out_dir / name).unlink()
     with tempfile.TemporaryDirectory() as work:
         work = Path(work)
-        pluginpath = work / "plugins"
-        pluginpath.mkdir()
-        (pluginpath / "serac").symlink_to(ROOT, target_is_directory=True)
-        code = work / "shot.py"
-        code.write_text(INSIDE_QGIS)
-        env = dict(os.environ, HOME=str(work / "home"), QGIS_PLUGINPATH=str(pluginpath),
-                   PYTHONPATH=os.pathsep.join([str(pluginpath)] + site.getsitepackages()),
-                   SERAC_SHOT_DIR=str(out_dir), SERAC_WORK=str(work), SERAC_SAMPLE=str(SAMPLE))
-        env.pop("QT_QPA_PLATFORM", None)
-        qgis_process = shutil.which("qgis_process.bin") or shutil.which("qgis_process")
-        subprocess.run([qgis_process, "plugins", "enable", "serac"], env=dict(env, QT_QPA_PLATFORM="offscreen"),
-                       capture_output=True)
-        display = ":%d" % (90 + os.getpid() % 100)
-        xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            time.sleep(2)
-            cmd = ["qgis", "--nologo", "--noversioncheck", "--code", str(code)]
-            proc = subprocess.run(cmd, env=dict(env, DISPLAY=display), capture_output=True, text=True, timeout=330)
-        finally:
-            xvfb.terminate()
+        proc = run_in_qgis(INSIDE_QGIS, work, env=dict(SERAC_SHOT_DIR=str(out_dir), SERAC_SAMPLE=str(SAMPLE)))
         error = work / "error.txt"
         missing = [name for name in SHOTS if not (out_dir / name).exists()]
         if missing or error.exists():

@@ -1,0 +1,55 @@
+"""Run Python code inside the real QGIS application, with Serac enabled, on a private Xvfb display.
+
+The one launcher of the screenshot script and of the tests of the real application
+(``tests/qgis/test_real_qgis_window.py``): a throw-away profile (``HOME`` in a temporary folder),
+Serac linked from this checkout into a plugin folder and enabled with ``qgis_process``, the ``qgis``
+binary started with ``--code``, and this Python's packages on its path. The code reads
+``SERAC_WORK`` (the temporary folder) and whatever ``env`` adds, and must quit QGIS itself
+(``iface.actionExit().trigger()``).
+"""
+
+import os
+import shutil
+import site
+import subprocess
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def available():
+    """True if Xvfb, the QGIS application and qgis_process are installed."""
+    return bool(shutil.which("Xvfb") and shutil.which("qgis")
+                and (shutil.which("qgis_process.bin") or shutil.which("qgis_process")))
+
+
+def run_in_qgis(code, work, env=None, timeout=330):
+    """Run ``code`` in QGIS with ``work`` (a folder, kept) as its profile's home; returns the CompletedProcess."""
+    work = Path(work)
+    pluginpath = work / "plugins"
+    pluginpath.mkdir(parents=True, exist_ok=True)
+    link = pluginpath / "serac"
+    if not link.exists():
+        link.symlink_to(ROOT, target_is_directory=True)
+    script = work / "inside_qgis.py"
+    script.write_text(code)
+    full_env = dict(os.environ, HOME=str(work / "home"), QGIS_PLUGINPATH=str(pluginpath), SERAC_WORK=str(work),
+                    PYTHONPATH=os.pathsep.join([str(pluginpath)] + site.getsitepackages()), PYTHONFAULTHANDLER="1",
+                    **(env or {}))
+    full_env.pop("QT_QPA_PLATFORM", None)
+    qgis_process = shutil.which("qgis_process.bin") or shutil.which("qgis_process")
+    subprocess.run([qgis_process, "plugins", "enable", "serac"], env=dict(full_env, QT_QPA_PLATFORM="offscreen"),
+                   capture_output=True, timeout=120)
+    display = ":%d" % (90 + os.getpid() % 100)
+    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(2)
+        cmd = ["qgis", "--nologo", "--noversioncheck", "--code", str(script)]
+        proc = subprocess.run(cmd, env=dict(full_env, DISPLAY=display), capture_output=True, text=True,
+                              timeout=timeout)
+    finally:
+        xvfb.terminate()
+        xvfb.wait(timeout=30)
+    return proc
