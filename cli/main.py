@@ -45,7 +45,8 @@ def add_job_parser(subparsers, job, common):
             continue
         inputs.add_argument(*_option_names(name), nargs="+" if port.kind == "rasters" else None,
                             required=not port.optional, metavar="PATH", default=argparse.SUPPRESS,
-                            help=port.label + (" (several paths)" if port.kind == "rasters" else ""))
+                            help=port.label + (" (several paths)" if port.kind == "rasters" else "")
+                            + (" (optional)" if port.optional else ""))
     outputs = p.add_argument_group("outputs (file paths; vectors as GeoPackage)")
     for name, port in job.outputs.items():
         if port.kind not in PATH_KINDS:

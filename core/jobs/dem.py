@@ -44,8 +44,8 @@ class DemCoregistrationSettings(CoregFitSettings):
 
 #: Unstable terrain left out of the fits (glaciers): outlines and/or a mask raster; the DEM jobs share them.
 UNSTABLE_INPUTS = {
-    "outlines": Port("polygons", "Unstable terrain: glacier outlines (optional)", optional=True),
-    "unstable_mask": Port("raster", "Unstable terrain: mask raster, non-zero = unstable (optional)", optional=True)}
+    "outlines": Port("polygons", "Unstable terrain: glacier outlines", optional=True),
+    "unstable_mask": Port("raster", "Unstable terrain: mask raster, non-zero = unstable", optional=True)}
 
 
 def unstable_inputs(inputs: Mapping, crs):

@@ -218,7 +218,7 @@ UNCERTAINTY = Job(
      "dh": Port("raster", "Elevation difference dh (m)", optional=True),
      "dem": Port("raster", "Or: aligned DEM (m; dh = aligned - reference)", optional=True),
      "outlines": Port("polygons", "Glacier outlines"),
-     "unstable_mask": Port("raster", "Other unstable terrain: mask raster, non-zero = unstable (optional)",
+     "unstable_mask": Port("raster", "Other unstable terrain: mask raster, non-zero = unstable",
                            optional=True)},
     {"output": Port("polygons", "Glacier elevation, volume and mass change ± 1 sigma"),
      "error_map": Port("raster", "dh error, 1 sigma (m)", optional=True, style="dem_error")},

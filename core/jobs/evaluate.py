@@ -90,5 +90,5 @@ NUMBERS = dict(iou="IoU (0-1, polygons)", precision="Precision (0-1, polygons)",
 JOB = Job("segmentation_evaluate", "Evaluate outlines / fronts", EvaluateSettings, run,
           {"predicted": Port("vector", "Layer to evaluate (outlines or front lines)"),
            "reference": Port("vector", "Reference layer (same geometry type)"),
-           "grid": Port("raster", "Raster defining the comparison grid (optional)", optional=True)},
+           "grid": Port("raster", "Raster defining the comparison grid", optional=True)},
           {}, NUMBERS, dict(kind="What was compared (polygons or lines)"))

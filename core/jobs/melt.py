@@ -51,7 +51,7 @@ class MeltSettings(Settings):
 INPUTS = {
     "vv": Port("rasters", "VV (or HH) backscatter of one relative orbit: dated rasters or a dated multi-band stack"),
     "vh": Port("rasters", "VH (or HV) backscatter, same dates and grid (optional: dual-pol rule)", optional=True),
-    "angle": Port("raster", "Local incidence angle raster (deg; optional)", optional=True),
+    "angle": Port("raster", "Local incidence angle raster (deg)", optional=True),
     "annotation": Port("file", "…or a Sentinel-1 annotation XML of the track (angle and look direction)",
                        optional=True, file_filter=ANNOTATION_FILTER),
     "dem": Port("raster", "DEM (m; with the annotation: local incidence angle, layover and shadow)", optional=True),

@@ -35,7 +35,7 @@ class TimeSeriesSettings(Settings):
     min_pairs: int = setting(3, "Minimum valid pairs per pixel", minimum=1, maximum=10000, advanced=True)
     fill_gaps: bool = setting(False, "Fill steps no pair covers by interpolation (else no data)", advanced=True)
     backend: str = setting("auto", "Compute backend", choices=CORRELATION_BACKENDS, advanced=True)
-    point: Optional[tuple] = setting(None, "Point for a time-series table (optional)", optional=True, widget="point",
+    point: Optional[tuple] = setting(None, "Point for a time-series table", optional=True, widget="point",
                                      kind=tuple)
 
 
