@@ -19,7 +19,7 @@ The ranges of these draws are a :class:`Backscatter`; its defaults (:data:`DEFAU
 every test and validation scene uses. :data:`RANDOMIZED` widens them and adds radar shadow / layover
 on steep rock and drifting sea ice (domain randomisation for training, ``--randomized-fraction`` of
 ``python -m models.train_calving``); :data:`MODERATE` widens them less, with more wet and bright glaciers
-and narrower tongues (``--moderate-fraction``, the recipe of v2).
+and narrower tongues (``--moderate-fraction``; the second, rejected v2 attempt, docs/validation/calving.md).
 
 Scenes are oriented with the sea at a random side (rotations/flips). Labels use the class
 order ``["glacier", "ocean", "rock"]``.
@@ -89,7 +89,7 @@ class Backscatter:
 
     The defaults are the simulator every test and validation draw uses; :data:`RANDOMIZED` widens them
     and adds radar shadow / layover and drifting sea ice (domain randomisation for training);
-    :data:`MODERATE` widens them less, aimed at the failures of the first model (v2's training). A pair
+    :data:`MODERATE` widens them less, aimed at the failures of the first model. A pair
     with low == high is a constant (no random number is drawn, so the defaults reproduce the draws
     made before these ranges existed).
     """
@@ -128,9 +128,10 @@ RANDOMIZED = Backscatter(rock_db=(-14.0, -5.0), slope_gain_db=(2.0, 7.0), rock_t
                          wind_db=(0.0, 14.0), melange_length_px=(2.0, 60.0), melange_density=(0.2, 0.9),
                          melange_db=(3.0, 14.0), offset_db=(-4.0, 4.0), looks=(1, 8), shadow_probability=0.4,
                          sea_ice_probability=0.25)
-#: v2's training ranges: wider where the first model failed (dark wet-snow glaciers, 40 % of scenes; dry glaciers
-#: from darker to as bright as sunlit rock; rock overlapping both; tongues down to 3 % of the scene wide; 2 looks),
-#: the ocean side left as in :data:`DEFAULT` (melange next to the front stays ocean-like: no shadow, no sea ice).
+#: the ranges of the second (rejected) v2 attempt, docs/validation/calving.md: wider where the first model
+#: failed (dark wet-snow glaciers, 40 % of scenes; dry glaciers from darker to as bright as sunlit rock; rock
+#: overlapping both; tongues down to 3 % of the scene wide; 2 looks), the ocean side left as in :data:`DEFAULT`
+#: (melange next to the front stays ocean-like: no shadow, no sea ice).
 MODERATE = Backscatter(rock_db=(-12.0, -6.0), slope_gain_db=(3.0, 5.0), rock_texture_db=(0.4, 2.5),
                        wet_probability=0.4, wet_glacier_db=(-17.5, -13.0), glacier_db=(-10.0, -3.0),
                        glacier_texture_db=(0.4, 2.5), crevasse_db=(2.0, 5.0), ocean_db=(-24.0, -17.0),

@@ -26,8 +26,8 @@ reference, and a status:
 * ``ok``.
 
 Draw seeds are :data:`DRAW_SEED_BASE` + 1000 x geometry index + draw number: never a training,
-test or calibration seed of the shipped models (1000-1001, 2000, 3000, 4000, 7, and v2's
-:data:`serac.models.train_calving.RANDOMIZED_SEED_BASE` range).
+test or calibration seed of the shipped models (1000-1001, 2000, 3000, 4000, 7) or of the v2 attempts
+(:data:`serac.models.train_calving.RANDOMIZED_SEED_BASE` and ``MODERATE_SEED_BASE`` ranges, 11000-12001).
 """
 
 import os

@@ -16,7 +16,7 @@ Glacier's real geometry (RGI 6.0 outline and DEM), which no training scene resem
 :data:`serac.models.calving_scenes.RANDOMIZED` (domain randomisation). ``--rescore model.onnx``
 scores an existing model again (e.g. after ``python -m models.calibrate`` changed its tiling) and
 rewrites its metrics, keeping the calibration entry. ``--moderate-fraction`` of the training scenes take
-:data:`serac.models.calving_scenes.MODERATE` (v2's recipe, see its model card). ``--checkpoint file.pt``
+:data:`serac.models.calving_scenes.MODERATE` (the second, rejected v2 attempt: docs/validation/calving.md). ``--checkpoint file.pt``
 saves the weights and loss log every 50 steps; ``--export-checkpoint`` exports and scores such a file
 without training (a long run stopped early stays usable).
 """
@@ -126,13 +126,15 @@ def training_scenes(a, terrains):
 RANDOMIZED_SEED_BASE, MODERATE_SEED_BASE = 11000, 12000
 
 
-def _checkpointer(path):
-    """A ``fit`` checkpoint callback saving {step, state_dict, log} to ``path`` (written whole, then renamed)."""
+def _checkpointer(path, normalization):
+    """A ``fit`` checkpoint callback saving {step, state_dict, log, normalization} to ``path`` (written whole,
+    then renamed)."""
     import torch
 
     def save(step, model, log):
         tmp = path + ".tmp"
-        torch.save({"step": step, "state_dict": model.state_dict(), "log": list(log)}, tmp)
+        torch.save({"step": step, "state_dict": model.state_dict(), "log": list(log),
+                    "normalization": normalization}, tmp)
         os.replace(tmp, path)
     return save
 
@@ -150,7 +152,7 @@ def main(argv=None):
     p.add_argument("--randomized-fraction", type=float, default=0.0,
                    help="share of training scenes with the widened (domain-randomised) backscatter ranges")
     p.add_argument("--moderate-fraction", type=float, default=0.0,
-                   help="share of training scenes with the moderately widened ranges (MODERATE, v2's recipe)")
+                   help="share of training scenes with the moderately widened ranges (MODERATE)")
     p.add_argument("--checkpoint", default=None, help="save weights and loss log here every 50 steps (.pt)")
     p.add_argument("--export-checkpoint", action="store_true",
                    help="export and score the weights of --checkpoint without training")
@@ -202,13 +204,14 @@ def main(argv=None):
         saved = torch.load(a.checkpoint, map_location="cpu", weights_only=True)
         model.load_state_dict(saved["state_dict"])
         model.eval()
+        normalization = saved["normalization"]  # the run's, not that of the scenes generated here
         log, train_seconds = saved["log"], saved["log"][-1]["seconds"] if saved["log"] else 0.0
         progress.info(f"Weights of step {saved['step']} of {a.checkpoint} (no training).")
     else:
         with deterministic(a.seed, a.threads, device):
             log, train_seconds = fit(model, sampler.sample, len(CLASSES), config, device, progress.sub(0, 0.85),
                                      frozen_batchnorm=bool(a.init),
-                                     checkpoint=_checkpointer(a.checkpoint) if a.checkpoint else None)
+                                     checkpoint=_checkpointer(a.checkpoint, normalization) if a.checkpoint else None)
     steps_done = log[-1]["step"] if log else 0
     meta = {
         "schema_version": 1, "name": a.name, "version": a.version, "task": "calving_front_zones",

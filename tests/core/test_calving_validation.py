@@ -40,8 +40,8 @@ def test_randomized_ranges_widen_the_simulation():
 
 
 def test_moderate_ranges_widen_the_glacier_side_only():
-    """v2's training ranges: more wet and bright glaciers, narrower tongues; the melange next to the front as in
-    the defaults (the extreme ranges taught a band of rock there)."""
+    """The second v2 attempt's training ranges: more wet and bright glaciers, narrower tongues; the melange next
+    to the front as in the defaults (the extreme ranges taught a band of rock there)."""
     assert MODERATE.wet_probability > DEFAULT.wet_probability
     assert MODERATE.glacier_db[0] < DEFAULT.glacier_db[0] and MODERATE.glacier_db[1] > DEFAULT.glacier_db[1]
     assert (MODERATE.melange_density, MODERATE.melange_length_px, MODERATE.melange_db) == (
@@ -127,3 +127,23 @@ def test_a_thin_band_of_land_between_glacier_and_ocean_is_bridged():
     assert front.sum() <= 40 + 2 * 3  # at most the bridge width of coast on either side
     lines, front = front_features(zones, grid, 0, 1, 50.0, bridge_m=50.0)  # narrower than the gap
     assert lines == []
+
+
+def test_a_checkpoint_exports_the_model_of_its_run(tmp_path):
+    """--checkpoint saves a long run's weights; --export-checkpoint exports them (with the run's normalisation,
+    not that of the scenes generated for the export) to the same network and scores."""
+    pytest.importorskip("torch")
+    from serac.core.segmentation.runtime import onnx_state_dict, read_metadata
+    from serac.models.train_calving import main
+
+    tiny = ["--test-scenes", "1", "--size", "96", "--tile-size", "64", "--base-channels", "4", "--depth", "2",
+            "--threads", "1", "--device", "cpu", "--shared-data", str(tmp_path / "none"),
+            "--checkpoint", str(tmp_path / "c.pt")]
+    assert main(["--output", str(tmp_path / "a.onnx"), "--train-scenes", "3", "--steps", "4", "--batch-size", "2",
+                 *tiny]) == 0
+    assert main(["--output", str(tmp_path / "b.onnx"), "--train-scenes", "2", "--export-checkpoint", *tiny]) == 0
+    a, b = (read_metadata(tmp_path / f"{n}.onnx") for n in "ab")
+    assert a.normalization.to_dict() == b.normalization.to_dict() and b.training["steps"] == 4
+    assert a.training["metrics"] == b.training["metrics"]
+    wa, wb = (onnx_state_dict(str(tmp_path / f"{n}.onnx")) for n in "ab")
+    assert wa.keys() == wb.keys() and all(np.array_equal(np.asarray(wa[k]), np.asarray(wb[k])) for k in wa)
