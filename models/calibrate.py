@@ -160,8 +160,8 @@ def calving(path):
 def main(argv=None):
     name = (argv or sys.argv[1:])[0]
     path = os.path.join(HERE, name + ".onnx")
-    meta, context, overlap, t, calibration, errors = {"glacier_landsat_v1": glacier,
-                                                      "calving_zones_synthetic_v1": calving}[name](path)
+    tool = calving if name.startswith("calving_zones_synthetic_") else {"glacier_landsat_v1": glacier}[name]
+    meta, context, overlap, t, calibration, errors = tool(path)
     calibration["context_px"] = context
     calibration["context_error_by_distance_px"] = errors
     training = dict(meta.training)

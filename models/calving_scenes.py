@@ -18,7 +18,8 @@ difficulties CaFFe describes. Everything here is a simulation, not a measurement
 The ranges of these draws are a :class:`Backscatter`; its defaults (:data:`DEFAULT`) are the simulator
 every test and validation scene uses. :data:`RANDOMIZED` widens them and adds radar shadow / layover
 on steep rock and drifting sea ice (domain randomisation for training, ``--randomized-fraction`` of
-``python -m models.train_calving``).
+``python -m models.train_calving``); :data:`MODERATE` widens them less, with more wet and bright glaciers
+and narrower tongues (``--moderate-fraction``; the second, rejected v2 attempt, docs/validation/calving.md).
 
 Scenes are oriented with the sea at a random side (rotations/flips). Labels use the class
 order ``["glacier", "ocean", "rock"]``.
@@ -59,13 +60,16 @@ def _profile(n, rng, scale, amplitude):
     return fractal_noise((1, n), rng, scale, octaves=3)[0] * amplitude
 
 
-def scene_zones(size, rng):
-    """Zone map (size x size uint8) with the glacier flowing from the top to the sea at the bottom."""
+def scene_zones(size, rng, half_width=(0.08, 0.18)):
+    """Zone map (size x size uint8) with the glacier flowing from the top to the sea at the bottom.
+
+    ``half_width``: range of the tongue's mean half width, as a share of ``size``.
+    """
     h = w = size
     y = np.arange(h)[:, None].astype(float)
     x = np.arange(w)[None, :].astype(float)
     centre = w * rng.uniform(0.35, 0.65) + _profile(h, rng, h / 4, w * 0.08)[:, None]
-    half_width = w * rng.uniform(0.08, 0.18) * (1 + 0.25 * _profile(h, rng, h / 5, 1.0)[:, None])
+    half_width = w * rng.uniform(*half_width) * (1 + 0.25 * _profile(h, rng, h / 5, 1.0)[:, None])
     channel = np.abs(x - centre) < np.maximum(half_width, 3)
     sea_line = h * rng.uniform(0.78, 0.92) + _profile(w, rng, w / 6, h * 0.03)[None, :]
     sea = y >= sea_line
@@ -80,10 +84,12 @@ def scene_zones(size, rng):
 
 @dataclass(frozen=True)
 class Backscatter:
-    """Ranges of the simulated backscatter: (low, high) pairs drawn uniformly per scene (dB unless stated).
+    """Ranges of the simulated backscatter: (low, high) pairs drawn uniformly per scene (dB unless stated),
+    and the width of the procedural glacier tongues.
 
     The defaults are the simulator every test and validation draw uses; :data:`RANDOMIZED` widens them
-    and adds radar shadow / layover and drifting sea ice (domain randomisation for training). A pair
+    and adds radar shadow / layover and drifting sea ice (domain randomisation for training);
+    :data:`MODERATE` widens them less, aimed at the failures of the first model. A pair
     with low == high is a constant (no random number is drawn, so the defaults reproduce the draws
     made before these ranges existed).
     """
@@ -111,6 +117,8 @@ class Backscatter:
     shadow_probability: float = 0.0
     #: share of scenes with drifting sea ice: bright floes over part of the open ocean
     sea_ice_probability: float = 0.0
+    #: (geometry, procedural scenes only) range of the tongue's mean half width, share of the scene width
+    tongue_half_width: tuple = (0.08, 0.18)
 
 
 DEFAULT = Backscatter()
@@ -120,6 +128,14 @@ RANDOMIZED = Backscatter(rock_db=(-14.0, -5.0), slope_gain_db=(2.0, 7.0), rock_t
                          wind_db=(0.0, 14.0), melange_length_px=(2.0, 60.0), melange_density=(0.2, 0.9),
                          melange_db=(3.0, 14.0), offset_db=(-4.0, 4.0), looks=(1, 8), shadow_probability=0.4,
                          sea_ice_probability=0.25)
+#: the ranges of the second (rejected) v2 attempt, docs/validation/calving.md: wider where the first model
+#: failed (dark wet-snow glaciers, 40 % of scenes; dry glaciers from darker to as bright as sunlit rock; rock
+#: overlapping both; tongues down to 3 % of the scene wide; 2 looks), the ocean side left as in :data:`DEFAULT`
+#: (melange next to the front stays ocean-like: no shadow, no sea ice).
+MODERATE = Backscatter(rock_db=(-12.0, -6.0), slope_gain_db=(3.0, 5.0), rock_texture_db=(0.4, 2.5),
+                       wet_probability=0.4, wet_glacier_db=(-17.5, -13.0), glacier_db=(-10.0, -3.0),
+                       glacier_texture_db=(0.4, 2.5), crevasse_db=(2.0, 5.0), ocean_db=(-24.0, -17.0),
+                       wind_db=(0.0, 10.0), offset_db=(-3.0, 3.0), looks=(2, 6), tongue_half_width=(0.03, 0.18))
 
 
 def _draw(rng, pair):
@@ -195,7 +211,7 @@ def synthetic_calving_scene(rng, size=256, terrains=None, ranges=DEFAULT):
     ``terrains``: optional :func:`load_terrains` result; half of the scenes then take their
     rock relief from a random crop of a real DEM instead of fractal noise.
     """
-    zones = scene_zones(size, rng)
+    zones = scene_zones(size, rng, ranges.tongue_half_width)
     terrain = None
     if terrains and rng.random() < 0.5:
         dem, _ = terrains[int(rng.integers(0, len(terrains)))]

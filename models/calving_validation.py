@@ -26,8 +26,8 @@ reference, and a status:
 * ``ok``.
 
 Draw seeds are :data:`DRAW_SEED_BASE` + 1000 x geometry index + draw number: never a training,
-test or calibration seed of the shipped models (1000-1001, 2000, 3000, 4000, 7, and v2's
-:data:`serac.models.train_calving.RANDOMIZED_SEED_BASE` range).
+test or calibration seed of the shipped models (1000-1001, 2000, 3000, 4000, 7) or of the v2 attempts
+(:data:`serac.models.train_calving.RANDOMIZED_SEED_BASE` and ``MODERATE_SEED_BASE`` ranges, 11000-12001).
 """
 
 import os
@@ -50,6 +50,9 @@ FOUND_FRACTION = 0.5
 PIXEL_SIZE_M = 50.0
 SCENE_SIZE_PX = 256
 FAILURES = ("no_front", "partial")
+#: draws per geometry of the cheaper screening subset used to compare candidate models before the full run
+#: (the first 8 Columbia draws and the first 12 of every other geometry: 80 draws, the same seeds as the full run)
+SCREENING = {g: 8 if g == "columbia" else 12 for g in GEOMETRIES}
 
 
 def draw_seed(geometry, k):
@@ -144,57 +147,70 @@ def score_draw(predicted, reference, pixel_size_m=PIXEL_SIZE_M, tolerance_m=TOLE
                 on_front_fraction=round(on_front, 4))
 
 
-def summarize(draws, pairs):
-    """Pooled statistics of draws (dicts of :func:`score_draw`) and their (predicted, reference, px) masks.
+def summarize(draws):
+    """Pooled statistics of draws (dicts of :func:`score_draw`).
 
     pooled_mde_m: CaFFe MDE over every distance of every draw with a front (no-front draws are left out
-    and counted); median_m / p90_m / max_m: of the per-draw MDEs; failures: no_front + partial.
+    and counted): the per-draw MDEs weighted by their number of distances (predicted + reference front
+    pixels); median_m / p90_m / max_m: of the per-draw MDEs; failures: no_front + partial.
     """
-    pooled = mean_distance_error(pairs)
-    per_draw = np.array([d["mde_m"] for d in draws if d["mde_m"] is not None], float)
+    scored = [d for d in draws if d["mde_m"] is not None]
+    per_draw = np.array([d["mde_m"] for d in scored], float)
+    weights = np.array([d["predicted_px"] + d["reference_px"] for d in scored], float)
     counts = {s: sum(d["status"] == s for d in draws) for s in ("ok", "off_front", "partial", "no_front",
                                                                  "no_reference")}
     n_failures = sum(counts[s] for s in FAILURES)
     stat = (lambda f: round(float(f(per_draw)), 1)) if per_draw.size else (lambda f: None)
     return {"n_draws": len(draws),
-            "pooled_mde_m": round(pooled.mde_m, 1) if per_draw.size else None,
+            "pooled_mde_m": round(float(per_draw @ weights / weights.sum()), 1) if per_draw.size else None,
             "median_m": stat(np.median), "p90_m": stat(lambda v: np.percentile(v, 90)),
             "max_m": stat(np.max), "min_m": stat(np.min),
             "n_failures": n_failures, "failure_rate": round(n_failures / len(draws), 3) if draws else None,
             **{f"n_{s}": n for s, n in counts.items()}}
 
 
+def subset(result, counts):
+    """A :func:`validate` result cut to the first ``counts[geometry]`` draws of each geometry, re-summarised
+    (e.g. the full run's figures on the :data:`SCREENING` subset)."""
+    report = {g: {"summary": summarize(r["draws"][:counts[g]]), "draws": r["draws"][:counts[g]]}
+              for g, r in result["geometries"].items() if g in counts}
+    return _pooled(report)
+
+
+def _pooled(report):
+    everything = [d for r in report.values() for d in r["draws"]]
+    held = [d for g, r in report.items() if g in HELD_OUT for d in r["draws"]]
+    return {"geometries": report, "held_out": summarize(held) if held else None,
+            "all": summarize(everything) if everything else None}
+
+
 def validate(model_path, geometries=GEOMETRIES, n_draws=30, shared_data=None, settings=None, progress=None):
     """Every draw of ``geometries`` through the calving-front job with ``model_path``.
+
+    ``n_draws``: draws per geometry, or a {geometry: draws} dict (e.g. :data:`SCREENING`).
 
     Returns {"geometries": {name: {"summary": ..., "draws": [...]}}, "held_out" and "all": pooled summaries}.
     """
     import time
 
     terrains = load_geometry_terrains(shared_data) if shared_data and set(geometries) - set(HELD_OUT) else {}
-    report, all_draws, all_pairs, held_draws, held_pairs = {}, [], [], [], []
+    report = {}
     for geometry in geometries:
         if geometry in TERRAIN_SOURCES and geometry not in terrains or geometry == "columbia" and not shared_data:
             continue
-        draws, pairs = [], []
-        for k in range(n_draws):
+        draws = []
+        for k in range(n_draws[geometry] if isinstance(n_draws, dict) else n_draws):
             seed = draw_seed(geometry, k)
             t = time.perf_counter()
             db, zones, grid = simulated_draw(geometry, seed, shared_data, terrains)
             reference = front_pixels(reference_front_lines(zones, grid), grid)
             predicted = front_pixels(job_front_lines(db, grid, model_path, settings), grid)
-            px = PIXEL_SIZE_M
-            d = dict(score_draw(predicted, reference, px), seed=seed, seconds=round(time.perf_counter() - t, 2))
+            d = dict(score_draw(predicted, reference, PIXEL_SIZE_M), seed=seed,
+                     seconds=round(time.perf_counter() - t, 2))
             draws.append(d)
-            pairs.append((predicted, reference, px))
             if progress:
                 progress(f"{geometry} draw {k} (seed {seed}): {d['status']}, MDE {d['mde_m']} m, "
                          f"found {d['found_fraction']}")
-        report[geometry] = {"summary": summarize(draws, pairs), "draws": draws}
-        all_draws += draws
-        all_pairs += pairs
-        if geometry in HELD_OUT:
-            held_draws += draws
-            held_pairs += pairs
-    return {"geometries": report, "held_out": summarize(held_draws, held_pairs) if held_draws else None,
-            "all": summarize(all_draws, all_pairs) if all_draws else None}
+        report[geometry] = {"summary": summarize(draws), "draws": draws}
+    return _pooled(report)
+

@@ -257,14 +257,16 @@ def _brightness_baseline(image, labels, train, test):
     return s
 
 
-def fit(model, sample, n_outputs, config, device, progress, frozen_batchnorm=False, evaluate=None, eval_every=0):
+def fit(model, sample, n_outputs, config, device, progress, frozen_batchnorm=False, evaluate=None, eval_every=0,
+        checkpoint=None):
     """Optimise ``model`` for ``config.steps`` steps on batches from ``sample(batch_size)``.
 
     AdamW with a cosine learning-rate schedule from ``config.lr``; loss from :func:`_loss`. With ``evaluate``
     (a function of the model in eval mode returning a score, higher is better, computed on data held out from
     training) and ``eval_every`` steps, the weights of the best score are kept (early stopping on held-out
-    data) and the scores go into the log.
-    Progress (and cancellation) after every step; returns (log entries, seconds).
+    data) and the scores go into the log. ``checkpoint(step, model, log)``, if given, is called after every
+    log entry (e.g. to save the weights of a long run). Progress (and cancellation) after every step;
+    returns (log entries, seconds).
     """
     start = time.perf_counter()
     model.to(device).train()
@@ -292,6 +294,8 @@ def fit(model, sample, n_outputs, config, device, progress, frozen_batchnorm=Fal
             progress.info(f"step {step}/{config.steps}: loss {entry['loss']:.4f}, lr {lr:.2e}, "
                           f"{entry['seconds']:.0f} s")
             loss_sum, loss_n = 0.0, 0
+            if checkpoint is not None:
+                checkpoint(step, model, log)
         if evaluate is not None and eval_every and (step % eval_every == 0 or step == config.steps):
             model.eval()
             with torch.no_grad():

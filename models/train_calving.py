@@ -15,7 +15,10 @@ Glacier's real geometry (RGI 6.0 outline and DEM), which no training scene resem
 ``--randomized-fraction`` of the training scenes take the widened backscatter ranges of
 :data:`serac.models.calving_scenes.RANDOMIZED` (domain randomisation). ``--rescore model.onnx``
 scores an existing model again (e.g. after ``python -m models.calibrate`` changed its tiling) and
-rewrites its metrics, keeping the calibration entry.
+rewrites its metrics, keeping the calibration entry. ``--moderate-fraction`` of the training scenes take
+:data:`serac.models.calving_scenes.MODERATE` (the second, rejected v2 attempt: docs/validation/calving.md). ``--checkpoint file.pt``
+saves the weights and loss log every 50 steps; ``--export-checkpoint`` exports and scores such a file
+without training (a long run stopped early stays usable).
 """
 
 if __name__ == "__main__" and __package__ != "serac.models":
@@ -37,11 +40,11 @@ from ..core.segmentation.fronts import clean_zones, front_mask
 from ..core.segmentation.inference import classify, predict_array
 from ..core.segmentation.metrics import mean_distance_error, segmentation_scores
 from ..core.segmentation.runtime import build_torch_module, load_model, onnx_state_dict, read_metadata
-from .calving_scenes import CLASSES, DEFAULT, GLACIER, OCEAN, RANDOMIZED, TERRAIN_SOURCES, columbia_scene, \
+from .calving_scenes import CLASSES, DEFAULT, GLACIER, MODERATE, OCEAN, RANDOMIZED, TERRAIN_SOURCES, columbia_scene, \
     load_terrains, scene_set
 from .datasets import TileSampler
 from .export_onnx import embed_metadata, export_onnx
-from .train import TrainConfig, _device, _seed_everything, add_fit_arguments, finish_export, fit
+from .train import TrainConfig, _device, _seed_everything, add_fit_arguments, deterministic, finish_export, fit
 from .unet import UNet, freeze_batchnorm_statistics, unfuse_batchnorm
 
 SHARED_DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__)))),
@@ -99,21 +102,41 @@ def rescore(path, test_scenes, shared_data, threads):
     return 0
 
 
-def training_scenes(a, terrains):
-    """The training scenes: (normalised images, zones, normalisation) of ``a.train_scenes`` scenes, the first
-    ``1 - a.randomized_fraction`` with the default backscatter ranges, the rest with :data:`RANDOMIZED`."""
+def scene_counts(a):
+    """(default, randomised, moderate) numbers of training scenes from ``a.train_scenes`` and the fractions."""
     n_random = int(round(a.train_scenes * a.randomized_fraction))
-    sets = [scene_set(1000 + a.seed, a.train_scenes - n_random, a.size, terrains, a.terrain_fraction, DEFAULT)]
-    if n_random:
-        sets.append(scene_set(RANDOMIZED_SEED_BASE + a.seed, n_random, a.size, terrains, a.terrain_fraction,
-                              RANDOMIZED))
-    train_x = np.concatenate([x for x, _ in sets if len(x)])
-    train_z = np.concatenate([z for _, z in sets if len(z)])
+    n_moderate = int(round(a.train_scenes * a.moderate_fraction))
+    return a.train_scenes - n_random - n_moderate, n_random, n_moderate
+
+
+def training_scenes(a, terrains):
+    """The training scenes: (images, zones) of ``a.train_scenes`` scenes: the default backscatter ranges
+    (seed 1000 + seed), then ``a.randomized_fraction`` with :data:`RANDOMIZED` and ``a.moderate_fraction`` with
+    :data:`MODERATE` (each from its own seed base)."""
+    counts = scene_counts(a)
+    bases = (1000, RANDOMIZED_SEED_BASE, MODERATE_SEED_BASE)
+    sets = [scene_set(base + a.seed, n, a.size, terrains, a.terrain_fraction, ranges)
+            for base, n, ranges in zip(bases, counts, (DEFAULT, RANDOMIZED, MODERATE)) if n > 0]
+    train_x = np.concatenate([x for x, _ in sets])
+    train_z = np.concatenate([z for _, z in sets])
     return train_x, train_z
 
 
-#: seed base of the randomised training scenes (never a test or validation seed)
-RANDOMIZED_SEED_BASE = 11000
+#: seed bases of the randomised and moderately widened training scenes (never a test or validation seed)
+RANDOMIZED_SEED_BASE, MODERATE_SEED_BASE = 11000, 12000
+
+
+def _checkpointer(path, normalization):
+    """A ``fit`` checkpoint callback saving {step, state_dict, log, normalization} to ``path`` (written whole,
+    then renamed)."""
+    import torch
+
+    def save(step, model, log):
+        tmp = path + ".tmp"
+        torch.save({"step": step, "state_dict": model.state_dict(), "log": list(log),
+                    "normalization": normalization}, tmp)
+        os.replace(tmp, path)
+    return save
 
 
 def main(argv=None):
@@ -128,6 +151,11 @@ def main(argv=None):
                    help="share of training scenes on real terrain (needs --shared-data)")
     p.add_argument("--randomized-fraction", type=float, default=0.0,
                    help="share of training scenes with the widened (domain-randomised) backscatter ranges")
+    p.add_argument("--moderate-fraction", type=float, default=0.0,
+                   help="share of training scenes with the moderately widened ranges (MODERATE)")
+    p.add_argument("--checkpoint", default=None, help="save weights and loss log here every 50 steps (.pt)")
+    p.add_argument("--export-checkpoint", action="store_true",
+                   help="export and score the weights of --checkpoint without training")
     p.add_argument("--jitter", type=float, default=0.05, help="gain / offset jitter of training tiles")
     p.add_argument("--test-scenes", type=int, default=16)
     p.add_argument("--size", type=int, default=256, help="scene size (px)")
@@ -161,17 +189,30 @@ def main(argv=None):
     else:
         mean, std = float(train_x.mean()), float(train_x.std())
         normalization = {"method": "mean_std", "mean": [round(mean, 3)], "std": [round(std, 3)], "clip": [-6, 6]}
-        model = UNet(1, len(CLASSES), a.base_channels, a.depth)
+        with deterministic(a.seed, a.threads, device):
+            model = UNet(1, len(CLASSES), a.base_channels, a.depth)
     xs = [((x - mean) / std).astype(np.float32) for x in train_x]
     sampler = TileSampler(xs, list(train_z), [np.ones(z.shape, bool) for z in train_z], a.tile_size,
                           np.random.default_rng(a.seed), jitter=a.jitter)
-    progress.info(f"{a.train_scenes} training scenes ({a.randomized_fraction:.0%} domain-randomised), "
-                  f"{a.test_scenes} held-out scenes ({a.size} px, {a.pixel_size:g} m); training on {device}"
+    n_default, n_random, n_moderate = scene_counts(a)
+    progress.info(f"{a.train_scenes} training scenes ({n_random} domain-randomised, {n_moderate} moderately "
+                  f"widened), {a.test_scenes} held-out scenes ({a.size} px, {a.pixel_size:g} m); training on {device}"
                   f"{' from ' + os.path.basename(a.init) if a.init else ''}.")
-    log, train_seconds = fit(model, sampler.sample, len(CLASSES), config, device, progress.sub(0, 0.85),
-                             frozen_batchnorm=bool(a.init))
+    if a.export_checkpoint:
+        import torch
 
-    n_random = int(round(a.train_scenes * a.randomized_fraction))
+        saved = torch.load(a.checkpoint, map_location="cpu", weights_only=True)
+        model.load_state_dict(saved["state_dict"])
+        model.eval()
+        normalization = saved["normalization"]  # the run's, not that of the scenes generated here
+        log, train_seconds = saved["log"], saved["log"][-1]["seconds"] if saved["log"] else 0.0
+        progress.info(f"Weights of step {saved['step']} of {a.checkpoint} (no training).")
+    else:
+        with deterministic(a.seed, a.threads, device):
+            log, train_seconds = fit(model, sampler.sample, len(CLASSES), config, device, progress.sub(0, 0.85),
+                                     frozen_batchnorm=bool(a.init),
+                                     checkpoint=_checkpointer(a.checkpoint, normalization) if a.checkpoint else None)
+    steps_done = log[-1]["step"] if log else 0
     meta = {
         "schema_version": 1, "name": a.name, "version": a.version, "task": "calving_front_zones",
         "description": "Glacier / ocean / rock zones from one SAR backscatter band; the calving front is the "
@@ -185,9 +226,10 @@ def main(argv=None):
                    "threshold": 0.5, "front": ["glacier", "ocean"]},
         "architecture": model.architecture,
         "training": {"data": f"{a.train_scenes} simulated SAR-like scenes (serac.models.calving_scenes), "
-                             f"{a.size}x{a.size} px: {a.train_scenes - n_random} with the default backscatter "
+                             f"{a.size}x{a.size} px: {n_default} with the default backscatter "
                              f"ranges (seed {1000 + a.seed}), {n_random} domain-randomised (seed "
-                             f"{RANDOMIZED_SEED_BASE + a.seed}); {a.terrain_fraction if terrains else 0:.0%} on "
+                             f"{RANDOMIZED_SEED_BASE + a.seed}), {n_moderate} moderately widened (MODERATE, seed "
+                             f"{MODERATE_SEED_BASE + a.seed}); {a.terrain_fraction if terrains else 0:.0%} on "
                              f"real terrain ({', '.join(TERRAIN_SOURCES) if terrains else 'none'}); Columbia never "
                              "used",
                      "labels": "simulated zones", "date": datetime.date.today().isoformat(),
@@ -196,7 +238,7 @@ def main(argv=None):
                      "limits": "trained and scored on SIMULATED SAR-like scenes only; never validated on real SAR "
                                "images; use its fronts as a starting point for review, or fine-tune / replace it "
                                "with a model trained on labelled SAR (e.g. the CaFFe benchmark).",
-                     "script": "python -m models.train_calving", "steps": a.steps, "seed": a.seed,
+                     "script": "python -m models.train_calving", "steps": steps_done, "seed": a.seed,
                      "base_model": os.path.basename(a.init) if a.init else None,
                      "device": device, "train_seconds": round(train_seconds, 1)},
     }

@@ -26,6 +26,8 @@ ensure_serac_importable()
 from serac.models import calving_validation as cv  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "calving_validation.json"
+#: --screening results, beside the full runs' entries cut to the same draws (models.calving_validation.subset)
+SCREENING_RESULTS = ROOT / "benchmarks" / "results" / "calving_screening.json"
 SHARED = ROOT.parent / "shared" / "data"
 
 
@@ -38,9 +40,11 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", action="append", help="shipped model name or .onnx path (repeat; default v1 and v2)")
     p.add_argument("--draws", type=int, default=30, help="draws per geometry")
+    p.add_argument("--screening", action="store_true",
+                   help="the 80-draw screening subset (8 Columbia, 12 of every other geometry) instead of --draws")
     p.add_argument("--geometries", default=",".join(cv.GEOMETRIES))
     p.add_argument("--shared-data", default=str(SHARED))
-    p.add_argument("--output", default=str(RESULTS))
+    p.add_argument("--output", default=None, help=f"default {RESULTS.name} ({SCREENING_RESULTS.name} with --screening)")
     p.add_argument("--bridge", type=float, action="append",
                    help="the job's bridge_m setting (m; repeat to compare; default: 0 = CaFFe, and the job's default)")
     p.add_argument("--quiet", action="store_true")
@@ -48,26 +52,32 @@ def main(argv=None):
     import torch
 
     torch.set_num_threads(1)
-    out = Path(a.output)
+    out = Path(a.output or (SCREENING_RESULTS if a.screening else RESULTS))
     report = json.loads(out.read_text()) if out.exists() else {}
     shared = a.shared_data if os.path.isdir(a.shared_data) else None
     report.update({
         "machine": "shared 2-core build machine (other helpers' jobs running), 1 thread: seconds are indicative only",
-        "protocol": {"draws_per_geometry": a.draws, "draw_seeds": f"{cv.DRAW_SEED_BASE} + 1000 x geometry index + "
-                     "draw", "geometries": list(cv.GEOMETRIES), "held_out_geometries": list(cv.HELD_OUT),
+        "protocol": {"draws_per_geometry": cv.SCREENING if a.screening else a.draws,
+                     "draw_seeds": f"{cv.DRAW_SEED_BASE} + 1000 x geometry index + draw", "geometries": list(cv.GEOMETRIES), "held_out_geometries": list(cv.HELD_OUT),
                      "tolerance_m": cv.TOLERANCE_M, "found_fraction_for_success": cv.FOUND_FRACTION,
                      "pixel_size_m": cv.PIXEL_SIZE_M, "scene_size_px": cv.SCENE_SIZE_PX,
                      "path": "GeoTIFF -> segmentation_calving_front job (default settings) -> front lines, "
                              "rasterised (all touched) with the reference front on the scene grid",
                      "shared_data": bool(shared)},
         "models": report.get("models", {})})
+    if a.screening and RESULTS.exists():  # the full runs cut to the screening draws, for comparison
+        full = json.loads(RESULTS.read_text())["models"]
+        cut = {k: cv.subset(r, cv.SCREENING) for k, r in full.items()}
+        report["full_runs_cut_to_these_draws"] = {k: {"held_out": c["held_out"], "all": c["all"], **{
+            g: r["summary"] for g, r in c["geometries"].items()}} for k, c in cut.items()}
     from serac.core.jobs.segmentation import CalvingFrontSettings
 
     for text in a.model or ["calving_zones_synthetic_v1"]:
         path = _model_path(text)
         for bridge in a.bridge or [0.0, CalvingFrontSettings().bridge_m]:
             start = time.perf_counter()
-            result = cv.validate(path, [g for g in a.geometries.split(",") if g], a.draws, shared,
+            result = cv.validate(path, [g for g in a.geometries.split(",") if g], cv.SCREENING if a.screening
+                                 else a.draws, shared,
                                  settings={"bridge_m": bridge}, progress=None if a.quiet else print)
             result.update(seconds=round(time.perf_counter() - start, 1), model=path.stem, settings={"bridge_m": bridge})
             key = f"{path.stem}, bridge_m {bridge:g}"

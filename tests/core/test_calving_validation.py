@@ -7,7 +7,8 @@ import pytest
 from serac.core import raster_io as rio
 from serac.core.jobs.base import RecordingFeedback
 from serac.models import calving_validation as cv
-from serac.models.calving_scenes import DEFAULT, RANDOMIZED, columbia_scene, synthetic_calving_scene
+from serac.models.calving_scenes import DEFAULT, GLACIER, MODERATE, RANDOMIZED, columbia_scene, scene_zones, \
+    synthetic_calving_scene
 
 from tests.conftest import SAMPLE_DATA
 
@@ -36,6 +37,21 @@ def test_randomized_ranges_widen_the_simulation():
     assert np.array_equal(np.bincount(za.ravel()), np.bincount(zb.ravel()))  # same zones, other backscatter
     assert np.isfinite(b).all() and not np.allclose(a, b)
     assert RANDOMIZED.glacier_db[0] < DEFAULT.glacier_db[0] and RANDOMIZED.looks[0] < DEFAULT.looks[0]
+
+
+def test_moderate_ranges_widen_the_glacier_side_only():
+    """The second v2 attempt's training ranges: more wet and bright glaciers, narrower tongues; the melange next
+    to the front as in the defaults (the extreme ranges taught a band of rock there)."""
+    assert MODERATE.wet_probability > DEFAULT.wet_probability
+    assert MODERATE.glacier_db[0] < DEFAULT.glacier_db[0] and MODERATE.glacier_db[1] > DEFAULT.glacier_db[1]
+    assert (MODERATE.melange_density, MODERATE.melange_length_px, MODERATE.melange_db) == (
+        DEFAULT.melange_density, DEFAULT.melange_length_px, DEFAULT.melange_db)
+    assert MODERATE.shadow_probability == MODERATE.sea_ice_probability == 0
+    widths = [np.mean(np.sum(scene_zones(128, np.random.default_rng(s), r.tongue_half_width)[40:60] == GLACIER,
+                             axis=1)) for s in range(20) for r in (DEFAULT, MODERATE)]
+    assert np.median(widths[1::2]) < 0.8 * np.median(widths[0::2]) and min(widths[1::2]) < min(widths[0::2])
+    a, za = synthetic_calving_scene(np.random.default_rng(5), 96, ranges=MODERATE)
+    assert np.isfinite(a).all() and set(np.unique(za)) <= {0, 1, 2}
 
 
 def test_the_front_of_a_simulated_draw_through_the_job_is_within_a_bound():
@@ -77,7 +93,7 @@ def test_no_front_is_reported_as_a_failure_not_as_a_distance(tmp_path):
     shifted = np.roll(reference, 3, axis=0)
     good = cv.score_draw(shifted, reference)
     assert good["status"] == "ok" and 0 < good["mde_m"] < 200
-    summary = cv.summarize([failed, good], [(np.zeros_like(reference), reference, 50.0), (shifted, reference, 50.0)])
+    summary = cv.summarize([failed, good])
     assert summary["n_no_front"] == 1 and summary["n_failures"] == 1 and summary["failure_rate"] == 0.5
     assert summary["pooled_mde_m"] == pytest.approx(good["mde_m"], abs=0.1)  # the failure adds no distance
     assert summary["median_m"] == pytest.approx(good["mde_m"], abs=0.1)
@@ -111,3 +127,23 @@ def test_a_thin_band_of_land_between_glacier_and_ocean_is_bridged():
     assert front.sum() <= 40 + 2 * 3  # at most the bridge width of coast on either side
     lines, front = front_features(zones, grid, 0, 1, 50.0, bridge_m=50.0)  # narrower than the gap
     assert lines == []
+
+
+def test_a_checkpoint_exports_the_model_of_its_run(tmp_path):
+    """--checkpoint saves a long run's weights; --export-checkpoint exports them (with the run's normalisation,
+    not that of the scenes generated for the export) to the same network and scores."""
+    pytest.importorskip("torch")
+    from serac.core.segmentation.runtime import onnx_state_dict, read_metadata
+    from serac.models.train_calving import main
+
+    tiny = ["--test-scenes", "1", "--size", "96", "--tile-size", "64", "--base-channels", "4", "--depth", "2",
+            "--threads", "1", "--device", "cpu", "--shared-data", str(tmp_path / "none"),
+            "--checkpoint", str(tmp_path / "c.pt")]
+    assert main(["--output", str(tmp_path / "a.onnx"), "--train-scenes", "3", "--steps", "4", "--batch-size", "2",
+                 *tiny]) == 0
+    assert main(["--output", str(tmp_path / "b.onnx"), "--train-scenes", "2", "--export-checkpoint", *tiny]) == 0
+    a, b = (read_metadata(tmp_path / f"{n}.onnx") for n in "ab")
+    assert a.normalization.to_dict() == b.normalization.to_dict() and b.training["steps"] == 4
+    assert a.training["metrics"] == b.training["metrics"]
+    wa, wb = (onnx_state_dict(str(tmp_path / f"{n}.onnx")) for n in "ab")
+    assert wa.keys() == wb.keys() and all(np.array_equal(np.asarray(wa[k]), np.asarray(wb[k])) for k in wa)
