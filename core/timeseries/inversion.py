@@ -120,7 +120,8 @@ class InversionSettings:
     * ``fill_gaps``: keep the (regularised, interpolated) value of steps that no valid pair
       overlaps at a pixel; otherwise they are NaN. Needs ``regularisation`` > 0.
     * ``backend``: 'auto', 'numpy', 'torch-cpu' or 'torch-cuda'.
-    * ``chunk_mb``: working memory per batch of pixels, MiB.
+    * ``chunk_mb``: working memory per batch of pixels, MiB (plus up to a quarter of it for the weight
+      patterns' factorisations kept between batches).
     * ``gcv_candidates``: the lambdas 'auto' chooses from.
     """
 
