@@ -10,7 +10,7 @@ acquisitions every 8 days, baselines 16-365 days, 3 m displacement noise, two
 blunder pairs; time grid of 30-day steps (24 steps).
 
 * ``core_fixed_<N>``: :meth:`PairInversion.solve` on N x N pixels in memory, lambda = 1,
-  Tukey reweighting (pixels/s of the solve only; building the pairs is not timed).
+  default screening ('reject') (pixels/s of the solve only; building the pairs is not timed).
 * ``core_auto_<N>``: the same with lambda chosen per pixel by GCV (the default).
 * ``end_to_end_<N>``: :func:`invert_stack` from 40 pair GeoTIFFs (one file with vx, vy per
   pair, written beforehand by another process) to the time-series and diagnostics GeoTIFFs,
@@ -21,6 +21,11 @@ blunder pairs; time grid of 30-day steps (24 steps).
   ITS_LIVE Columbia 120 x 110 px, 36 pairs, 6-365 day baselines).
 
 Full run: N = 1000 for core_fixed, 500 for core_auto and end_to_end; ``--quick``: N = 200.
+
+``--instructions`` (needs valgrind) also counts, for every version, the instructions per pixel
+of one thread solving a 40 x 40 px block of the core cases (fixed lambda 1 and automatic; the
+solve's child minus a baseline child that builds the same stack and inversion without solving):
+unlike the timings, these do not depend on the load of a shared machine.
 
 ``--compare NAME=DIR`` (repeatable) runs every case also on the code of another checkout
 (e.g. an earlier commit unpacked with ``git archive``), right before this checkout's run of
@@ -36,7 +41,8 @@ import sys
 import tempfile
 import time
 
-from _memory import machine_info, peak_rss_mb  # noqa: E402 (benchmarks/ is on sys.path as the script folder)
+from _instructions import count_instructions, valgrind_available  # noqa: E402 (benchmarks/ is on sys.path)
+from _memory import machine_info, peak_rss_mb  # noqa: E402
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,6 +125,44 @@ def core_case(size, regularisation):
     return {"pixels": size * size, "pixels_solved": solved, "pairs": 40, "steps": tgrid.n_steps,
             "regularisation": regularisation, "solve_s": solve_s, "pixels_per_s": size * size / solve_s,
             "rmse_m_per_yr": (sq_err / n_err) ** 0.5, "rss_baseline_mb": base, "peak_rss_mb": peak_rss_mb()}
+
+
+def instructions_case(size, regularisation):
+    """One block of the core cases (``size`` x ``size`` px), solved on one thread unless ``regularisation`` is None
+    (the baseline: the same stack, inversion and a one-pixel warm-up solve by another inversion, no solve)."""
+    import numpy as np
+
+    from serac.core.timeseries import InversionSettings, PairInversion, TimeGrid
+    from serac.core.timeseries import synthetic as syn
+
+    field, _ = kaskawulsh_field(size)
+    first = scenario(field[:, :2, :2])
+    tgrid = TimeGrid.for_pairs(first.date1, first.date2, 30)
+    stack, _ = syn.pair_stack(field, first.signal, first.date1, first.date2, sigma_disp=3.0, outlier_pairs=2,
+                              outlier_size=300.0, outlier_fraction=0.5, rng=np.random.default_rng(0))
+    obs = stack.reshape(stack.shape[0], 2, -1).transpose(2, 0, 1)
+    settings = InversionSettings(regularisation=1.0 if regularisation is None else regularisation, backend="numpy")
+    PairInversion(first.date1, first.date2, tgrid, settings).solve(obs[:1])  # imports and first calls, in both
+    inversion = PairInversion(first.date1, first.date2, tgrid, settings)  # a new one: nothing kept from the warm-up
+    if regularisation is not None:
+        inversion.solve(obs)
+    return {"pixels": size * size}
+
+
+def count_solve_instructions(versions, size=40):
+    """Instructions per pixel of :func:`instructions_case` (fixed lambda 1, auto) for each (label, code) version."""
+    out = {}
+    for label, code in versions:
+        env = dict(os.environ, SERAC_BENCH_CODE=str(code)) if code else None
+        cmd = [sys.executable, __file__, "--child"]
+        base, _ = count_instructions(cmd + [f"ir_baseline_{size}"], env)
+        out[label] = {"pixels": size * size, "instructions_baseline": base}
+        for kind in ("fixed", "auto"):
+            total, _ = count_instructions(cmd + [f"ir_{kind}_{size}"], env)
+            out[label][f"{kind}_instructions_per_pixel"] = (total - base) / (size * size)
+        print(f"instructions per pixel [{label}]: fixed {out[label]['fixed_instructions_per_pixel']:,.0f}, auto "
+              f"{out[label]['auto_instructions_per_pixel']:,.0f}", file=sys.stderr)
+    return out
 
 
 def build_pairs(size, folder):
@@ -213,6 +257,9 @@ def child(args):
         out = core_case(int(args.case.rsplit("_", 1)[1]), 1.0)
     elif args.case.startswith("core_auto_"):
         out = core_case(int(args.case.rsplit("_", 1)[1]), "auto")
+    elif args.case.startswith("ir_"):
+        kind, size = args.case.split("_")[1:]
+        out = instructions_case(int(size), {"fixed": 1.0, "auto": "auto", "baseline": None}[kind])
     elif args.case.startswith("build_"):
         out = build_pairs(int(args.case.rsplit("_", 1)[1]), args.folder)
     elif args.case.startswith("end_to_end_"):
@@ -252,6 +299,10 @@ def main():
                         help="also run every case on the code in DIR (another checkout), back to back")
     parser.add_argument("--title", default="", help="a title for the comparison's section of docs/benchmarks.md")
     parser.add_argument("--note", default="", help="a note for the JSON and the docs (e.g. the machine was shared)")
+    parser.add_argument("--label", action="append", default=[], metavar="NAME=TEXT",
+                        help="what a compared version is (e.g. its commit), for the JSON and the docs")
+    parser.add_argument("--instructions", action="store_true",
+                        help="also count the instructions per pixel of each version (valgrind; see the docstring)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -286,7 +337,17 @@ def main():
     if args.title:
         out["title"] = args.title
     if len(versions) > 1:
-        out["versions"] = {label: {"code": code or str(ROOT), "cases": runs[label]} for label, code in versions}
+        labels = dict(item.split("=", 1) for item in args.label)
+        out["versions"] = {label: {"code": code or str(ROOT), "cases": runs[label],
+                                   **({"label": labels[label]} if label in labels else {})}
+                           for label, code in versions}
+    if args.instructions:
+        if not valgrind_available():
+            raise SystemExit("--instructions needs valgrind")
+        counts = count_solve_instructions(versions)
+        out["instructions"] = {"case": "one 40 x 40 px block of the core cases, one thread, solve only "
+                                       "(callgrind; the child minus a baseline child without the solve)",
+                               "versions": counts}
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(out, indent=1))
     print(f"wrote {args.output}", file=sys.stderr)

@@ -17,7 +17,18 @@ Cases (each run in its own subprocess so peak RSS is clean):
 Each case also records its CPU time (all threads) per point, a figure less sensitive than
 the wall time to other programs sharing the machine.
 
+``--point-cost`` measures instead the cost per point of one thread (numpy backend, chip 32,
+search ±16, grid 12 px, Wallis prefilter, sub-pixel ``dft``) on a SIZE x SIZE px crop of the
+throughput pair (``--size``, default 720 px: 3,600 points), on this checkout and on the others
+given with ``--compare NAME=DIR`` (another checkout, e.g. ``git archive`` of an earlier commit):
+instructions per point counted by callgrind (``--instructions``; the child's instructions minus
+those of a baseline child that does everything but the correlation: imports, images, tracker,
+warm-up), and one-thread CPU seconds per point over ``--rounds`` rounds that alternate the
+versions, with the load average before each round. Writes
+benchmarks/results/velocity_cpu_per_point.json (or ``--out``).
+
 Run:  .venv/bin/python benchmarks/bench_velocity.py [--quick]
+      .venv/bin/python benchmarks/bench_velocity.py --point-cost --instructions --compare before=DIR
 Writes benchmarks/results/velocity.json (or ``--out``).
 """
 
@@ -31,23 +42,25 @@ import sys
 import tempfile
 import time
 
-from _memory import peak_rss_mb  # noqa: E402 (benchmarks/ is on sys.path as the script folder)
+from _instructions import ONE_THREAD, count_instructions, valgrind_available  # noqa: E402 (benchmarks/ on sys.path)
+from _memory import peak_rss_mb  # noqa: E402
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "build" / "pluginpath"))
+CODE = Path(os.environ.get("SERAC_BENCH_CODE") or ROOT).resolve()  # another checkout's code, for --compare children
+sys.path.insert(0, str(CODE / "build" / "pluginpath"))
 EVEREST = ROOT.parent / "shared" / "data" / "optical" / "everest_landsat" / "LE71400412000304SGS00_B4.tif"
 SAMPLE = ROOT / "resources" / "sample_data" / "everest_landsat" / "LE71400412000304SGS00_B4.tif"
 SHIFT = (0.37, -1.71)  # (dy, dx) px
 
 
 def _serac():
-    link = ROOT / "build" / "pluginpath" / "serac"
+    link = CODE / "build" / "pluginpath" / "serac"
     if not link.exists():
         link.parent.mkdir(parents=True, exist_ok=True)
-        os.symlink(ROOT, link)
+        os.symlink(CODE, link)
 
 
 def periodic_tiles():
@@ -101,6 +114,73 @@ def case_throughput(backend, size, prefilter):
     return out
 
 
+def case_point_cost(size, baseline):
+    """One-thread correlation of a ``size`` px crop of the throughput pair; ``baseline``: all but the correlation."""
+    from serac.core.velocity.engine import ArraySource, CorrelationParams, OffsetTracker
+
+    ref_tile, sec_tile = periodic_tiles()
+    ref = tiled(ref_tile, size, size).astype(np.float32)
+    sec = tiled(sec_tile, size, size).astype(np.float32)
+    tracker = OffsetTracker(CorrelationParams(chip=32, search=16, spacing=12, prefilter="wallis", max_chip=32),
+                            backend="numpy", threads=1)
+    tracker.track(ArraySource(ref[:200, :200]), ArraySource(sec[:200, :200]))  # warm-up (FFT plans, imports)
+    if baseline:
+        return {"points": 0}
+    c0 = time.process_time()
+    field = tracker.track(ArraySource(ref), ArraySource(sec))
+    cpu = time.process_time() - c0
+    return {"points": int(field.status.size), "cpu_seconds": cpu, "valid_fraction": float(field.valid.mean()),
+            "cpu_microseconds_per_point": cpu / field.status.size * 1e6}
+
+
+def point_cost(args):
+    """--point-cost: instructions and one-thread CPU time per point of each version (see the docstring)."""
+    versions = [tuple(item.split("=", 1)) for item in args.compare] + [("now", str(ROOT))]
+
+    def child(code, baseline=False):
+        cmd = [sys.executable, __file__, "--case", "point-cost", "--size", str(args.size)]
+        return cmd + (["--baseline"] if baseline else []), dict(os.environ, SERAC_BENCH_CODE=code, **ONE_THREAD)
+
+    out = {label: {"code": code} for label, code in versions}
+    if args.instructions:
+        if not valgrind_available():
+            raise SystemExit("--instructions needs valgrind")
+        for label, code in versions:
+            base, _ = count_instructions(*child(code, baseline=True))
+            total, stdout = count_instructions(*child(code))
+            run = json.loads(stdout.strip().splitlines()[-1])
+            out[label].update(instructions_baseline=base, instructions_with_correlation=total,
+                              points=run["points"], valid_fraction=run["valid_fraction"],
+                              instructions_per_point=(total - base) / run["points"])
+            print(f"{label}: {out[label]['instructions_per_point']:,.0f} instructions per point", file=sys.stderr)
+    loads = []
+    for _ in range(args.rounds):  # versions alternate, so every round sees them under the same load
+        loads.append(list(os.getloadavg()))
+        for label, code in versions:
+            cmd, env = child(code)
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+            run = json.loads(proc.stdout.strip().splitlines()[-1])
+            out[label].setdefault("cpu_microseconds_per_point_rounds", []).append(run["cpu_microseconds_per_point"])
+            out[label].update(points=run["points"], valid_fraction=run["valid_fraction"])
+    rows = []
+    for label, figures in out.items():
+        rounds = figures.get("cpu_microseconds_per_point_rounds", [])
+        if rounds:
+            figures.update(cpu_microseconds_per_point_median=float(np.median(rounds)),
+                           cpu_microseconds_per_point_min=float(min(rounds)),
+                           cpu_microseconds_per_point_max=float(max(rounds)))
+        rows.append(dict(figures, version=label, label=args.label.get(label, label)))
+    result = {"benchmark": "velocity cost per point, one thread", "machine": machine(),
+              "settings": {"chip_px": 32, "search_px": 16, "spacing_px": 12, "prefilter": "wallis",
+                           "subpixel": "dft", "backend": "numpy", "threads": 1, "image_px": [args.size, args.size]},
+              "rows": rows, "rounds": args.rounds, "load_average_1_5_15_min_per_round": loads}
+    if args.note:
+        result["note"] = args.note
+    path = Path(args.out or ROOT / "benchmarks" / "results" / "velocity_cpu_per_point.json")
+    path.write_text(json.dumps(result, indent=1))
+    print(f"wrote {path}", file=sys.stderr)
+
+
 def make_sentinel2_pair(size, workdir):
     """Write the Sentinel-2-sized uint8 pair (10 m, EPSG:32645, 10 days apart) strip by strip; return paths."""
     import rasterio
@@ -147,10 +227,13 @@ def sentinel2_size(quick):
     return 2196 if quick else 10980
 
 
-def run_case(name, quick, workdir=None):
+def run_case(name, quick, workdir=None, args=None):
     """Child process entry: run one case and print its JSON (with peak RSS) on stdout."""
     _serac()
     size = 1200 if quick else 2400
+    if name == "point-cost":
+        print(json.dumps(case_point_cost(args.size, args.baseline)))
+        return
     if name.startswith("throughput-"):
         backend = name[len("throughput-"):].replace("-nofilter", "")
         result = case_throughput(backend, size, "none" if name.endswith("-nofilter") else "wallis")
@@ -188,12 +271,27 @@ def machine():
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="small images (well under a minute)")
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "velocity.json"))
+    ap.add_argument("--out", help="output JSON (default: benchmarks/results/velocity.json, or "
+                                  "velocity_cpu_per_point.json with --point-cost)")
+    ap.add_argument("--point-cost", action="store_true", help="one-thread cost per point of each version (below)")
+    ap.add_argument("--compare", action="append", default=[], metavar="NAME=DIR",
+                    help="--point-cost: also measure the code in DIR (another checkout)")
+    ap.add_argument("--label", action="append", default=[], metavar="NAME=TEXT",
+                    help="--point-cost: what a version is (e.g. a commit), for the JSON and the docs")
+    ap.add_argument("--size", type=int, default=720, help="--point-cost: image side (px)")
+    ap.add_argument("--rounds", type=int, default=5, help="--point-cost: timing rounds")
+    ap.add_argument("--instructions", action="store_true", help="--point-cost: count instructions (valgrind)")
+    ap.add_argument("--note", default="", help="--point-cost: a note for the JSON and the docs")
     ap.add_argument("--case", help=argparse.SUPPRESS)
+    ap.add_argument("--baseline", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--workdir", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    args.label = dict(item.split("=", 1) for item in args.label)
     if args.case:
-        return run_case(args.case, args.quick, args.workdir)
+        return run_case(args.case, args.quick, args.workdir, args)
+    if args.point_cost:
+        return point_cost(args)
+    args.out = args.out or str(ROOT / "benchmarks" / "results" / "velocity.json")
     _serac()
     from serac.core.backend import cuda_available
 

@@ -19,6 +19,13 @@ TABLES = {
         ("case", "case"), ("backend", "backend"), ("image (px)", lambda c: "x".join(map(str, c.get("image_px", [])))),
         ("grid points", "points"), ("wall (s)", "seconds"), ("points/s", "points_per_second"),
         ("CPU µs/point", "cpu_microseconds_per_point"), ("peak RSS (MB)", "peak_rss_mb")]),
+    "velocity_cpu_per_point": ("Velocity cost per point on one thread (chip 32 px, search ±16 px): instructions "
+                               "and CPU time, before and after", "benchmarks/bench_velocity.py --point-cost", "rows", [
+        ("version", "version"), ("code", "label"), ("points", "points"), ("valid fraction", "valid_fraction"),
+        ("instructions / point", "instructions_per_point"),
+        ("CPU µs/point, median", "cpu_microseconds_per_point_median"),
+        ("CPU µs/point, min", "cpu_microseconds_per_point_min"),
+        ("CPU µs/point, max", "cpu_microseconds_per_point_max")]),
     "dem": ("DEM co-registration (Nuth & Kääb), against xDEM's published figures", "benchmarks/bench_dem.py", "cases", [
         ("case", "case"), ("pixels", "pixels"), ("fit, files (s)", "fit_files_s"), ("fit, in memory (s)", "fit_memory_s"),
         ("xDEM fit (s)", lambda c: c.get("xdem_published", {}).get("fit_s")),
@@ -106,6 +113,19 @@ def comparison(path, data):
         ratios = [rates[-1] / r if r else None for r in rates[:-1]]
         lines.append(f"| {case} | " + " | ".join(_cell(r) for r in rates) + " | "
                      + " | ".join("" if r is None else f"{r:.2f}" for r in ratios) + " |")
+    counts = data.get("instructions", {}).get("versions")
+    if counts:
+        now = counts.get(names[-1], {})
+        lines += ["", f"Instructions per pixel ({data['instructions']['case']}):", "",
+                  "| version | fixed lambda 1 | automatic | fixed: now / version | automatic: now / version |",
+                  "|---|---|---|---|---|"]
+        for n in names:
+            fig = counts.get(n, {})
+            ratios = [now.get(k) / fig[k] if fig.get(k) and now.get(k) else None
+                      for k in ("fixed_instructions_per_pixel", "auto_instructions_per_pixel")]
+            lines.append(f"| {n} | {_cell(fig.get('fixed_instructions_per_pixel'))} | "
+                         f"{_cell(fig.get('auto_instructions_per_pixel'))} | "
+                         + " | ".join("" if r is None else f"{r:.2f}" for r in ratios) + " |")
     lines += ["", "| accuracy case (RMSE all / fast, m/yr) | " + " | ".join(names) + " |",
               "|" + "---|" * (1 + len(names))]
     for case in by_case[-1]:

@@ -115,9 +115,11 @@ LIMITS = (
     "inconsistent at every smoothing level; a handful of pixels of the 48-day blunder pair of seed 2 also keep it. "
     "The speed-up error is lower on average but not in every seed (see the per-seed line). On the gappy Kaskawulsh "
     "case the 2-sigma error covers fewer true errors than it should (a Gaussian would give 95 %), before and now. "
-    "Where cloud gaps give nearly every pixel its own set of pairs (Kaskawulsh), pixels share few factorisations: "
-    "with the automatic smoothing the inversion is still faster than before this change, with a fixed lambda it "
-    "is slower (solve times in the table; docs/benchmarks.md has the figures without gaps and before issue 20).")
+    "Where cloud gaps give nearly every pixel its own set of pairs (Kaskawulsh), pixels share few factorisations and "
+    "each costs an eigendecomposition on the intervals: there the automatic smoothing solves about as fast as "
+    "before issue 20 and a fixed lambda about 4 times slower (1.7 times on the Columbia case, whose blunders give "
+    "many patterns of pairs left out); without gaps a fixed lambda is as fast as before issue 20 (the issue-20 "
+    "section of docs/benchmarks.md: solve times of the accuracy cases, rates and instructions per pixel).")
 
 
 def run_version():

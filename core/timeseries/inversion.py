@@ -78,7 +78,7 @@ from ..errors import InputError
 from ..threads import blas_threads
 from .design import (TimeGrid, baselines_days, design_matrix, interval_grid, iso, ordered_pairs, resampling_matrix,
                      smoothness_operator)
-from .patterns import WeightPatterns, group_rows, layout
+from .patterns import PatternCache, group_rows, layout
 
 ROBUST_METHODS = ("reject", "tukey", "huber", "none")
 WEIGHTINGS = ("auto", "error", "baseline", "uniform")
@@ -120,7 +120,8 @@ class InversionSettings:
     * ``fill_gaps``: keep the (regularised, interpolated) value of steps that no valid pair
       overlaps at a pixel; otherwise they are NaN. Needs ``regularisation`` > 0.
     * ``backend``: 'auto', 'numpy', 'torch-cpu' or 'torch-cuda'.
-    * ``chunk_mb``: working memory per batch of pixels, MiB.
+    * ``chunk_mb``: working memory per batch of pixels, MiB (plus up to a quarter of it for the weight
+      patterns' factorisations kept between batches).
     * ``gcv_candidates``: the lambdas 'auto' chooses from.
     """
 
@@ -242,6 +243,12 @@ class _NumpyOps:
     def concat(self, arrays):
         return np.concatenate(arrays)
 
+    def stack(self, arrays):
+        return np.stack(arrays)
+
+    def copy(self, a):
+        return np.array(a, copy=True)
+
 
 class _TorchOps:
     name = "torch"
@@ -303,6 +310,12 @@ class _TorchOps:
 
     def concat(self, arrays):
         return self.xp.cat(arrays)
+
+    def stack(self, arrays):
+        return self.xp.stack(arrays)
+
+    def copy(self, a):
+        return a.clone()
 
 
 def array_ops(backend="auto"):
@@ -381,6 +394,8 @@ class PairInversion:
         self._diag = self.ops.as_index(np.arange(n))
         self._base = self.ops.asarray(self.base_weights)
         self._sqrt_base = self.ops.asarray(np.sqrt(self.base_weights))
+        # factorisations of the weight patterns met so far, reused by later chunks and blocks (a quarter of chunk_mb)
+        self._patterns = PatternCache(self.settings.chunk_mb * 2**20 / 4)
 
     @property
     def n_pairs(self):
@@ -411,7 +426,7 @@ class PairInversion:
         The other half is for the factorisations of their weight patterns (``_max_patterns`` at a time).
         """
         n, m, k, c = self.n_unknowns, self.n_pairs, self.n_steps, n_components
-        K = len(self.settings.gcv_candidates) + 1
+        K = len(self._lambdas()[0])
         per_pixel = 8 * (K * (n * c + 3 * m * c + 8 * m + n + 4) + 4 * m * c + 4 * n * c + 2 * k)
         per_pattern = 8 * (8 * n * n + 2 * m * n + K * (3 * n + k + 2 * m))
         budget = self.settings.chunk_mb * 2**20 / 2
@@ -424,12 +439,20 @@ class PairInversion:
         return self.ops.asarray(np.where(valid[:, :, None], obs, 0.0))
 
     def _lambdas(self):
-        """(candidate lambdas, ascending, index of the fixed lambda or None for 'auto')."""
+        """(lambdas factorised per pattern, index of the fixed lambda or None for 'auto').
+
+        'auto': the candidates, ascending. A fixed lambda: the candidates the screening may use
+        (those up to it or ``SCREEN_REFERENCE``, ascending; none without screening) other than
+        itself, then the fixed lambda (last).
+        """
         st = self.settings
         lams = sorted(st.gcv_candidates)
         if self.auto_regularisation:
             return np.asarray(lams, dtype=np.float64), None
-        return np.asarray(lams + [st.regularisation], dtype=np.float64), len(lams)
+        lam = st.regularisation
+        screened = st.robust != "none" and int(st.iterations) > 0
+        levels = [v for v in lams if screened and v <= max(lam, SCREEN_REFERENCE) and v != lam]
+        return np.asarray(levels + [lam], dtype=np.float64), len(levels)
 
     def _fit(self, y, rw, valid, screen=True):
         """Solutions of P pixels with robust weights ``rw`` (P, m) (numpy, 0 for pairs left out or missing).
@@ -453,7 +476,7 @@ class PairInversion:
             return {key: ops.concat([part[key] for part in parts])[back] for key in parts[0]}
         lams, fixed = self._lambdas()
         m_eff = rows.sum(1)
-        pat = WeightPatterns(self, ops.asarray(rows * self.base_weights[None]), ops.asarray(m_eff), ops.asarray(lams))
+        pat = self._patterns.patterns(self, rows, ops.asarray(lams))
         g, o = ops.as_index(inverse), ops.as_index(order)
         w = ops.asarray(rw * self.base_weights[None])
         wy = w[:, :, None] * y
@@ -487,35 +510,38 @@ class PairInversion:
         A pair is screened at every candidate lambda up to the chosen one or ``SCREEN_REFERENCE``
         (whichever is larger) that leaves enough degrees of freedom, and gets its smallest value
         (:meth:`_standardised_residuals`). With 'reject' all pixels are first screened at the chosen
-        lambda and the reference one only; the other levels are needed only where a pair kept is
-        inconsistent at both (only such a pair can be rejected).
+        lambda and the reference one only (the largest level; with a fixed lambda, the fixed one);
+        the other levels are needed only where a pair kept is inconsistent at both (only such a
+        pair can be rejected), and only those other levels are computed there.
         """
         ops, xp, st = self.ops, self.ops.xp, self.settings
         c = y.shape[2]
         lam_b = ops.asarray(lams)
         ceiling = xp.clip(lam_b[best], SCREEN_REFERENCE, None)[:, None]
         level = (lam_b[None, :] <= ceiling) & ~too_few
-        level[ops.as_index(np.arange(rw.shape[0])), best] = True
+        rows = ops.as_index(np.arange(rw.shape[0]))
+        level[rows, best] = True
         ref = (level.shape[1] - 1) - xp.argmax(level.flip(1) * 1 if ops.name == "torch" else level[:, ::-1] * 1, 1)
         suspect = np.arange(rw.shape[0])
         if st.robust == "reject":
-            both = xp.stack([best, ref], 1)
-            z = self._standardised_residuals(y, C, pat, g, order, starts, rw, valid, both)
+            first = best[:, None] if bool((ref == best).all()) else xp.stack([best, ref], 1)
+            z = self._standardised_residuals(y, C, pat, g, order, starts, rw, valid, first)
             kept = ops.asarray(rw) > 0
             suspect = np.flatnonzero(ops.to_numpy(((z > REJECT_Z.get(c, REJECT_Z[3])) & xp.isfinite(z) & kept)
                                                   .any(1)))
-            if suspect.size == 0:
-                return z
+            level[rows, best] = False  # already in z
+            level[rows, ref] = False
         s = ops.as_index(suspect)
         used = np.flatnonzero(ops.to_numpy(level[s].any(0)))
-        lo, hi = int(used.min()), int(used.max()) + 1  # the levels used form a range of candidates
-        index = ops.as_index(np.tile(np.arange(lo, hi), (suspect.size, 1)))
+        if used.size == 0:
+            return z
+        index = ops.as_index(np.tile(used, (suspect.size, 1)))
         sub_order, sub_starts = layout(inverse[suspect], pat.d.shape[0])
         z_all = self._standardised_residuals(y[s], C[s], pat, g[s], ops.as_index(sub_order), sub_starts,
-                                             rw[suspect], valid[suspect], index, level[s][:, lo:hi])
-        if suspect.size == rw.shape[0]:
+                                             rw[suspect], valid[suspect], index, level[s][:, used])
+        if st.robust != "reject":
             return z_all
-        z[s] = z_all
+        z[s] = xp.minimum(z[s], z_all)
         return z
 
     def _standardised(self, norm, lev1, lev2, rw, valid, level=None):

@@ -20,6 +20,8 @@ eigendecomposition. Every pixel is computed by the same operations whatever the 
 pixels of its batch are (a block of the grid gives the values of the whole-grid run).
 """
 
+from collections import OrderedDict
+
 import numpy as np
 
 
@@ -80,6 +82,26 @@ class WeightPatterns:
         self.lev1 = xp.matmul(AV2, (2.0 / d).swapaxes(-1, -2))  # (G, m, K)
         self.lev2 = xp.matmul(AV2, (e[:, None, :] / d**2).swapaxes(-1, -2))
 
+    #: The per-pattern arrays (first axis: pattern).
+    FIELDS = ("V", "Vt", "d", "fit", "dof", "posterior", "AV", "lev1", "lev2")
+
+    @classmethod
+    def stacked(cls, ops, parts):
+        """The patterns of ``parts`` (one dict of :data:`FIELDS` arrays per pattern, as :meth:`part` gives) in order."""
+        pat = cls.__new__(cls)
+        pat.ops = ops
+        for name in cls.FIELDS:
+            setattr(pat, name, ops.stack([part[name] for part in parts]))
+        return pat
+
+    def part(self, g):
+        """Copies of pattern ``g``'s arrays (a dict of :data:`FIELDS`)."""
+        return {name: self.ops.copy(getattr(self, name)[g]) for name in self.FIELDS}
+
+    def nbytes(self):
+        """Bytes of one pattern's arrays."""
+        return sum(8 * int(np.prod(getattr(self, name).shape[1:])) for name in self.FIELDS)
+
     def apply(self, M, order, starts, v):
         """``M[g] @ v[p]`` for every pixel p of every pattern g: M (G, r, n), v (P, n, c) → (P, r, c)."""
         out = self.ops.zeros((v.shape[0], M.shape[1], v.shape[2]))
@@ -87,3 +109,44 @@ class WeightPatterns:
             idx = order[starts[g]:starts[g + 1]]
             out[idx] = M[g] @ v[idx]
         return out
+
+
+class PatternCache:
+    """Factorisations of weight patterns kept between batches of pixels (least recently used first out).
+
+    A pattern's arrays depend only on its weight row (and the inversion's pairs and lambdas), not on the
+    other patterns factorised with it, so the chunks and blocks of a stack reuse them: most pixels share
+    the same few patterns (all pairs valid; the same blunder pairs left out). ``budget`` in bytes.
+    """
+
+    def __init__(self, budget):
+        self.budget = budget
+        self._parts = OrderedDict()
+        self._limit = None
+
+    def patterns(self, inv, rows, lams):
+        """:class:`WeightPatterns` of distinct robust-weight rows (G, m) (numpy), from the cache where it has them."""
+        ops = inv.ops
+        keys = [row.tobytes() for row in rows]
+        found = {key: self._parts[key] for key in keys if key in self._parts}
+        missing = [g for g, key in enumerate(keys) if key not in found]
+        if missing:
+            sub = rows[missing]
+            fresh = WeightPatterns(inv, ops.asarray(sub * inv.base_weights[None]), ops.asarray(sub.sum(1)), lams)
+            if self._limit is None:
+                self._limit = max(1, int(self.budget // fresh.nbytes()))
+            if not found:
+                for j in range(min(len(keys), self._limit)):
+                    self._remember(keys[j], fresh.part(j))
+                return fresh
+            found.update((keys[g], fresh.part(j)) for j, g in enumerate(missing))
+        result = WeightPatterns.stacked(ops, [found[key] for key in keys])
+        for key in keys:
+            self._remember(key, found[key])
+        return result
+
+    def _remember(self, key, part):
+        self._parts[key] = part
+        self._parts.move_to_end(key)
+        while len(self._parts) > self._limit:
+            self._parts.popitem(last=False)

@@ -146,6 +146,13 @@ class NumpyOps:
     def swap_last(self, a):
         return np.swapaxes(a, -1, -2)
 
+    def unique_rows(self, a):
+        """Distinct entries of ``a`` (N, ...) along the first axis: (unique (U, ...), inverse (N,) index)."""
+        flat = np.ascontiguousarray(a).reshape(a.shape[0], -1)
+        view = flat.view(np.dtype((np.void, flat.dtype.itemsize * flat.shape[1]))).ravel()  # rows compared as bytes
+        _, first, inverse = np.unique(view, return_index=True, return_inverse=True)
+        return a[first], inverse.ravel()
+
 
 class TorchOps(NumpyOps):
     """torch tensors on ``device`` ("cpu" or "cuda"); FFTs by torch.fft."""
@@ -295,6 +302,10 @@ class TorchOps(NumpyOps):
 
     def swap_last(self, a):
         return a.transpose(-1, -2)
+
+    def unique_rows(self, a):
+        unique, inverse = self.torch.unique(a.reshape(a.shape[0], -1), dim=0, return_inverse=True)
+        return unique.reshape((-1,) + tuple(a.shape[1:])), inverse
 
 
 def make_ops(backend="auto", workers=None):

@@ -160,8 +160,10 @@ def masked_match_batch(ops, chips, windows, chip_mask, window_mask, subpixel="df
     (-1). The ``dft`` refinement interpolates the numerator from its spectrum and the overlap
     terms bi-quadratically (they are box sums, slowly varying like the window variance).
     Each of the six forward transforms (chip, chip squared, chip mask; window, window squared,
-    window mask) is computed once. The sums are float32: at offsets where little of the chip
-    overlaps valid window pixels, a weak peak's ZNCC carries rounding of the order of 0.1.
+    window mask) is computed once, those of the masks once per distinct mask, and the overlap
+    count once per distinct pair of masks (the points along an image edge share them). The sums
+    are float32: at offsets where little of the chip overlaps valid window pixels, a weak peak's
+    ZNCC carries rounding of the order of 0.1.
     """
     c, s = chips.shape[-1], windows.shape[-1]
     m = s - c + 1
@@ -170,16 +172,22 @@ def masked_match_batch(ops, chips, windows, chip_mask, window_mask, subpixel="df
     mean = ops.sum(chips * tm, (-2, -1), keepdims=True) / count[:, None, None, None]
     t = (chips - mean) * tm
     w = windows * sm
-    f_t, f_t2, f_tm = (ops.chip_spectrum(a, s) for a in (t, t * t, tm))
-    f_w, f_w2, f_wm = (ops.window_spectrum(a) for a in (w, w * w, sm))
+    f_t, f_t2 = (ops.chip_spectrum(a, s) for a in (t, t * t))
+    f_w, f_w2 = (ops.window_spectrum(a) for a in (w, w * w))
+    chip_masks, chip_of = ops.unique_rows(chip_mask)
+    window_masks, window_of = ops.unique_rows(window_mask)
+    f_tm_u = ops.conj(ops.chip_spectrum(chip_masks[:, None], s))
+    f_wm_u = ops.window_spectrum(window_masks[:, None])
+    f_tm, f_wm = f_tm_u[chip_of], f_wm_u[window_of]  # conj(chip mask spectrum), window mask spectrum
     spectrum = ops.conj(f_t) * f_w
     tw = _lags(ops, spectrum, m)
-    overlap = _lags(ops, ops.conj(f_tm) * f_wm, m)
+    pairs, pair_of = ops.unique_rows(ops.stack([chip_of, window_of], 1))
+    overlap = _lags(ops, f_tm_u[pairs[:, 0]] * f_wm_u[pairs[:, 1]], m)[pair_of]
     n_ov = ops.maximum(overlap[:, 0], 1.0)[:, None]
     sum_t = _lags(ops, ops.conj(f_t) * f_wm, m)
-    sum_w = _lags(ops, ops.conj(f_tm) * f_w, m)
+    sum_w = _lags(ops, f_tm * f_w, m)
     sq_t = _lags(ops, ops.conj(f_t2) * f_wm, m)
-    sq_w = _lags(ops, ops.conj(f_tm) * f_w2, m)
+    sq_w = _lags(ops, f_tm * f_w2, m)
     correction = ops.sum(sum_t * sum_w / n_ov, 1)
     var_t = ops.maximum(ops.sum(sq_t - sum_t * sum_t / n_ov, 1), 0.0)
     var_w = ops.maximum(ops.sum(sq_w - sum_w * sum_w / n_ov, 1), 0.0)

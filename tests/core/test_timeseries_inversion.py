@@ -291,3 +291,27 @@ def test_a_pixel_gets_the_same_values_whatever_the_other_pixels_of_its_batch():
                 np.testing.assert_array_equal(getattr(sub, name), getattr(whole, name)[part])
     rows, _, _, _ = group_rows(np.isfinite(obs).all(-1).astype(float))
     assert rows.shape[0] == 3  # three sets of valid pairs
+
+
+def test_fixed_lambda_equals_a_direct_solve_with_the_final_weights():
+    """With a fixed lambda each pixel's series and step errors are those of the regularised normal equations solved
+    directly with its final pair weights (the per-pattern factorisation only holds the lambdas the screening uses)."""
+    obs, _, d1, d2, grid, _ = scenario(pixels=40, sigma_disp=5.0, outliers=3)
+    obs[:8, :10] = np.nan
+    for lam in (0.3, 1.0, 3.0):
+        inv = PairInversion(d1, d2, grid, InversionSettings(regularisation=lam, backend="numpy"))
+        sol = inv.solve(obs)
+        assert np.all(sol.regularisation == lam)
+        A, R = inv.A_intervals, inv.R
+        for p in range(obs.shape[0]):
+            w = inv.base_weights * sol.weights[p]
+            y = np.nan_to_num(obs[p])
+            N0 = A.T @ (w[:, None] * A)
+            Ninv = np.linalg.inv(N0 + lam * inv.DtD)
+            x = Ninv @ (A.T @ (w[:, None] * y))
+            rss = (w[:, None] * (y - A @ x) ** 2).sum(0)
+            dof = max(sol.weights[p].sum() - np.trace(Ninv @ N0), 1.0)
+            error = np.sqrt(np.einsum("kn,nj,kj->k", R, Ninv, R)[:, None] * rss[None] / dof)
+            keep = np.isfinite(sol.velocity[p])
+            np.testing.assert_allclose(sol.velocity[p][keep], (R @ x)[keep], rtol=1e-8, atol=1e-6)
+            np.testing.assert_allclose(sol.error[p][keep], error[keep], rtol=1e-6)

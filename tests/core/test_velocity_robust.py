@@ -226,3 +226,37 @@ def test_real_landsat8_pair_on_the_bundled_crop(tmp_path):
     with rasterio.open(res.outputs["output"]) as ds:
         speed = ds.read(3) / 365.25  # m/day
     assert 12.0 < np.nanpercentile(speed, 99) < 20.0  # the calving tongue: 12-17 m/day
+
+
+def test_masked_correlation_of_a_point_does_not_depend_on_its_batch():
+    """The masks' spectra are computed once per distinct mask of a batch: each point's peak is the same, bit for bit,
+    whether it is matched alone or with others (some sharing its masks, others not); torch agrees with numpy."""
+    from serac.core.backend import has_module
+    from serac.core.velocity.backends import NumpyOps, TorchOps
+    from serac.core.velocity.correlation import masked_match_batch
+
+    rng = np.random.default_rng(5)
+    c, s, n = 16, 28, 24
+    tile = rng.normal(size=(1, 90, 90)).astype(np.float32)
+    valid = np.ones((90, 90), bool)
+    valid[:8] = False  # an image edge (under the chips' peaks): the windows along it share one mask
+    valid[50:52, 40:] = False  # a stripe: masks of their own
+    rows = np.concatenate([np.zeros(n // 2, int), rng.integers(20, 90 - s, n // 2)])
+    cols = rng.integers(0, 90 - s, n)
+    windows = np.stack([tile[:, r:r + s, q:q + s] * valid[r:r + s, q:q + s] for r, q in zip(rows, cols)])
+    chips = np.stack([tile[:, r + 4:r + 4 + c, q + 6:q + 6 + c] for r, q in zip(rows, cols)])
+    chips += rng.normal(0, 0.3, chips.shape).astype(np.float32)
+    chip_mask = np.ones((n, c, c), np.float32)
+    chip_mask[-1, :2] = 0.0  # one chip with a gap
+    window_mask = np.stack([valid[r:r + s, q:q + s] for r, q in zip(rows, cols)]).astype(np.float32)
+    ops = NumpyOps(1)
+    batch = masked_match_batch(ops, chips, windows, chip_mask, window_mask)
+    for i in (0, 1, n // 2 + 1, n - 1):
+        alone = masked_match_batch(ops, chips[i:i + 1], windows[i:i + 1], chip_mask[i:i + 1], window_mask[i:i + 1])
+        for name in ("row", "col", "ncc", "ratio", "flat", "curvature"):
+            np.testing.assert_array_equal(getattr(alone, name)[0], getattr(batch, name)[i])
+    if has_module("torch"):
+        t = TorchOps("cpu")
+        got = masked_match_batch(t, *(t.asarray(a) for a in (chips, windows, chip_mask, window_mask)))
+        np.testing.assert_allclose(got.row, batch.row, atol=1e-3)
+        np.testing.assert_allclose(got.ncc, batch.ncc, atol=1e-4)
