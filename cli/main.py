@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 import traceback
 from typing import Optional, Sequence
 
@@ -37,7 +38,7 @@ def _usage_error(parser):
 
 def add_job_parser(subparsers, job, common):
     """The subcommand of one job, its options generated from the job's ports and settings fields."""
-    p = subparsers.add_parser(job.name, help=job.title, description=f"{job.title}. {_doc(job)}",
+    p = subparsers.add_parser(job.name, help=job.title, description=_description(job),
                               parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter)
     inputs = p.add_argument_group("inputs (file paths)")
     for name, port in job.inputs.items():
@@ -77,9 +78,15 @@ def _metavar(spec):
     return {int: "N", float: "X"}.get(spec.kind, "TEXT")
 
 
-def _doc(job):
+def _description(job):
+    """The job's title, its help text (the same as beside the QGIS dialog) and the numbers it prints, wrapped."""
+    from .help_texts import help_texts
+
+    paragraphs = [f"{job.title}.", help_texts().get(job.name, "")]
     numbers = ", ".join(f"{k} ({v})" for k, v in job.numbers.items())
-    return f"\n\nNumbers printed: {numbers}." if numbers else ""
+    if numbers:
+        paragraphs.append(f"Numbers printed: {numbers}.")
+    return "\n\n".join(textwrap.fill(p, 100, break_on_hyphens=False, break_long_words=False) for p in paragraphs if p)
 
 
 def build_parser():

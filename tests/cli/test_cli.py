@@ -32,6 +32,9 @@ def test_every_job_has_a_subcommand_with_its_settings_in_help(name, capsys):
     for port_name, port in list(job.inputs.items()) + list(job.outputs.items()):
         if port.kind != "file_result":
             assert f"--{port_name}" in text
+    from serac.cli.help_texts import help_texts  # the dialog's text (tests/qgis/test_job_adapters.py checks that)
+
+    assert " ".join(help_texts()[name].split()) in " ".join(text.split())
     if any(s.unit for s in job.settings.fields()):
         unit = next(s for s in job.settings.fields() if s.unit and s.minimum is not None)
         assert f"{unit.minimum:g} to {unit.maximum:g} {unit.unit}" in " ".join(text.split())

@@ -35,6 +35,19 @@ def test_every_algorithm_declares_its_job(qgis_app):
         assert "REPORT" not in {key_of(n) for n in job.outputs}, cls.ALG_ID
 
 
+def test_the_command_line_shows_each_algorithms_help_text(qgis_app):
+    """``serac <job> --help`` reads the help text from the algorithm module's source (no QGIS import): it must be
+    the text the dialog shows, for every algorithm."""
+    from serac.cli.help_texts import help_texts
+    from serac.processing_provider.job_algorithm import JobAlgorithm
+    from serac.processing_provider.provider import discover_algorithm_classes
+
+    texts = help_texts()
+    for cls in discover_algorithm_classes():
+        if issubclass(cls, JobAlgorithm):
+            assert texts.get(cls.JOB_NAME) == cls().shortHelpString(), cls.ALG_ID
+
+
 def test_algorithms_check_declared_requirements_only(qgis_app):
     """The packages an algorithm checks before it runs come from the requirement files: the three every algorithm
     imports, plus the declared names it lists in REQUIRES (a name missing from the files is an error)."""
