@@ -2,6 +2,7 @@
 the core's :func:`serac.core.memory.peak_rss_mb`, loaded from its file (the scripts run before ``serac`` is
 importable)."""
 
+import importlib
 import importlib.util
 import os
 import platform
@@ -15,12 +16,37 @@ _spec.loader.exec_module(_module)
 peak_rss_mb = _module.peak_rss_mb
 
 
-def machine_info():
-    """The machine and library versions a benchmark ran with (for its JSON)."""
+def machine_info(*modules):
+    """The machine and library versions a benchmark ran with (for its JSON).
+
+    Always: platform, CPU count and model, Python, numpy, scipy, rasterio and its GDAL, date. ``modules``
+    (e.g. "torch", "onnxruntime", "dask", "distributed"): their versions, None where they cannot be
+    imported; with torch also its thread count and the CUDA device (None without one).
+    """
     import numpy
     import rasterio
     import scipy
 
-    return {"platform": platform.platform(), "cpu_count": os.cpu_count(), "python": platform.python_version(),
-            "numpy": numpy.__version__, "scipy": scipy.__version__, "rasterio": rasterio.__version__,
-            "gdal": rasterio.__gdal_version__, "date": time.strftime("%Y-%m-%d %H:%M:%S")}
+    info = {"platform": platform.platform(), "cpu_count": os.cpu_count(), "cpu_model": _cpu_model(),
+            "python": platform.python_version(), "numpy": numpy.__version__, "scipy": scipy.__version__,
+            "rasterio": rasterio.__version__, "gdal": rasterio.__gdal_version__,
+            "date": time.strftime("%Y-%m-%d %H:%M:%S")}
+    for name in modules:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            info[name] = None
+            continue
+        info[name] = getattr(module, "__version__", None)
+        if name == "torch":
+            info["torch_threads"] = module.get_num_threads()
+            info["cuda"] = module.cuda.get_device_name(0) if module.cuda.is_available() else None
+    return info
+
+
+def _cpu_model():
+    try:
+        with open("/proc/cpuinfo") as fh:
+            return next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), None)
+    except OSError:
+        return platform.processor() or None

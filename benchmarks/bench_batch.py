@@ -21,10 +21,8 @@ Writes benchmarks/results/batch.json (or ``--out``).
 """
 
 import argparse
-import datetime as dt
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -32,12 +30,15 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _memory import machine_info  # benchmarks/ is on sys.path as the script folder
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "build" / "pluginpath"))
 SAMPLE = ROOT / "resources" / "sample_data" / "everest_landsat" / "LE71400412000304SGS00_B4.tif"
 OUTLINES = ROOT / "resources" / "sample_data" / "everest_landsat" / "15_rgi60_glacier_outlines.gpkg"
 SHIFT = (0.37, -1.71)  # (dy, dx) px
+SHARED_NOTE = ("the machine (2 cores) was shared with other agents' builds and tests while measuring; wall times are "
+               "upper bounds")
 VELOCITY = {"chip": 32, "search": 16, "spacing": 12, "max_chip": 32, "backend": "numpy"}
 
 
@@ -141,22 +142,6 @@ def serial_case(folder, ref, sec):
             "valid_fraction": result.numbers["valid_fraction"]}
 
 
-def machine():
-    import numpy
-    import scipy
-
-    try:
-        import dask
-        import distributed
-        versions = {"dask": dask.__version__, "distributed": distributed.__version__}
-    except ImportError:
-        versions = {}
-    return dict(platform=platform.platform(), python=platform.python_version(), cpu_count=os.cpu_count(),
-                numpy=numpy.__version__, scipy=scipy.__version__, date=dt.datetime.now().isoformat(timespec="seconds"),
-                shared="the machine (2 cores) was shared with other agents' builds and tests while measuring; "
-                       "wall times are upper bounds", **versions)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small pair, few rows")
@@ -178,7 +163,7 @@ def main(argv=None):
             print(results[-1], flush=True)
         results.append(overhead_case(folder, 10 if args.quick else 20))
         print(results[-1], flush=True)
-    payload = {"benchmark": "batch", "quick": args.quick, "machine": machine(), "settings": VELOCITY,
+    payload = {"benchmark": "batch", "quick": args.quick, "machine": dict(machine_info("dask", "distributed"), shared=SHARED_NOTE), "settings": VELOCITY,
                "results": results}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(payload, indent=1))

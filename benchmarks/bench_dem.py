@@ -25,13 +25,12 @@ Published xDEM NuthKaab figures for comparison (``XDEM``) are quoted, not measur
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 
-from _memory import peak_rss_mb  # noqa: E402 (benchmarks/ is on sys.path as the script folder)
+from _memory import machine_info, peak_rss_mb  # noqa: E402 (benchmarks/ is on sys.path as the script folder)
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -165,16 +164,6 @@ def spawn(name, ref, dem, mask, max_fit_pixels, repeats):
     return result
 
 
-def machine():
-    import numpy
-    import rasterio
-    import scipy
-
-    return {"platform": platform.platform(), "cpu_count": os.cpu_count(), "python": platform.python_version(),
-            "numpy": numpy.__version__, "scipy": scipy.__version__, "rasterio": rasterio.__version__,
-            "gdal": rasterio.__gdal_version__, "date": time.strftime("%Y-%m-%d %H:%M:%S")}
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="only the 1.3 Mpx case")
@@ -206,7 +195,7 @@ def main():
             cases.append(spawn("longyearbyen_21mpx", big["ref"], big["dem"], big["mask"], 60_000_000, args.repeats))
             cases.append(spawn("longyearbyen_21mpx_blocks", big["ref"], big["dem"], big["mask"], 4_000_000,
                                args.repeats))
-    out = {"topic": "dem", "quick": args.quick, "machine": machine(), "cases": cases,
+    out = {"topic": "dem", "quick": args.quick, "machine": machine_info(), "cases": cases,
            "notes": "xDEM figures are the published NuthKaab numbers quoted in the issue, not measured here. "
                     "Timings on a shared machine are noisy.",
            "total_s": time.perf_counter() - t_start}

@@ -23,16 +23,14 @@ once to a temporary folder. Results go to benchmarks/results/segmentation.json.
 """
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 
-from _memory import peak_rss_mb  # noqa: E402 (benchmarks/ is on sys.path as the script folder)
+from _memory import machine_info, peak_rss_mb  # noqa: E402 (benchmarks/ is on sys.path as the script folder)
 from _scenes import mirror_mosaic  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -140,25 +138,6 @@ def run_case(case, scene, model_path, outdir, threads, time_limit=None):
             "gdal_cachemax": os.environ.get("GDAL_CACHEMAX", "GDAL default (5 % of RAM)")}
 
 
-def machine_info():
-    import numpy
-    import onnxruntime
-    import rasterio
-
-    info = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "platform": platform.platform(),
-            "python": platform.python_version(), "cpu_count": os.cpu_count(), "processor": platform.processor(),
-            "numpy": numpy.__version__, "rasterio": rasterio.__version__, "gdal": rasterio.__gdal_version__,
-            "onnxruntime": onnxruntime.__version__}
-    try:
-        import torch
-
-        info["torch"] = torch.__version__
-        info["cuda"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    except ImportError:
-        info["torch"] = None
-    return info
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small scenes (about a minute)")
@@ -212,7 +191,7 @@ def main():
             print(case, json.dumps(results[case]), flush=True)
     doc = {"topic": "segmentation", "quick": args.quick, "model": os.path.relpath(args.model, ROOT),
            "scene": f"mosaic of the real Landsat 7 RGB scene of Everest (30 m), {size}x{size} px; large case "
-                    f"{large}x{large} px", "scene_preparation_s": round(prep, 1), "machine": machine_info(), "note": args.note,
+                    f"{large}x{large} px", "scene_preparation_s": round(prep, 1), "machine": machine_info("onnxruntime", "torch"), "note": args.note,
            "results": results}
     os.makedirs(os.path.dirname(args.output), exist_ok=True)
     with open(args.output, "w", encoding="utf-8") as f:

@@ -33,17 +33,15 @@ Writes benchmarks/results/velocity.json (or ``--out``).
 """
 
 import argparse
-import datetime as dt
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 
 from _instructions import ONE_THREAD, count_instructions, valgrind_available  # noqa: E402 (benchmarks/ on sys.path)
-from _memory import peak_rss_mb  # noqa: E402
+from _memory import machine_info, peak_rss_mb  # noqa: E402
 from pathlib import Path
 
 import numpy as np
@@ -170,7 +168,7 @@ def point_cost(args):
                            cpu_microseconds_per_point_min=float(min(rounds)),
                            cpu_microseconds_per_point_max=float(max(rounds)))
         rows.append(dict(figures, version=label, label=args.label.get(label, label)))
-    result = {"benchmark": "velocity cost per point, one thread", "machine": machine(),
+    result = {"benchmark": "velocity cost per point, one thread", "machine": machine_info("torch"),
               "settings": {"chip_px": 32, "search_px": 16, "spacing_px": 12, "prefilter": "wallis",
                            "subpixel": "dft", "backend": "numpy", "threads": 1, "image_px": [args.size, args.size]},
               "rows": rows, "rounds": args.rounds, "load_average_1_5_15_min_per_round": loads}
@@ -246,28 +244,6 @@ def run_case(name, quick, workdir=None, args=None):
     print(json.dumps(result))
 
 
-def machine():
-    import scipy
-
-    info = {"platform": platform.platform(), "python": platform.python_version(), "cpu_count": os.cpu_count(),
-            "numpy": np.__version__, "scipy": scipy.__version__, "date": dt.datetime.now().isoformat(timespec="seconds")}
-    try:
-        import torch
-
-        info["torch"] = torch.__version__
-        info["torch_threads"] = torch.get_num_threads()
-        info["cuda"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    except ImportError:
-        info["torch"] = None
-    try:
-        with open("/proc/cpuinfo") as f:
-            info["cpu_model"] = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")),
-                                     None)
-    except OSError:
-        pass
-    return info
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="small images (well under a minute)")
@@ -320,7 +296,7 @@ def main(argv=None):
               f"({r['cpu_microseconds_per_point']:.0f} CPU-us per point), peak RSS {r['peak_rss_mb']:.0f} MB",
               file=sys.stderr)
     workdir.cleanup()
-    out = {"benchmark": "velocity", "quick": args.quick, "machine": machine(),
+    out = {"benchmark": "velocity", "quick": args.quick, "machine": machine_info("torch"),
            "settings": {"chip_px": 32, "search_px": 16, "window_px": 64, "spacing_px": 12, "subpixel": "dft",
                         "chip_fallback": False},
            "results": results}
