@@ -1,7 +1,7 @@
 """Measure a shipped model's receptive-field context and fit its temperature on held-out data.
 
     python -m models.calibrate glacier_landsat_v1       # needs ../shared/data (the Everest scene, RGI mask)
-    python -m models.calibrate calving_zones_synthetic_v1
+    python -m models.calibrate calving_zones_synthetic_v1     # and calving_zones_synthetic_v2
 
 For each model:
 

@@ -112,6 +112,9 @@ class TrainConfig:
     provenance: dict = field(default_factory=dict)
     log_every: int = 50
     log_path: str = None
+    #: extra cross-entropy weight along a class boundary (:func:`boundary_weights`), e.g.
+    #: {"classes": [0, 1], "radius_px": 3, "weight": 4.0}; None (default): every pixel weighs 1
+    boundary_weight: dict = None
 
 
 @dataclass
@@ -163,19 +166,35 @@ def _device(requested):
     return requested
 
 
-def _loss(logits, y, n_classes_out):
+def boundary_weights(y, classes, radius_px, weight):
+    """Per-pixel loss weights for label tiles ``y`` (n, rows, cols): ``1 + weight`` on pixels within
+    ``radius_px`` px (square neighbourhood) of both ``classes[0]`` and ``classes[1]`` (a band along their
+    boundary, e.g. the calving front between glacier and ocean), 1 elsewhere."""
+    k = 2 * int(radius_px) + 1
+    near = [F.max_pool2d((y == c).float()[:, None], k, stride=1, padding=int(radius_px))[:, 0] > 0
+            for c in classes[:2]]
+    return 1.0 + float(weight) * (near[0] & near[1]).float()
+
+
+def _loss(logits, y, n_classes_out, boundary=None):
+    """BCE + Dice (one output) or cross-entropy + Dice (several); with ``boundary`` (a dict of
+    :func:`boundary_weights` arguments) the BCE / cross-entropy is a weighted mean (Dice unchanged)."""
     valid = y != IGNORE
     if not valid.any():
         return logits.sum() * 0.0
+    w = valid.float() * (boundary_weights(y, **boundary) if boundary else 1.0)
     if n_classes_out == 1:
         z = logits[:, 0]
         t = (y == 1).float()
         v = valid.float()
-        bce = (F.binary_cross_entropy_with_logits(z, t, reduction="none") * v).sum() / v.sum()
+        bce = (F.binary_cross_entropy_with_logits(z, t, reduction="none") * w).sum() / w.sum()
         p = torch.sigmoid(z) * v
         dice = 1 - (2 * (p * t).sum() + 1) / (p.sum() + (t * v).sum() + 1)
         return bce + dice
-    ce = F.cross_entropy(logits, y.long(), ignore_index=IGNORE)
+    if boundary:
+        ce = (F.cross_entropy(logits, torch.where(valid, y.long(), 0), reduction="none") * w).sum() / w.sum()
+    else:
+        ce = F.cross_entropy(logits, y.long(), ignore_index=IGNORE)
     p = torch.softmax(logits, 1) * valid[:, None].float()
     onehot = F.one_hot(torch.where(valid, y.long(), 0), n_classes_out).permute(0, 3, 1, 2).float()
     onehot = onehot * valid[:, None].float()
@@ -261,7 +280,8 @@ def fit(model, sample, n_outputs, config, device, progress, frozen_batchnorm=Fal
         checkpoint=None):
     """Optimise ``model`` for ``config.steps`` steps on batches from ``sample(batch_size)``.
 
-    AdamW with a cosine learning-rate schedule from ``config.lr``; loss from :func:`_loss`. With ``evaluate``
+    AdamW with a cosine learning-rate schedule from ``config.lr``; loss from :func:`_loss` (weighted along a
+    class boundary with ``config.boundary_weight``). With ``evaluate``
     (a function of the model in eval mode returning a score, higher is better, computed on data held out from
     training) and ``eval_every`` steps, the weights of the best score are kept (early stopping on held-out
     data) and the scores go into the log. ``checkpoint(step, model, log)``, if given, is called after every
@@ -281,7 +301,8 @@ def fit(model, sample, n_outputs, config, device, progress, frozen_batchnorm=Fal
         for g in optimizer.param_groups:
             g["lr"] = lr
         xb, yb = sample(config.batch_size)
-        loss = _loss(model(torch.from_numpy(xb).to(device)), torch.from_numpy(yb).to(device), n_outputs)
+        loss = _loss(model(torch.from_numpy(xb).to(device)), torch.from_numpy(yb).to(device), n_outputs,
+                     config.boundary_weight)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

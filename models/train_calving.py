@@ -18,7 +18,10 @@ scores an existing model again (e.g. after ``python -m models.calibrate`` change
 rewrites its metrics, keeping the calibration entry. ``--moderate-fraction`` of the training scenes take
 :data:`serac.models.calving_scenes.MODERATE` (the second, rejected v2 attempt: docs/validation/calving.md). ``--checkpoint file.pt``
 saves the weights and loss log every 50 steps; ``--export-checkpoint`` exports and scores such a file
-without training (a long run stopped early stays usable).
+without training (a long run stopped early stays usable). ``--front-weight`` adds that weight to the
+cross-entropy of pixels within ``--front-radius`` px of both glacier and ocean (the front;
+:func:`serac.models.train.boundary_weights`) and ``--front-tiles`` centres that share of every batch's tiles on a
+front pixel (:func:`front_centred`); both are off by default.
 """
 
 if __name__ == "__main__" and __package__ != "serac.models":
@@ -139,6 +142,42 @@ def _checkpointer(path, normalization):
     return save
 
 
+def front_origins(zones, tile):
+    """Tile origins (scene, row, col) of ``tile`` px tiles centred (as nearly as the scene allows) on each
+    front pixel (glacier next to ocean, 4-neighbours) of every scene in ``zones``; duplicates removed."""
+    rows = []
+    for i, z in enumerate(zones):
+        if min(z.shape) < tile:
+            continue
+        g, o = z == GLACIER, z == OCEAN
+        touch = np.zeros_like(g)
+        touch[1:] |= o[:-1]
+        touch[:-1] |= o[1:]
+        touch[:, 1:] |= o[:, :-1]
+        touch[:, :-1] |= o[:, 1:]
+        rc = np.argwhere(g & touch) - tile // 2
+        rc = np.clip(rc, 0, np.array(z.shape) - tile)
+        rows.append(np.column_stack([np.full(len(rc), i), rc]))
+    return np.unique(np.concatenate(rows), axis=0) if rows else np.zeros((0, 3), int)
+
+
+def front_centred(sampler, zones, fraction):
+    """A ``sample(n)`` drawing ``round(n * fraction)`` tiles centred on a front pixel (:func:`front_origins`,
+    same augmentation and random generator as ``sampler``) and the rest from ``sampler`` as before."""
+    import copy
+
+    centred = copy.copy(sampler)
+    centred.origins = front_origins(zones, sampler.tile)
+    if len(centred.origins) == 0:
+        return sampler.sample
+
+    def sample(n):
+        k = int(round(n * fraction))
+        parts = [s.sample(m) for s, m in ((centred, k), (sampler, n - k)) if m > 0]
+        return np.concatenate([x for x, _ in parts]), np.concatenate([y for _, y in parts])
+    return sample
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--output", help="ONNX file to write")
@@ -157,6 +196,11 @@ def main(argv=None):
     p.add_argument("--export-checkpoint", action="store_true",
                    help="export and score the weights of --checkpoint without training")
     p.add_argument("--jitter", type=float, default=0.05, help="gain / offset jitter of training tiles")
+    p.add_argument("--front-weight", type=float, default=0.0,
+                   help="extra cross-entropy weight on pixels near the glacier-ocean boundary (0: none)")
+    p.add_argument("--front-radius", type=int, default=3, help="px from the boundary that --front-weight covers")
+    p.add_argument("--front-tiles", type=float, default=0.0,
+                   help="share of every batch's tiles centred on a front pixel (0: all tiles at random)")
     p.add_argument("--test-scenes", type=int, default=16)
     p.add_argument("--size", type=int, default=256, help="scene size (px)")
     p.add_argument("--pixel-size", type=float, default=50.0, help="m/px the scenes represent")
@@ -176,7 +220,9 @@ def main(argv=None):
                          front=["glacier", "ocean"], steps=a.steps, batch_size=a.batch_size,
                          tile_size=a.tile_size, base_channels=a.base_channels, depth=a.depth, lr=a.lr,
                          seed=a.seed, threads=a.threads, device=device, log_path=a.log, jitter=a.jitter,
-                         init_model=a.init)
+                         init_model=a.init,
+                         boundary_weight=({"classes": [GLACIER, OCEAN], "radius_px": a.front_radius,
+                                           "weight": a.front_weight} if a.front_weight else None))
 
     terrains = load_terrains(a.shared_data, a.pixel_size) if os.path.isdir(a.shared_data) else []
     train_x, train_z = training_scenes(a, terrains)
@@ -194,6 +240,7 @@ def main(argv=None):
     xs = [((x - mean) / std).astype(np.float32) for x in train_x]
     sampler = TileSampler(xs, list(train_z), [np.ones(z.shape, bool) for z in train_z], a.tile_size,
                           np.random.default_rng(a.seed), jitter=a.jitter)
+    sample = front_centred(sampler, list(train_z), a.front_tiles) if a.front_tiles else sampler.sample
     n_default, n_random, n_moderate = scene_counts(a)
     progress.info(f"{a.train_scenes} training scenes ({n_random} domain-randomised, {n_moderate} moderately "
                   f"widened), {a.test_scenes} held-out scenes ({a.size} px, {a.pixel_size:g} m); training on {device}"
@@ -209,7 +256,7 @@ def main(argv=None):
         progress.info(f"Weights of step {saved['step']} of {a.checkpoint} (no training).")
     else:
         with deterministic(a.seed, a.threads, device):
-            log, train_seconds = fit(model, sampler.sample, len(CLASSES), config, device, progress.sub(0, 0.85),
+            log, train_seconds = fit(model, sample, len(CLASSES), config, device, progress.sub(0, 0.85),
                                      frozen_batchnorm=bool(a.init),
                                      checkpoint=_checkpointer(a.checkpoint, normalization) if a.checkpoint else None)
     steps_done = log[-1]["step"] if log else 0
@@ -240,7 +287,10 @@ def main(argv=None):
                                "with a model trained on labelled SAR (e.g. the CaFFe benchmark).",
                      "script": "python -m models.train_calving", "steps": steps_done, "seed": a.seed,
                      "base_model": os.path.basename(a.init) if a.init else None,
-                     "device": device, "train_seconds": round(train_seconds, 1)},
+                     "device": device, "train_seconds": round(train_seconds, 1),
+                     **({"front_weight": {"weight": a.front_weight, "radius_px": a.front_radius}}
+                        if a.front_weight else {}),
+                     **({"front_centred_tiles": a.front_tiles} if a.front_tiles else {})},
     }
     report = export_onnx(model, meta, a.output)
     onnx_model = load_model(report.onnx_path, backend="onnxruntime", threads=a.threads)

@@ -72,7 +72,7 @@ def main(argv=None):
             g: r["summary"] for g, r in c["geometries"].items()}} for k, c in cut.items()}
     from serac.core.jobs.segmentation import CalvingFrontSettings
 
-    for text in a.model or ["calving_zones_synthetic_v1"]:
+    for text in a.model or ["calving_zones_synthetic_v1", "calving_zones_synthetic_v2"]:
         path = _model_path(text)
         for bridge in a.bridge or [0.0, CalvingFrontSettings().bridge_m]:
             start = time.perf_counter()

@@ -147,3 +147,40 @@ def test_a_checkpoint_exports_the_model_of_its_run(tmp_path):
     assert a.training["metrics"] == b.training["metrics"]
     wa, wb = (onnx_state_dict(str(tmp_path / f"{n}.onnx")) for n in "ab")
     assert wa.keys() == wb.keys() and all(np.array_equal(np.asarray(wa[k]), np.asarray(wb[k])) for k in wa)
+
+
+def test_the_front_weight_is_higher_along_the_glacier_ocean_boundary_only():
+    """The loss option of the third v2 attempt: pixels within 2 px of both glacier and ocean weigh 1 + 4, every
+    other pixel (rock-ocean coast included) 1; without the option the loss is the unweighted one."""
+    torch = pytest.importorskip("torch")
+    from serac.models.train import _loss, boundary_weights
+
+    y = torch.zeros((1, 6, 12), dtype=torch.uint8)  # glacier in columns 0-3, ocean 4-7, rock 8-11
+    y[:, :, 4:8], y[:, :, 8:] = 1, 2
+    w = boundary_weights(y, [0, 1], 2, 4.0)[0, 0]
+    assert w.tolist() == [1.0] * 2 + [5.0] * 4 + [1.0] * 6
+    logits = torch.randn((1, 3, 6, 12), generator=torch.Generator().manual_seed(0))
+    plain = _loss(logits, y, 3)
+    assert torch.equal(plain, _loss(logits, y, 3, None))
+    assert torch.allclose(plain, _loss(logits, y, 3, {"classes": [0, 1], "radius_px": 2, "weight": 0.0}))
+    wrong_at_front = 5.0 * torch.nn.functional.one_hot(y.long(), 3).permute(0, 3, 1, 2).float()
+    wrong_at_front[:, 2, :, 2:4] = 10.0  # the glacier next to the ocean taken for rock, all else right
+    weighted = _loss(wrong_at_front, y, 3, {"classes": [0, 1], "radius_px": 2, "weight": 4.0})
+    assert weighted > _loss(wrong_at_front, y, 3) + 0.5
+
+
+def test_front_centred_tiles_contain_the_front():
+    from serac.models.datasets import TileSampler
+    from serac.models.train_calving import front_centred, front_origins
+
+    zones = np.full((64, 64), 2, np.uint8)
+    zones[:40, 20:44] = 0
+    zones[40:, :] = 1
+    origins = front_origins([zones, np.full((64, 64), 2, np.uint8)], 32)
+    assert len(origins) > 0 and (origins[:, 0] == 0).all()  # no origin in the scene without front
+    assert ((origins[:, 1:] >= 0) & (origins[:, 1:] <= 32)).all()
+    sampler = TileSampler([np.zeros((1, 64, 64), np.float32)] * 2, [zones, np.full((64, 64), 2, np.uint8)],
+                          [np.ones((64, 64), bool)] * 2, 32, np.random.default_rng(0))
+    x, y = front_centred(sampler, [zones, np.full((64, 64), 2, np.uint8)], 0.5)(8)
+    assert x.shape == (8, 1, 32, 32) and y.shape == (8, 32, 32)
+    assert all((t == 0).any() and (t == 1).any() for t in y[:4])  # the front-centred half
