@@ -28,7 +28,7 @@ from typing import List, Tuple
 #: packages whose wheels bundle libraries that QGIS also loads (GDAL, GEOS, PROJ and their dependencies)
 PACKAGES: Tuple[str, ...] = ("rasterio", "pyogrio", "shapely", "fiona", "pyproj")
 
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()  # re-entrant: a module initialised in create_module may import another
 
 
 def _supported() -> bool:
