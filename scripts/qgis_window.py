@@ -12,7 +12,6 @@ import os
 import shutil
 import site
 import subprocess
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,11 +40,18 @@ def run_in_qgis(code, work, env=None, timeout=330):
     qgis_process = shutil.which("qgis_process.bin") or shutil.which("qgis_process")
     subprocess.run([qgis_process, "plugins", "enable", "serac"], env=dict(full_env, QT_QPA_PLATFORM="offscreen"),
                    capture_output=True, timeout=120)
-    display = ":%d" % (90 + os.getpid() % 100)
-    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Xvfb picks a free display itself and writes its number when it is ready (no fixed number that a stale
+    # lock file or another run could hold, no guessed start-up delay)
+    read_fd, write_fd = os.pipe()
+    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(write_fd,))
+    os.close(write_fd)
     try:
-        time.sleep(2)
+        with os.fdopen(read_fd) as pipe:
+            number = pipe.readline().strip()  # empty if Xvfb exits without starting
+        if not number:
+            raise RuntimeError(f"Xvfb did not start (exit status {xvfb.wait(timeout=30)})")
+        display = f":{number}"
         cmd = ["qgis", "--nologo", "--noversioncheck", "--code", str(script)]
         proc = subprocess.run(cmd, env=dict(full_env, DISPLAY=display), capture_output=True, text=True,
                               timeout=timeout)
