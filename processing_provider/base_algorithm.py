@@ -95,7 +95,6 @@ def plain_results(results):
             for key, value in results.items()}
 
 
-
 def _is_temporary(value):
     """True if an output parameter's value asks for a temporary output (a file or memory layer QGIS names)."""
     if isinstance(value, QgsProcessingOutputLayerDefinition):
@@ -103,6 +102,7 @@ def _is_temporary(value):
     if isinstance(value, QgsProperty):
         value = value.staticValue()
     return isinstance(value, str) and (value == QgsProcessing.TEMPORARY_OUTPUT or value.startswith("memory:"))
+
 
 class SeracAlgorithm(QgsProcessingAlgorithm):
     """Common behaviour of Serac algorithms. Subclasses fill in the class attributes."""

@@ -24,6 +24,8 @@ from collections import OrderedDict
 
 import numpy as np
 
+from ..rows import distinct_rows
+
 
 def group_rows(keys):
     """Distinct rows of a (P, m) array: (rows (G, m), inverse (P,) index of each pixel's row, sorted order, starts).
@@ -31,9 +33,7 @@ def group_rows(keys):
     ``order[starts[g]:starts[g + 1]]`` are the pixels of pattern ``g``.
     """
     keys = np.ascontiguousarray(keys)
-    view = keys.view(np.dtype((np.void, keys.dtype.itemsize * keys.shape[1]))).ravel()
-    _, first, inverse = np.unique(view, return_index=True, return_inverse=True)
-    inverse = inverse.ravel()
+    first, inverse = distinct_rows(keys)
     return (keys[first], inverse) + layout(inverse, first.size)
 
 

@@ -14,6 +14,7 @@ import scipy.fft
 
 from ..backend import select_backend
 from ..errors import DependencyMissing
+from ..rows import distinct_rows
 
 
 class NumpyOps:
@@ -148,10 +149,8 @@ class NumpyOps:
 
     def unique_rows(self, a):
         """Distinct entries of ``a`` (N, ...) along the first axis: (unique (U, ...), inverse (N,) index)."""
-        flat = np.ascontiguousarray(a).reshape(a.shape[0], -1)
-        view = flat.view(np.dtype((np.void, flat.dtype.itemsize * flat.shape[1]))).ravel()  # rows compared as bytes
-        _, first, inverse = np.unique(view, return_index=True, return_inverse=True)
-        return a[first], inverse.ravel()
+        first, inverse = distinct_rows(a)
+        return a[first], inverse
 
 
 class TorchOps(NumpyOps):
