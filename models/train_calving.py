@@ -211,6 +211,8 @@ def main(argv=None):
         return rescore(a.rescore, a.test_scenes, a.shared_data, a.threads)
     if not a.output:
         p.error("--output is required (or --rescore)")
+    if a.export_checkpoint and not (a.checkpoint and os.path.isfile(a.checkpoint)):
+        p.error("--export-checkpoint needs --checkpoint naming the .pt file a training run saved")
     progress = as_progress(ConsoleFeedback(verbose=True))
     start = time.perf_counter()
     _seed_everything(a.seed, a.threads)

@@ -169,6 +169,17 @@ def test_the_front_weight_is_higher_along_the_glacier_ocean_boundary_only():
     assert weighted > _loss(wrong_at_front, y, 3) + 0.5
 
 
+def test_export_checkpoint_without_a_checkpoint_file_is_a_usage_error(tmp_path):
+    pytest.importorskip("torch")
+    from serac.models.train_calving import main
+
+    for extra in ([], ["--checkpoint", str(tmp_path / "missing.pt")]):
+        with pytest.raises(SystemExit) as stop:
+            main(["--output", str(tmp_path / "m.onnx"), "--export-checkpoint", *extra])
+        assert stop.value.code == 2
+    assert not (tmp_path / "m.onnx").exists()
+
+
 def test_front_centred_tiles_contain_the_front():
     pytest.importorskip("torch")  # train_calving imports it (Debian 13's set-up has no torch)
     from serac.models.datasets import TileSampler
