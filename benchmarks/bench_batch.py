@@ -30,23 +30,14 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _memory import machine_info  # benchmarks/ is on sys.path as the script folder
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "build" / "pluginpath"))
+from _checkout import ROOT  # benchmarks/ is on sys.path as the script folder; makes serac importable
+from _memory import machine_info
 SAMPLE = ROOT / "resources" / "sample_data" / "everest_landsat" / "LE71400412000304SGS00_B4.tif"
 OUTLINES = ROOT / "resources" / "sample_data" / "everest_landsat" / "15_rgi60_glacier_outlines.gpkg"
 SHIFT = (0.37, -1.71)  # (dy, dx) px
 SHARED_NOTE = ("the machine (2 cores) was shared with other agents' builds and tests while measuring; wall times are "
                "upper bounds")
 VELOCITY = {"chip": 32, "search": 16, "spacing": 12, "max_chip": 32, "backend": "numpy"}
-
-
-def _serac():
-    link = ROOT / "build" / "pluginpath" / "serac"
-    if not link.exists():
-        link.parent.mkdir(parents=True, exist_ok=True)
-        os.symlink(ROOT, link)
 
 
 def write_pair(folder, quick):
@@ -148,7 +139,6 @@ def main(argv=None):
     parser.add_argument("--pairs", type=int, default=None, help="velocity rows per batch (default 8; quick 4)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "batch.json"))
     args = parser.parse_args(argv)
-    _serac()
     k = args.pairs or (4 if args.quick else 8)
     results = []
     with tempfile.TemporaryDirectory(prefix="serac-bench-batch-") as tmp:

@@ -30,16 +30,11 @@ import sys
 import tempfile
 import time
 
-from _memory import machine_info, peak_rss_mb  # noqa: E402 (benchmarks/ is on sys.path as the script folder)
+from _checkout import ROOT  # benchmarks/ is on sys.path as the script folder; makes serac importable
+from _memory import machine_info, peak_rss_mb
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "dem" / "longyearbyen_partial"
-PLUGIN_PATH = ROOT / "build" / "pluginpath"
-if not (PLUGIN_PATH / "serac").exists():
-    PLUGIN_PATH.mkdir(parents=True, exist_ok=True)
-    (PLUGIN_PATH / "serac").symlink_to(ROOT, target_is_directory=True)
-sys.path.insert(0, str(PLUGIN_PATH))
 
 #: xDEM NuthKaab figures quoted in the issue (same machine kind): fit / apply time (s), peak memory (GB).
 XDEM = {"longyearbyen_1.3mpx": {"fit_s": 0.8},

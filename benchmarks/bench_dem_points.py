@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from _memory import peak_rss_mb  # noqa: E402 (benchmarks/ is on sys.path as the script folder)
-from bench_dem import DATA, ROOT, build_21mpx  # noqa: E402 (also puts the plugin on sys.path)
+from bench_dem import DATA, ROOT, build_21mpx  # noqa: E402 (bench_dem makes serac importable)
 
 
 def points_case(paths, n_points=100_000, repeats=3):

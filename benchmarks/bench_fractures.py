@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 
+import _checkout  # noqa: F401 (benchmarks/ is on sys.path as the script folder; makes serac importable)
 from _memory import peak_rss_mb  # noqa: E402 (benchmarks/ is on sys.path as the script folder)
 from _scenes import mirror_mosaic  # noqa: E402
 
@@ -32,13 +33,6 @@ SHARED = os.path.join(os.path.dirname(ROOT), "shared", "data")
 YAHTSE = os.path.join(SHARED, "velocity", "carst_yahtse_l8", "LC80630182016200LGN00_B8_yahtse.TIF")
 MOA_TILE = os.path.join(SHARED, "seg", "lai2020_antarctic_fractures", "data_testset", "MOA209_125m_mask12x21.tif")
 RESULTS = os.path.join(ROOT, "benchmarks", "results", "fractures.json")
-
-
-def _import_serac():
-    sys.path.insert(0, ROOT)
-    from models._entry import ensure_serac_importable
-
-    ensure_serac_importable()
 
 
 def make_scene(path, size, case):
@@ -89,7 +83,6 @@ def main():
     parser.add_argument("--scene", help=argparse.SUPPRESS)
     parser.add_argument("--outdir", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    _import_serac()
     if args.case:
         print(json.dumps(run_case(args.case, args.scene, args.outdir, args.threads)))
         return 0

@@ -34,17 +34,12 @@ import time
 import tracemalloc
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _checkout import ROOT  # noqa: E402 (makes serac importable)
+from _memory import machine_info, peak_rss_mb  # noqa: E402
+
 SHARED = ROOT.parent / "shared" / "data" / "sar"
 SAMPLE = ROOT / "resources" / "sample_data" / "sar"
-PLUGIN_PATH = ROOT / "build" / "pluginpath"
-if not (PLUGIN_PATH / "serac").exists():
-    PLUGIN_PATH.mkdir(parents=True, exist_ok=True)
-    (PLUGIN_PATH / "serac").symlink_to(ROOT, target_is_directory=True)
-sys.path.insert(0, str(PLUGIN_PATH))
-
-from _memory import machine_info, peak_rss_mb  # noqa: E402 (after the path set-up)
 
 PYROSAR = "S1A__IW___A_20150309T173017_VV_grd_mli_geo_norm_db.tif"
 #: case -> (block size in px, GDAL block cache in MB or None for GDAL's default of 5 % of the RAM)

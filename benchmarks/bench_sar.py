@@ -35,16 +35,11 @@ import time
 import tracemalloc
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data" / "sar"
-PLUGIN_PATH = ROOT / "build" / "pluginpath"
-if not (PLUGIN_PATH / "serac").exists():
-    PLUGIN_PATH.mkdir(parents=True, exist_ok=True)
-    (PLUGIN_PATH / "serac").symlink_to(ROOT, target_is_directory=True)
-sys.path.insert(0, str(PLUGIN_PATH))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _checkout import ROOT  # noqa: E402 (makes serac importable)
+from _memory import machine_info  # noqa: E402
 
-from _memory import machine_info  # noqa: E402 (after the path set-up)
+SHARED = ROOT.parent / "shared" / "data" / "sar"
 
 PYROSAR = SHARED / "pyrosar" / "S1A__IW___A_20150309T173017_VV_grd_mli_geo_norm_db.tif"
 BLOCK = 1024

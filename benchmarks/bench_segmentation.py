@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 
+import _checkout  # noqa: F401 (benchmarks/ is on sys.path as the script folder; makes serac importable)
 from _memory import machine_info, peak_rss_mb  # noqa: E402 (benchmarks/ is on sys.path as the script folder)
 from _scenes import mirror_mosaic  # noqa: E402
 
@@ -39,14 +40,6 @@ EVEREST_RGB = os.path.join(SHARED, "optical", "everest_landsat", "LE714004120003
 SAMPLE_RGB = os.path.join(ROOT, "resources", "sample_data", "segmentation", "everest_landsat_rgb_heldout.tif")
 DEFAULT_MODEL = os.path.join(ROOT, "models", "glacier_landsat_v1.onnx")
 RESULTS = os.path.join(ROOT, "benchmarks", "results", "segmentation.json")
-
-
-def _import_serac():
-    """Make ``serac`` importable (build/pluginpath/serac, as for the models/ tools)."""
-    sys.path.insert(0, ROOT)
-    from models._entry import ensure_serac_importable
-
-    ensure_serac_importable()
 
 
 
@@ -152,7 +145,6 @@ def main():
     parser.add_argument("--scene", help=argparse.SUPPRESS)
     parser.add_argument("--outdir", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    _import_serac()
     if args.case:  # child process
         print(json.dumps(run_case(args.case, args.scene, args.model, args.outdir, args.threads,
                                   args.time_limit if args.case.startswith("large") else None)))

@@ -13,14 +13,34 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def ensure_serac_importable():
-    link_dir = os.path.join(ROOT, "build", "pluginpath")
-    link = os.path.join(link_dir, "serac")
-    if not os.path.exists(link):
-        os.makedirs(link_dir, exist_ok=True)
-        os.symlink(ROOT, link, target_is_directory=True)
-    if link_dir not in sys.path:
-        sys.path.insert(0, link_dir)
+def link_plugin(folder, root=ROOT):
+    """Make ``folder/serac`` a link to the checkout ``root`` (remade where it points elsewhere, e.g. a moved
+    clone), so that ``folder`` serves as ``QGIS_PLUGINPATH`` or on ``sys.path``; returns ``folder`` (str)."""
+    folder, root = os.fspath(folder), os.path.abspath(os.fspath(root))
+    link = os.path.join(folder, "serac")
+    if os.path.realpath(link) != os.path.realpath(root):
+        os.makedirs(folder, exist_ok=True)
+        if os.path.islink(link):
+            os.unlink(link)
+        try:
+            os.symlink(root, link, target_is_directory=True)
+        except FileExistsError:  # made by a concurrent process meanwhile
+            pass
+    return folder
+
+
+def ensure_serac_importable(root=ROOT):
+    """Make the checkout ``root`` (default: this one) importable as the package ``serac``; returns its link folder.
+
+    THE set-up of every entry point outside QGIS (tests/conftest.py, scripts/, benchmarks/, these tools):
+    ``root/build/pluginpath`` holds the link (:func:`link_plugin`) and goes first on ``sys.path``, so a
+    benchmark child started on another checkout's code (``--compare``) imports that code.
+    """
+    link_dir = link_plugin(os.path.join(os.path.abspath(os.fspath(root)), "build", "pluginpath"), root)
+    if link_dir in sys.path:
+        sys.path.remove(link_dir)
+    sys.path.insert(0, link_dir)
+    return link_dir
 
 
 def rerun(tool):

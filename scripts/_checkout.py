@@ -1,20 +1,22 @@
-"""Makes this checkout importable as the package ``serac`` for the scripts run from this folder."""
+"""Makes this checkout importable as the package ``serac`` for the scripts run from this folder.
+
+The work is done by ``models/_entry.py`` (the one set-up of every entry point outside QGIS); this
+module puts the checkout on ``sys.path`` (appended: ``models`` only, never ahead of installed packages)
+to reach it.
+"""
 
 import sys
 from pathlib import Path
 
 #: the checkout (the plugin folder)
 ROOT = Path(__file__).resolve().parents[1]
-#: folder holding the link ``serac`` -> ROOT (as QGIS_PLUGINPATH would)
-PLUGIN_PATH = ROOT / "build" / "pluginpath"
+if str(ROOT) not in sys.path:
+    sys.path.append(str(ROOT))
+
+from models._entry import ensure_serac_importable, link_plugin  # noqa: E402,F401 (link_plugin: for the scripts)
 
 
 def use_checkout():
-    """Put :data:`PLUGIN_PATH` first on ``sys.path``, making its link ``serac`` if missing; returns :data:`ROOT`."""
-    link = PLUGIN_PATH / "serac"
-    if not link.exists():
-        PLUGIN_PATH.mkdir(parents=True, exist_ok=True)
-        link.symlink_to(ROOT, target_is_directory=True)
-    if str(PLUGIN_PATH) not in sys.path:
-        sys.path.insert(0, str(PLUGIN_PATH))
+    """Make :data:`ROOT` importable as ``serac``; returns :data:`ROOT`."""
+    ensure_serac_importable(ROOT)
     return ROOT

@@ -9,14 +9,12 @@ to ``h_ell`` without declaring the datums it falls into the geoid trap.
 Run: .venv/bin/python scripts/make_dem_points_sample.py (needs PROJ's egm96_15.gtx).
 """
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import rasterio.warp
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "build" / "pluginpath"))
+from _checkout import use_checkout  # scripts/ is on sys.path when a script runs
+
+ROOT = use_checkout()
 
 from serac.core import raster_io as rio  # noqa: E402
 from serac.core.dem.datum import geoid_undulation  # noqa: E402

@@ -9,6 +9,8 @@ in the toolbox (group "Example workflows") and in the Serac menu.
 import os
 import sys
 
+from _checkout import use_checkout
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from qgis.core import (  # noqa: E402
@@ -240,7 +242,7 @@ SAMPLE_ANGLE = os.path.join(ROOT, "resources", "sample_data", "segmentation",
 def write_sample_angle():
     """A SYNTHETIC incidence angle (30-45 deg across columns) on the grid of the simulated Columbia SAR
     scene, so that "SAR glacier outlines for review" runs on bundled data (see the folder's ATTRIBUTION.md)."""
-    sys.path.insert(0, os.path.join(ROOT, "build", "pluginpath"))
+    use_checkout()
     from serac.core.raster_io import read_grid, write_raster
     from serac.core.sar.synthetic import angle_ramp
 
@@ -259,7 +261,7 @@ def main():
     from processing.core.Processing import Processing
 
     Processing.initialize()
-    sys.path.insert(0, os.path.join(ROOT, "build", "pluginpath"))
+    use_checkout()
     from serac.processing_provider.provider import SeracProvider
 
     provider = SeracProvider()

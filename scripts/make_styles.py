@@ -10,6 +10,7 @@ import sys
 import tempfile
 
 import numpy as np
+from _checkout import use_checkout
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from qgis.core import (  # noqa: E402
@@ -51,7 +52,7 @@ def review_status_styles():
     from qgis.core import (QgsCategorizedSymbolRenderer, QgsFillSymbol, QgsLineSymbol, QgsRendererCategory,
                            QgsVectorLayer)
 
-    sys.path.insert(0, os.path.join(os.path.dirname(STYLES), "..", "build", "pluginpath"))  # the checkout as 'serac'
+    use_checkout()  # the checkout as 'serac'
     from serac.plugin.review import fields
 
     for geometry, name in (("Polygon", "review_status_polygons"), ("LineString", "review_status_lines")):

@@ -13,12 +13,10 @@ time series" algorithm reads them.
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parents[1]
+from _checkout import ROOT, use_checkout
 OUT = ROOT / "resources" / "sample_data" / "timeseries"
 WINDOW = (340, 250, 128, 96)  # col_off, row_off, width, height (px) in the GLAFT product
 
@@ -27,7 +25,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(ROOT / "build" / "pluginpath"))
+    use_checkout()
     from serac.core import raster_io as rio
     from serac.core.timeseries import synthetic as syn
 

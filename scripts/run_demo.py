@@ -22,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "resources" / "sample_data"
 sys.path.insert(0, str(ROOT / "scripts"))
+from _checkout import link_plugin  # noqa: E402
 
 from demo_steps import STEPS  # noqa: E402
 
@@ -39,12 +40,7 @@ class QgisProcess:
 
     def __init__(self, workdir):
         self.binary = qgis_process_binary()
-        pluginpath = workdir / "pluginpath"
-        pluginpath.mkdir(parents=True, exist_ok=True)
-        link = pluginpath / "serac"
-        if link.is_symlink() or link.exists():
-            link.unlink()
-        link.symlink_to(ROOT, target_is_directory=True)
+        pluginpath = link_plugin(workdir / "pluginpath")
         self.env = dict(os.environ, HOME=str(workdir / "qgis_home"), QGIS_PLUGINPATH=str(pluginpath),
                         QT_QPA_PLATFORM="offscreen",
                         PYTHONPATH=os.pathsep.join([str(pluginpath)] + site.getsitepackages()))

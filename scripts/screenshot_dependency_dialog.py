@@ -13,10 +13,9 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from _checkout import ROOT, link_plugin
+from qgis_window import virtual_display
 
 INSIDE = r"""
 import os, sys
@@ -51,28 +50,16 @@ print("EXIT", d.exit_code)
 def main(out_dir):
     out_dir = os.path.abspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
-    plugin_path = ROOT / "build" / "pluginpath"
-    plugin_path.mkdir(parents=True, exist_ok=True)
-    if not (plugin_path / "serac").exists():
-        (plugin_path / "serac").symlink_to(ROOT, target_is_directory=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        display = ":97"
-        xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            time.sleep(2)
-            env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "QT_QPA_PLATFORM")}
-            env.update(DISPLAY=display, HOME=tmp, SERAC_PLUGINPATH=str(plugin_path), SERAC_SHOT_DIR=out_dir,
-                       SERAC_TARGET=os.path.join(tmp, "profile", "python", "serac-packages",
-                                                 "py{}.{}".format(*sys.version_info[:2])))
-            proc = subprocess.run([sys.executable, "-c", INSIDE], env=env, capture_output=True, text=True,
-                                  timeout=1800)
-            print(proc.stdout[-2000:], proc.stderr[-2000:])
-            return 0 if "EXIT 0" in proc.stdout else 1
-        finally:
-            xvfb.terminate()
-            xvfb.wait()
-
+    plugin_path = link_plugin(ROOT / "build" / "pluginpath")
+    with tempfile.TemporaryDirectory() as tmp, virtual_display() as display:
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "QT_QPA_PLATFORM")}
+        env.update(DISPLAY=display, HOME=tmp, SERAC_PLUGINPATH=str(plugin_path), SERAC_SHOT_DIR=out_dir,
+                   SERAC_TARGET=os.path.join(tmp, "profile", "python", "serac-packages",
+                                             "py{}.{}".format(*sys.version_info[:2])))
+        proc = subprocess.run([sys.executable, "-c", INSIDE], env=env, capture_output=True, text=True,
+                              timeout=1800)
+        print(proc.stdout[-2000:], proc.stderr[-2000:])
+        return 0 if "EXIT 0" in proc.stdout else 1
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "docs/images"))

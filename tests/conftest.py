@@ -12,8 +12,8 @@ site-packages, which QGIS's plugin loader does not scan, and would tie every che
 sharing that venv to one of them. The link serves Python and QGIS alike.
 """
 
+import importlib.util
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -25,14 +25,12 @@ SAMPLE_DATA = ROOT / "resources" / "sample_data"
 
 
 def _link_plugin():
-    PLUGIN_PATH.mkdir(parents=True, exist_ok=True)
-    link = PLUGIN_PATH / "serac"
-    if not (link.is_symlink() and link.resolve() == ROOT):
-        if link.is_symlink() or link.exists():
-            link.unlink()
-        link.symlink_to(ROOT, target_is_directory=True)
-    if str(PLUGIN_PATH) not in sys.path:
-        sys.path.insert(0, str(PLUGIN_PATH))
+    # models/_entry.py is THE set-up of every entry point outside QGIS; loaded from its file, since the
+    # package serac is what it makes importable
+    spec = importlib.util.spec_from_file_location("_serac_entry", ROOT / "models" / "_entry.py")
+    entry = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(entry)
+    entry.ensure_serac_importable(ROOT)
     os.environ["QGIS_PLUGINPATH"] = str(PLUGIN_PATH)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
