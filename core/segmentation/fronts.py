@@ -22,8 +22,9 @@ Not in CaFFe either (``edge_km2`` > 0 in :func:`front_features`, ``edge_min_px``
 clean-up keeps land and ocean regions of at least that area that reach the scene edge, besides the largest
 one of each. A scene cut out of a coast holds several fjords; CaFFe's clean-up, made for images of one
 glacier and its fjord, turns all land but the largest piece into ocean and all water but the largest body
-into glacier, and so removes every front on the other fjords (on simulated crops of Svalbard's coast it
-removes the front of 13 of 30 scenes even from the true zones, docs/validation/calving.md).
+into glacier, and so removes every front on the other fjords (on simulated crops of Svalbard's coast, 13 of
+30 scenes fail even from the true zones with CaFFe's clean-up, 4 with this one; docs/validation/calving.md).
+The edge is that of the array: a water body that ends at a nodata margin inside it is cleaned as in CaFFe.
 
 :func:`front_features` turns the result into line features (pixel edges between the
 kept front pixels and glacier, chained).
