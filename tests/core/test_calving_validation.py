@@ -252,3 +252,27 @@ def test_the_edge_clean_up_keeps_the_fronts_of_other_fjords():
     assert (cleaned[5:8, 5:8] == 0).all() and (cleaned[:2, 30:33] == 0).all()
     assert (cleaned[48:, :40] != 1).all()  # P stays land
     assert np.array_equal(clean_zones(zones, 1, 0, edge_min_px=10_000), clean_zones(zones, 1, 0))
+
+
+def test_the_validation_script_scores_the_post_processing_on_the_true_zones(tmp_path):
+    """scripts/validate_calving.py --true-zones --set: the job's front extraction on the true zones of a draw,
+    keyed by the settings that were on (edge_km2, the job's default now, named in the key)."""
+    pytest.importorskip("torch")  # the script sets torch's threads
+    import importlib.util
+    import json
+
+    from tests.conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("validate_calving", ROOT / "scripts" / "validate_calving.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    out = tmp_path / "v.json"
+    common = ["--geometries", "procedural", "--draws", "1", "--bridge", "300", "--output", str(out), "--quiet"]
+    assert script.main(["--true-zones", *common]) == 0
+    assert script.main(["--true-zones", "--set", "edge_km2=0", "--set", "min_length_m=0", *common]) == 0
+    models = json.loads(out.read_text())["models"]
+    assert set(models) == {"true zones, bridge_m 300, edge_km2 1", "true zones, bridge_m 300, min_length_m 0"}
+    for entry in models.values():
+        assert entry["all"]["n_failures"] == 0 and entry["all"]["pooled_mde_m"] < 100  # a perfect zone map
+    assert models["true zones, bridge_m 300, min_length_m 0"]["settings"] == {"bridge_m": 300.0, "edge_km2": 0,
+                                                                            "min_length_m": 0}
