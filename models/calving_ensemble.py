@@ -7,7 +7,7 @@ member, applies its softmax with its calibration temperature, averages the proba
 returns their logarithm. The ensemble's metadata has temperature 1 and softmax, so the plugin's runtime
 (softmax of the output) gives exactly the mean of the members' calibrated probabilities (the mean sums to 1).
 
-Two departures from running the members one by one, both outside simulated scenes: a pixel that the
+Two departures from running the members one by one, for extreme values and nodata only: a pixel that the
 first member's clip saturates (beyond about ±6 standard deviations, below -45 or above +23 dB for the shipped
 models) reaches the other members clipped there too; and a nodata pixel (filled with 0 in the first member's
 normalised units, i.e. its mean) reaches the others at that mean, not at 0 of their own units.
