@@ -113,10 +113,23 @@ def job_front_lines(db, grid, model_path, settings=None, workdir=None):
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         path = os.path.join(tmp, "sigma0_db.tif")
         write_raster(path, db, grid, band_names=["sigma0_db"], cog=False)
-        outputs = {"output_probability": os.path.join(tmp, "p.tif"), "output_zones": os.path.join(tmp, "z.tif")}
+        outputs = {"output_probability": os.path.join(tmp, "p.tif"), "output_zones": os.path.join(tmp, "z.tif"),
+                   "output_uncertainty": os.path.join(tmp, "u.tif")}  # written only with settings["uncertainty"]
         result = run_job("segmentation_calving_front", {"input": path, "model": os.fspath(model_path)}, outputs,
                          dict(settings or {}), threads=1)
     return result.features["output_fronts"][0]
+
+
+def true_zone_front_lines(zones, grid, settings=None):
+    """Front line features of the job's post-processing (``settings`` of the calving-front job: clean-up,
+    ``edge_km2``, ``bridge_m``, ``min_length_m``) run on the TRUE ``zones``: what a perfect zone map would
+    give, so the failures the post-processing makes by itself."""
+    from ..core.jobs.segmentation import CalvingFrontSettings
+    from ..core.segmentation.fronts import front_features
+
+    s = CalvingFrontSettings.from_dict(settings or {})
+    return front_features(zones, grid, GLACIER, OCEAN, PIXEL_SIZE_M, min_length_m=s.min_length_m, clean=s.clean,
+                          bridge_m=s.bridge_m or 0.0, edge_km2=s.edge_km2 or 0.0)[0]
 
 
 def front_pixels(lines, grid):
@@ -185,7 +198,8 @@ def _pooled(report):
 
 
 def validate(model_path, geometries=GEOMETRIES, n_draws=30, shared_data=None, settings=None, progress=None):
-    """Every draw of ``geometries`` through the calving-front job with ``model_path``.
+    """Every draw of ``geometries`` through the calving-front job with ``model_path`` (None: the job's
+    post-processing on the true zones, :func:`true_zone_front_lines`).
 
     ``n_draws``: draws per geometry, or a {geometry: draws} dict (e.g. :data:`SCREENING`).
 
@@ -204,7 +218,9 @@ def validate(model_path, geometries=GEOMETRIES, n_draws=30, shared_data=None, se
             t = time.perf_counter()
             db, zones, grid = simulated_draw(geometry, seed, shared_data, terrains)
             reference = front_pixels(reference_front_lines(zones, grid), grid)
-            predicted = front_pixels(job_front_lines(db, grid, model_path, settings), grid)
+            lines = (true_zone_front_lines(zones, grid, settings) if model_path is None
+                     else job_front_lines(db, grid, model_path, settings))
+            predicted = front_pixels(lines, grid)
             d = dict(score_draw(predicted, reference, PIXEL_SIZE_M), seed=seed,
                      seconds=round(time.perf_counter() - t, 2))
             draws.append(d)

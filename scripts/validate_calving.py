@@ -2,8 +2,10 @@
 """Calving-front models over many simulated draws (issue 16, item 4).
 
 Usage: ``nice -n 10 .venv/bin/python scripts/validate_calving.py [--model NAME_OR_PATH ...] [--draws 30]
-[--geometries columbia,procedural,...]`` -> ``benchmarks/results/calving_validation.json`` (one entry per
-model and bridge_m setting, merged into the file), quoted in ``docs/validation/calving.md`` and the model cards.
+[--geometries columbia,procedural,...] [--bridge M] [--set KEY=VALUE ...] [--true-zones]`` ->
+``benchmarks/results/calving_validation.json`` (one entry per model and settings, keyed by the model, bridge_m,
+edge_km2 when on, and the other --set values, merged into the file), quoted in ``docs/validation/calving.md``
+and the model cards. ``--true-zones`` scores the job's post-processing on the true zones instead of a model.
 
 Every draw goes through the plugin's calving-front job; see :mod:`serac.models.calving_validation` for the
 geometries, the seeds and the failure definitions. One thread (OMP_NUM_THREADS=1).
@@ -47,8 +49,18 @@ def main(argv=None):
     p.add_argument("--output", default=None, help=f"default {RESULTS.name} ({SCREENING_RESULTS.name} with --screening)")
     p.add_argument("--bridge", type=float, action="append",
                    help="the job's bridge_m setting (m; repeat to compare; default: 0 = CaFFe, and the job's default)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="another setting of the calving-front job, VALUE as JSON (repeat), e.g. min_length_m=250, "
+                        "clean=false, uncertainty=true (zones from the test-time augmentation mean)")
+    p.add_argument("--true-zones", action="store_true",
+                   help="instead of a model: the job's post-processing on the true zones (the failures it makes "
+                        "by itself); written as the entry 'true zones, ...'")
     p.add_argument("--quiet", action="store_true")
     a = p.parse_args(argv)
+    try:
+        extra = {k: json.loads(v) for k, v in (item.split("=", 1) for item in a.set)}
+    except ValueError:
+        p.error("--set takes KEY=VALUE with VALUE as JSON (e.g. clean=false, min_length_m=250)")
     import torch
 
     torch.set_num_threads(1)
@@ -72,15 +84,19 @@ def main(argv=None):
             g: r["summary"] for g, r in c["geometries"].items()}} for k, c in cut.items()}
     from serac.core.jobs.segmentation import CalvingFrontSettings
 
-    for text in a.model or ["calving_zones_synthetic_v1", "calving_zones_synthetic_v2"]:
-        path = _model_path(text)
+    for text in [None] if a.true_zones else a.model or ["calving_zones_synthetic_v1", "calving_zones_synthetic_v2"]:
+        path = _model_path(text) if text else None
+        stem = path.stem if path else "true zones"
         for bridge in a.bridge or [0.0, CalvingFrontSettings().bridge_m]:
+            settings = dict({"bridge_m": bridge}, **extra)
             start = time.perf_counter()
             result = cv.validate(path, [g for g in a.geometries.split(",") if g], cv.SCREENING if a.screening
                                  else a.draws, shared,
-                                 settings={"bridge_m": bridge}, progress=None if a.quiet else print)
-            result.update(seconds=round(time.perf_counter() - start, 1), model=path.stem, settings={"bridge_m": bridge})
-            key = f"{path.stem}, bridge_m {bridge:g}"
+                                 settings=settings, progress=None if a.quiet else print)
+            result.update(seconds=round(time.perf_counter() - start, 1), model=stem, settings=settings)
+            edge = CalvingFrontSettings.from_dict(settings).edge_km2 or 0.0  # named whenever it is on
+            key = f"{stem}, bridge_m {bridge:g}" + (f", edge_km2 {edge:g}" if edge else "") + "".join(
+                f", {k} {v}" for k, v in extra.items() if k != "edge_km2")
             report["models"][key] = result
             out.write_text(json.dumps(report, indent=1) + "\n")
             summary = {g: r["summary"] for g, r in result["geometries"].items()}

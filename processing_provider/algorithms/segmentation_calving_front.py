@@ -16,14 +16,16 @@ class CalvingFrontDLAlgorithm(SegmentationInferenceAlgorithm):
         "(750 m in CaFFe) are dropped. Not in CaFFe: after the clean-up, glacier is grown over land by up to the "
         "bridge distance (300 m by default; 0 = CaFFe), so that a thin band of land taken for rock between glacier and "
         "the ocean does not remove the front (docs/validation/calving.md; coast within that distance of a "
-        "glacier's side then also counts as front). The default model (calving_zones_synthetic_v2; v1 is also "
-        "shipped) was trained on SIMULATED "
-        "SAR-like scenes only: treat its fronts as a starting point for review, or fine-tune/replace it with "
+        "glacier's side then also counts as front). Not in CaFFe either: land and ocean regions reaching the scene "
+        "edge from the edge area (1 km² by default; 0 = CaFFe) are kept by the clean-up, so that the fronts on "
+        "other fjords of a coast are not removed. The default model (calving_zones_synthetic_v3, the weighted mean "
+        "of the shipped v2 and v1) comes from models trained on SIMULATED SAR-like scenes only: treat its fronts "
+        "as a starting point for review, or fine-tune/replace it with "
         "a model trained on real labelled SAR (any ONNX model with Serac metadata, task calving_front_zones). "
         "A multi-source model takes the further rasters its metadata declares (e.g. a DEM), resampled onto the "
         "input's grid. Tiles overlap and are blended; the raster is processed block by block. Outputs the class "
         "probabilities, the zone map (0 glacier, 1 ocean, 2 rock for the shipped model) and front lines with "
         "id, length_m, model and the review fields" + REVIEW_FIELDS_HELP)
 
-    ORDER = INFERENCE_ORDER + ("min_length_m", "clean", "bridge_m", "simplify_m")
+    ORDER = INFERENCE_ORDER + ("min_length_m", "clean", "edge_km2", "bridge_m", "simplify_m")
     FIELDS = {"output_fronts": FRONT_FIELDS}

@@ -196,3 +196,83 @@ def test_front_centred_tiles_contain_the_front():
     x, y = front_centred(sampler, [zones, np.full((64, 64), 2, np.uint8)], 0.5)(8)
     assert x.shape == (8, 1, 32, 32) and y.shape == (8, 32, 32)
     assert all((t == 0).any() and (t == 1).any() for t in y[:4])  # the front-centred half
+
+
+def test_the_ensemble_model_is_the_mean_of_its_members(tmp_path):
+    """models.calving_ensemble: one ONNX file whose probabilities are the weighted mean of the members' calibrated
+    probabilities (each member normalised as its own metadata says), with validated metadata."""
+    pytest.importorskip("torch")
+    from serac.core.jobs.segmentation import shipped_model_path
+    from serac.core.segmentation.runtime import load_model, read_metadata
+    from serac.models.calving_ensemble import build
+
+    members = [shipped_model_path("calving_zones_synthetic_v2"), shipped_model_path("calving_zones_synthetic_v1")]
+    report = build(members, tmp_path / "ens.onnx", "calving_zones_test_ensemble", "0.1.0", weights=[2, 1])
+    meta = read_metadata(report.onnx_path)
+    loaded = [load_model(p, backend="onnxruntime", threads=1) for p in members]
+    assert meta.name == "calving_zones_test_ensemble" and list(meta.front) == ["glacier", "ocean"]
+    assert meta.temperature == 1.0 and not meta.architecture  # ONNX Runtime only
+    assert meta.context_px == max(m.metadata.context_px for m in loaded)
+    assert meta.overlap == max(m.metadata.overlap for m in loaded)
+    assert [m["name"] for m in meta.training["members"]] == [m.metadata.name for m in loaded]
+    assert [m["weight"] for m in meta.training["members"]] == [0.6667, 0.3333]
+    ensemble = load_model(report.onnx_path, threads=1)
+    assert ensemble.backend.name == "onnxruntime"
+    raw = np.random.default_rng(0).normal(-11.0, 5.0, (1, 96, 96)).astype(np.float32)
+    mean = np.average([m.predict(m.metadata.normalization.apply(raw)[None]) for m in loaded], axis=0,
+                      weights=[2, 1])
+    got = ensemble.predict(meta.normalization.apply(raw)[None])
+    assert np.abs(got - mean).max() < 1e-4
+    assert np.abs(got - loaded[0].predict(loaded[0].metadata.normalization.apply(raw)[None])).max() > 0.01
+
+
+def test_the_edge_clean_up_keeps_the_fronts_of_other_fjords():
+    """A crop of a coast: a second water body and a land piece cut off by it, each with a glacier front.
+    CaFFe's clean-up keeps only the largest land piece and water body and loses those fronts; with edge_km2 the
+    land and ocean regions reaching the scene edge from that area stay; a lake inland and a small pond at the
+    edge are cleaned either way."""
+    from serac.core.segmentation.fronts import clean_zones, front_features
+
+    zones = np.full((60, 100), 2, np.uint8)  # rock
+    zones[:, 78:] = 1  # water body B along the right edge (1320 px, the largest, even with P taken for water)
+    zones[40:, :60] = 1  # water body A at the bottom left (720 px once P is cut out)
+    zones[48:, :40] = 2  # land piece P in A's corner (480 px), reaching the left and bottom edges
+    zones[10:26, 63:78] = 0  # glacier G2 calving into B
+    zones[30:40, 45:60] = 0  # glacier G1 calving into A
+    zones[48:56, 10:26] = 0  # glacier G3 on P calving into A
+    zones[5:8, 5:8] = 1  # a lake inland
+    zones[:2, 30:33] = 1  # a pond at the top edge (6 px)
+    grid = cv.scene_grid(zones.shape)
+    _, caffe = front_features(zones, grid, 0, 1, 50.0, min_length_m=0)
+    _, edge = front_features(zones, grid, 0, 1, 50.0, min_length_m=0, edge_km2=1.0)  # 400 px at 50 m
+    assert caffe[10:26, 78].all() and edge[10:26, 78].all()  # G2's front: on the largest water body
+    assert not caffe[40, 45:60].any() and edge[40, 45:60].all()  # G1's front
+    assert not caffe[47, 10:26].any() and edge[47, 10:26].all()  # G3's front
+    cleaned = clean_zones(zones, 1, 0, edge_min_px=400)
+    assert (cleaned[5:8, 5:8] == 0).all() and (cleaned[:2, 30:33] == 0).all()
+    assert (cleaned[48:, :40] != 1).all()  # P stays land
+    assert np.array_equal(clean_zones(zones, 1, 0, edge_min_px=10_000), clean_zones(zones, 1, 0))
+
+
+def test_the_validation_script_scores_the_post_processing_on_the_true_zones(tmp_path):
+    """scripts/validate_calving.py --true-zones --set: the job's front extraction on the true zones of a draw,
+    keyed by the settings that were on (edge_km2, the job's default now, named in the key)."""
+    pytest.importorskip("torch")  # the script sets torch's threads
+    import importlib.util
+    import json
+
+    from tests.conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("validate_calving", ROOT / "scripts" / "validate_calving.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    out = tmp_path / "v.json"
+    common = ["--geometries", "procedural", "--draws", "1", "--bridge", "300", "--output", str(out), "--quiet"]
+    assert script.main(["--true-zones", *common]) == 0
+    assert script.main(["--true-zones", "--set", "edge_km2=0", "--set", "min_length_m=0", *common]) == 0
+    models = json.loads(out.read_text())["models"]
+    assert set(models) == {"true zones, bridge_m 300, edge_km2 1", "true zones, bridge_m 300, min_length_m 0"}
+    for entry in models.values():
+        assert entry["all"]["n_failures"] == 0 and entry["all"]["pooled_mde_m"] < 100  # a perfect zone map
+    assert models["true zones, bridge_m 300, min_length_m 0"]["settings"] == {"bridge_m": 300.0, "edge_km2": 0,
+                                                                            "min_length_m": 0}
