@@ -142,9 +142,9 @@ def _jsonable(value):
 def _check(spec: FieldSpec, value, owner):
     """The value, converted to the field's type, or an InputError naming the field and its range."""
     where = f"Setting '{spec.name}' ({spec.label})"
-    if value is None:
+    if value is None:  # not set (an optional field left empty, a script or an older saved model without it)
         if spec.optional or spec.default is None:
-            return None
+            return spec.default  # None: decided automatically; otherwise the default, as the CLI and dialog give
         raise InputError(f"{where} is missing.", f"give a value (default {spec.default!r}).")
     if isinstance(value, list):
         value = tuple(value)

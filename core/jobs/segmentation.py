@@ -55,9 +55,9 @@ class CalvingFrontSettings(InferenceSettings):
                                   maximum=1e5)
     clean: bool = setting(True, "CaFFe ocean clean-up (fill ocean gaps, keep the largest ocean)")
     edge_km2: float = setting(1.0, "Clean-up keeps land and ocean at the scene edge from this area (km²; 0: as CaFFe)",
-                              unit="km²", minimum=0.0, maximum=1e4, optional=True)  # optional: saved models without it
+                              unit="km²", minimum=0.0, maximum=1e4, optional=True)  # optional: older saved models
     bridge_m: float = setting(300.0, "Bridge land gaps between glacier and ocean up to (m; 0: as CaFFe)", unit="m",
-                              minimum=0.0, maximum=5000.0, optional=True)  # optional: saved models without it
+                              minimum=0.0, maximum=5000.0, optional=True)  # optional: older saved models
     simplify_m: float = setting(0.0, "Simplification tolerance (m; 0 = pixel edges)", unit="m", minimum=0.0,
                                 maximum=1e4)
 
@@ -180,7 +180,7 @@ def run_calving_front(inputs: Mapping, outputs: Mapping, settings: CalvingFrontS
                                      meta.class_index(meta.front[1]), pixel_size_m(zones.grid),
                                      min_length_m=settings.min_length_m, clean=settings.clean,
                                      simplify_m=settings.simplify_m, model_name=meta.name,
-                                     bridge_m=settings.bridge_m or 0.0, edge_km2=settings.edge_km2 or 0.0)
+                                     bridge_m=settings.bridge_m, edge_km2=settings.edge_km2)
     length_km = sum(f["properties"]["length_m"] for f in features) / 1000.0
     progress.info(f"{len(features)} front line(s), {length_km:.2f} km in total.")
     if not features:

@@ -100,6 +100,16 @@ def test_settings_are_checked_with_typed_errors():
     assert get_job("glacier_velocity").settings.field_spec("max_chip").advanced
 
 
+def test_an_optional_setting_left_unset_takes_its_default():
+    """None (a field left empty, a script or an older saved model without it) is the default, as the CLI gives;
+    only a field whose default is None (decided automatically) stays None."""
+    front = get_job("segmentation_calving_front").settings
+    unset = front.from_dict({"bridge_m": None, "edge_km2": None, "uncertainty": None, "overlap": None})
+    assert (unset.bridge_m, unset.edge_km2, unset.uncertainty) == (front().bridge_m, front().edge_km2, False)
+    assert unset.bridge_m == 300.0 and unset.edge_km2 == 1.0
+    assert unset.overlap is None and front().overlap is None
+
+
 def test_thread_limits_are_per_call_and_restored():
     from threadpoolctl import threadpool_info
 
