@@ -386,6 +386,11 @@ def _train(config, device, progress):
     rng = np.random.default_rng(config.seed)
 
     init_meta = read_metadata(config.init_model) if config.init_model else None
+    if init_meta is not None and not init_meta.architecture:
+        raise InputError(f"The model '{init_meta.name}' cannot be fine-tuned: its metadata names no network "
+                         "architecture (an ensemble or a network made elsewhere).",
+                         "fine-tune one of the models it is made from (its model card names them), or train from "
+                         "scratch.")
     if init_meta is not None:  # a fine-tuned model keeps its base model's input description
         config.band_names = config.band_names or init_meta.band_names
         config.sensor = config.sensor or init_meta.bands[0].sensor
