@@ -127,41 +127,69 @@ def core_case(size, regularisation):
             "rmse_m_per_yr": (sq_err / n_err) ** 0.5, "rss_baseline_mb": base, "peak_rss_mb": peak_rss_mb()}
 
 
-def instructions_case(size, regularisation):
+def gap_scenario():
+    """The Kaskawulsh accuracy case's pairs: 30 % of the acquisitions lost, four blunder pairs and a cloud gap of 15 %
+    of the area in every pair (nearly every pixel has its own set of valid pairs)."""
+    from serac.core.timeseries import synthetic as syn
+
+    field, _ = kaskawulsh_field(window=(320, 280, 160, 100))
+    return syn.field_scenario(field, n_pairs=40, revisit_days=8, drop_fraction=0.3, min_baseline=16,
+                              signal=syn.SeasonalSignal(amplitude=0.4, peak_doy=190), sigma_disp=3.0,
+                              outlier_pairs=4, outlier_size=300.0, outlier_fraction=0.5, gap_fraction=0.15, seed=7)
+
+
+def instructions_case(size, regularisation, gaps=False):
     """One block of the core cases (``size`` x ``size`` px), solved on one thread unless ``regularisation`` is None
-    (the baseline: the same stack, inversion and a one-pixel warm-up solve by another inversion, no solve)."""
+    (the baseline: the same stack, inversion and a one-pixel warm-up solve by another inversion, no solve).
+
+    ``gaps``: instead, a ``size`` x ``size`` px block of the Kaskawulsh accuracy case with cloud gaps
+    (:func:`gap_scenario`; rows 60-, columns 30-).
+    """
     import numpy as np
 
     from serac.core.timeseries import InversionSettings, PairInversion, TimeGrid
     from serac.core.timeseries import synthetic as syn
 
-    field, _ = kaskawulsh_field(size)
-    first = scenario(field[:, :2, :2])
+    if gaps:
+        sc = gap_scenario()
+        first, stack = sc, sc.stack[:, :, 60:60 + size, 30:30 + size]
+    else:
+        field, _ = kaskawulsh_field(size)
+        first = scenario(field[:, :2, :2])
+        stack, _ = syn.pair_stack(field, first.signal, first.date1, first.date2, sigma_disp=3.0, outlier_pairs=2,
+                                  outlier_size=300.0, outlier_fraction=0.5, rng=np.random.default_rng(0))
     tgrid = TimeGrid.for_pairs(first.date1, first.date2, 30)
-    stack, _ = syn.pair_stack(field, first.signal, first.date1, first.date2, sigma_disp=3.0, outlier_pairs=2,
-                              outlier_size=300.0, outlier_fraction=0.5, rng=np.random.default_rng(0))
     obs = stack.reshape(stack.shape[0], 2, -1).transpose(2, 0, 1)
     settings = InversionSettings(regularisation=1.0 if regularisation is None else regularisation, backend="numpy")
     PairInversion(first.date1, first.date2, tgrid, settings).solve(obs[:1])  # imports and first calls, in both
     inversion = PairInversion(first.date1, first.date2, tgrid, settings)  # a new one: nothing kept from the warm-up
     if regularisation is not None:
         inversion.solve(obs)
-    return {"pixels": size * size}
+    return {"pixels": int(obs.shape[0])}
+
+
+#: The instruction-count cases: (key in the JSON, child case kind); "gaps...": the block with cloud gaps.
+INSTRUCTION_CASES = (("fixed", "fixed"), ("auto", "auto"), ("gaps_fixed", "gapsfixed"), ("gaps_auto", "gapsauto"))
 
 
 def count_solve_instructions(versions, size=40):
-    """Instructions per pixel of :func:`instructions_case` (fixed lambda 1, auto) for each (label, code) version."""
+    """Instructions per pixel of :func:`instructions_case` (core block and gap block, fixed lambda 1 and auto) for
+    each (label, code) version."""
     out = {}
     for label, code in versions:
         env = dict(os.environ, SERAC_BENCH_CODE=str(code)) if code else None
         cmd = [sys.executable, __file__, "--child"]
-        base, _ = count_instructions(cmd + [f"ir_baseline_{size}"], env)
-        out[label] = {"pixels": size * size, "instructions_baseline": base}
-        for kind in ("fixed", "auto"):
+        out[label] = {"pixels": size * size}
+        for gaps in ("", "gaps"):
+            base, _ = count_instructions(cmd + [f"ir_{gaps}baseline_{size}"], env)
+            out[label][f"instructions_baseline{'_' + gaps if gaps else ''}"] = base
+        for key, kind in INSTRUCTION_CASES:
             total, _ = count_instructions(cmd + [f"ir_{kind}_{size}"], env)
-            out[label][f"{kind}_instructions_per_pixel"] = (total - base) / (size * size)
-        print(f"instructions per pixel [{label}]: fixed {out[label]['fixed_instructions_per_pixel']:,.0f}, auto "
-              f"{out[label]['auto_instructions_per_pixel']:,.0f}", file=sys.stderr)
+            base = out[label]["instructions_baseline_gaps" if key.startswith("gaps") else "instructions_baseline"]
+            out[label][f"{key}_instructions_per_pixel"] = (total - base) / (size * size)
+        print(f"instructions per pixel [{label}]: " + ", ".join(
+            f"{key} {out[label][key + '_instructions_per_pixel']:,.0f}" for key, _ in INSTRUCTION_CASES),
+            file=sys.stderr)
     return out
 
 
@@ -200,10 +228,8 @@ def accuracy_case(which):
     from serac.core.timeseries import synthetic as syn
 
     if which == "kaskawulsh":
-        field, _ = kaskawulsh_field(window=(320, 280, 160, 100))
-        sc = syn.field_scenario(field, n_pairs=40, revisit_days=8, drop_fraction=0.3, min_baseline=16,
-                                signal=syn.SeasonalSignal(amplitude=0.4, peak_doy=190), sigma_disp=3.0,
-                                outlier_pairs=4, outlier_size=300.0, outlier_fraction=0.5, gap_fraction=0.15, seed=7)
+        sc = gap_scenario()
+        field = sc.field
     else:
         window = (150, 150, 120, 110)
         field = np.stack([rio.read_raster(str(COLUMBIA).format(c), window=window).band(1)
@@ -259,7 +285,9 @@ def child(args):
         out = core_case(int(args.case.rsplit("_", 1)[1]), "auto")
     elif args.case.startswith("ir_"):
         kind, size = args.case.split("_")[1:]
-        out = instructions_case(int(size), {"fixed": 1.0, "auto": "auto", "baseline": None}[kind])
+        gaps = kind.startswith("gaps")
+        kind = kind[4:] if gaps else kind
+        out = instructions_case(int(size), {"fixed": 1.0, "auto": "auto", "baseline": None}[kind], gaps=gaps)
     elif args.case.startswith("build_"):
         out = build_pairs(int(args.case.rsplit("_", 1)[1]), args.folder)
     elif args.case.startswith("end_to_end_"):
