@@ -23,9 +23,11 @@ blunder pairs; time grid of 30-day steps (24 steps).
 Full run: N = 1000 for core_fixed, 500 for core_auto and end_to_end; ``--quick``: N = 200.
 
 ``--instructions`` (needs valgrind) also counts, for every version, the instructions per pixel
-of one thread solving a 40 x 40 px block of the core cases (fixed lambda 1 and automatic; the
-solve's child minus a baseline child that builds the same stack and inversion without solving):
-unlike the timings, these do not depend on the load of a shared machine.
+of one thread solving a 40 x 40 px block of the core cases and one of the Kaskawulsh accuracy
+case with cloud gaps, where nearly every pixel has its own set of pairs (fixed lambda 1 and
+automatic; the solve's child minus a baseline child that builds the same stack and inversion
+without solving): unlike the timings, these do not depend on the load of a shared machine.
+``--jobs N`` runs N callgrind children at a time.
 
 ``--compare NAME=DIR`` (repeatable) runs every case also on the code of another checkout
 (e.g. an earlier commit unpacked with ``git archive``), right before this checkout's run of
@@ -172,21 +174,25 @@ def instructions_case(size, regularisation, gaps=False):
 INSTRUCTION_CASES = (("fixed", "fixed"), ("auto", "auto"), ("gaps_fixed", "gapsfixed"), ("gaps_auto", "gapsauto"))
 
 
-def count_solve_instructions(versions, size=40):
+def count_solve_instructions(versions, size=40, jobs=1):
     """Instructions per pixel of :func:`instructions_case` (core block and gap block, fixed lambda 1 and auto) for
-    each (label, code) version."""
-    out = {}
+    each (label, code) version; ``jobs`` callgrind children at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    runs = {}
     for label, code in versions:
-        env = dict(os.environ, SERAC_BENCH_CODE=str(code)) if code else None
-        cmd = [sys.executable, __file__, "--child"]
-        out[label] = {"pixels": size * size}
-        for gaps in ("", "gaps"):
-            base, _ = count_instructions(cmd + [f"ir_{gaps}baseline_{size}"], env)
-            out[label][f"instructions_baseline{'_' + gaps if gaps else ''}"] = base
+        for kind in ("baseline", "gapsbaseline") + tuple(kind for _, kind in INSTRUCTION_CASES):
+            env = dict(os.environ, SERAC_BENCH_CODE=str(code)) if code else None
+            runs[label, kind] = ([sys.executable, __file__, "--child", f"ir_{kind}_{size}"], env)
+    with ThreadPoolExecutor(max(1, jobs)) as pool:
+        counts = dict(zip(runs, pool.map(lambda run: count_instructions(*run)[0], runs.values())))
+    out = {}
+    for label, _ in versions:
+        out[label] = {"pixels": size * size, "instructions_baseline": counts[label, "baseline"],
+                      "instructions_baseline_gaps": counts[label, "gapsbaseline"]}
         for key, kind in INSTRUCTION_CASES:
-            total, _ = count_instructions(cmd + [f"ir_{kind}_{size}"], env)
-            base = out[label]["instructions_baseline_gaps" if key.startswith("gaps") else "instructions_baseline"]
-            out[label][f"{key}_instructions_per_pixel"] = (total - base) / (size * size)
+            base = counts[label, "gapsbaseline" if kind.startswith("gaps") else "baseline"]
+            out[label][f"{key}_instructions_per_pixel"] = (counts[label, kind] - base) / (size * size)
         print(f"instructions per pixel [{label}]: " + ", ".join(
             f"{key} {out[label][key + '_instructions_per_pixel']:,.0f}" for key, _ in INSTRUCTION_CASES),
             file=sys.stderr)
@@ -331,6 +337,7 @@ def main():
                         help="what a compared version is (e.g. its commit), for the JSON and the docs")
     parser.add_argument("--instructions", action="store_true",
                         help="also count the instructions per pixel of each version (valgrind; see the docstring)")
+    parser.add_argument("--jobs", type=int, default=1, help="callgrind children run at a time (--instructions)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -372,8 +379,9 @@ def main():
     if args.instructions:
         if not valgrind_available():
             raise SystemExit("--instructions needs valgrind")
-        counts = count_solve_instructions(versions)
-        out["instructions"] = {"case": "one 40 x 40 px block of the core cases, one thread, solve only "
+        counts = count_solve_instructions(versions, jobs=args.jobs)
+        out["instructions"] = {"case": "one 40 x 40 px block of the core cases, and one of the Kaskawulsh accuracy "
+                                       "case with cloud gaps (rows 60-99, columns 30-69), one thread, solve only "
                                        "(callgrind; the child minus a baseline child without the solve)",
                                "versions": counts}
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)

@@ -80,7 +80,7 @@ from ..errors import InputError
 from ..threads import blas_threads
 from .design import (TimeGrid, baselines_days, design_matrix, interval_grid, iso, ordered_pairs, resampling_matrix,
                      smoothness_operator)
-from .direct import PixelSystems, system_columns
+from .direct import PixelSystems, diagonals
 from .patterns import PatternCache, group_rows, layout
 
 ROBUST_METHODS = ("reject", "tukey", "huber", "none")
@@ -104,7 +104,7 @@ SCREEN_REFERENCE = 1.0
 #: With a fixed lambda, the pixels of weight patterns held by fewer pixels (in a batch) are solved one by one at
 #: the lambdas they need (:mod:`.direct`) instead of sharing an eigendecomposition (:mod:`.patterns`); chosen by
 #: measurement (docs/benchmarks.md).
-DIRECT_BELOW = 4
+DIRECT_BELOW = 2
 #: Median of |N(0, I_c)| for c = 1, 2, 3 components: turns a median residual norm into a standard deviation.
 _MEDIAN_NORM = {1: 0.6744897501960817, 2: 1.1774100225154747, 3: 1.5381722544550522}
 
@@ -221,27 +221,26 @@ class _NumpyOps:
 
         out = np.empty_like(L)
         for i, Lk in enumerate(L):
-            inverse, info = dtrtri(Lk.T, lower=0)  # L^T: the same memory in Fortran order, no copy
+            out[i], info = dtrtri(Lk, lower=1)
             if info != 0:
                 return np.linalg.inv(L)
-            out[i] = inverse.T
         return out
 
-    def inverse_cholesky(self, N):
-        """``L^-1`` (lower triangular) of symmetric positive definite matrices ``N = L L^T`` (LAPACK potrf, trtri)."""
-        from scipy.linalg.lapack import dpotrf, dtrtri
+    def inverse_spd(self, N):
+        """Inverses of symmetric positive definite matrices, through their Cholesky factors (LAPACK potrf, potri)."""
+        from scipy.linalg.lapack import dpotrf, dpotri
 
         work = np.array(N, dtype=np.float64, copy=True)
         out = np.empty_like(work)
         for i, Nk in enumerate(work):
-            U, info = dpotrf(Nk.T, lower=0, clean=1, overwrite_a=1)  # N^T = N in Fortran order: N = U^T U, U = L^T
+            U, info = dpotrf(Nk.T, lower=0, overwrite_a=1)  # N^T = N in Fortran order, no copy: N = U^T U
             if info != 0:
                 raise np.linalg.LinAlgError("Matrix is not positive definite")
-            inverse, info = dtrtri(U, lower=0, overwrite_c=1)
+            inverse, info = dpotri(U, lower=0, overwrite_c=1)  # its upper triangle (Fortran order)
             if info != 0:
                 raise np.linalg.LinAlgError("Singular matrix")
-            out[i] = inverse.T
-        return out
+            out[i] = inverse.T  # the lower triangle in C order
+        return np.tril(out) + np.tril(out, -1).swapaxes(-1, -2)
 
     def eigh(self, S):
         return np.linalg.eigh(S)
@@ -309,8 +308,8 @@ class _TorchOps:
         eye = self.xp.eye(L.shape[-1], dtype=L.dtype, device=L.device).expand_as(L)
         return self.xp.linalg.solve_triangular(L, eye, upper=False)
 
-    def inverse_cholesky(self, N):
-        return self.inv_lower(self.cholesky(N))
+    def inverse_spd(self, N):
+        return self.xp.cholesky_inverse(self.cholesky(N))
 
     def eigh(self, S):
         return self.xp.linalg.eigh(S)
@@ -417,10 +416,9 @@ class PairInversion:
         self._AT = self.ops.asarray(np.ascontiguousarray(Ae.T))
         self._DtD = self.ops.asarray(self.DtD)
         self._R = self.ops.asarray(self.R)
-        columns = system_columns(Ae, self.R, D)  # for PixelSystems
-        self._columns = self.ops.asarray(columns)
-        self._columns_AD = self.ops.asarray(np.ascontiguousarray(columns[:, :Ae.shape[0] + D.shape[0]]))
-        self._DtD_rank = D.shape[0]
+        self._DT = self.ops.asarray(np.ascontiguousarray(D.T))  # for PixelSystems
+        bands = diagonals(D)
+        self._diagonals = None if bands is None else [(o, self.ops.asarray(v)) for o, v in bands]
         self._A_steps = self.ops.asarray(self.A)
         self._diag = self.ops.as_index(np.arange(n))
         self._base = self.ops.asarray(self.base_weights)
@@ -496,14 +494,16 @@ class PairInversion:
         pixel the candidate minimising GCV, among those leaving at least ``MIN_DOF_FRACTION`` of
         the pairs as residual degrees of freedom. With a fixed lambda (> 0), the pixels of patterns
         held by fewer than ``DIRECT_BELOW`` pixels are solved one by one instead (:meth:`_fit_direct`:
-        the same values). Returns a dict of backend arrays: ``x`` (P, n, c) interval velocities,
+        the same values), where they need few lambdas: without screening, or with 'reject' (only the
+        suspects are screened at every level). Returns a dict of backend arrays: ``x`` (P, n, c) interval velocities,
         ``best`` (P,) index of the lambda, ``posterior`` (P, k), ``rss`` (P, c), ``dof`` (P,) (see
         :meth:`_step_errors`), and with ``screen`` ``z`` (P, m) each pair's standardised residual
         (:meth:`_screen`).
         """
         rows, inverse, order, starts = group_rows(rw)
         lams, fixed = self._lambdas()
-        if fixed is not None and lams[fixed] > 0:
+        # continuous robust weights screen every pixel at every level: an eigendecomposition serves them all
+        if fixed is not None and lams[fixed] > 0 and (not screen or self.settings.robust == "reject"):
             few = (np.diff(starts) < DIRECT_BELOW)[inverse]
             if few.all():
                 return self._fit_direct(y, rw, valid, screen)
@@ -592,7 +592,7 @@ class PairInversion:
 
     def _pattern_terms(self, y, C, pat, g, inverse, order, starts, too_few):
         """The screening terms of pixels through their weight patterns: ``terms(sel, index)`` for :meth:`_screen`."""
-        ops, xp = self.ops, self.ops.xp
+        ops = self.ops
 
         def terms(sel, index):
             if sel is None:
@@ -603,13 +603,21 @@ class PairInversion:
                 y_s, C_s, g_s, o, few = y[s], C[s], g[s], ops.as_index(sub_order), too_few[s]
             P, m, c = y_s.shape
             L = index.shape[1]
-            gi = g_s[:, None]
-            d = pat.d[gi, index].swapaxes(1, 2)  # (P, n, L)
+            levels = ops.to_numpy(index[0])
+            if bool((index == index[:1]).all()):  # the same levels in every row: gather whole rows of patterns
+                cols = ops.as_index(levels)
+                d = pat.d[:, cols].swapaxes(1, 2)[g_s]  # (P, n, L)
+                lev1, lev2 = pat.lev1[:, :, cols][g_s], pat.lev2[:, :, cols][g_s]  # (P, m, L)
+                few = few[:, cols]
+            else:
+                gi = g_s[:, None]
+                d = pat.d[gi, index].swapaxes(1, 2)
+                lev1 = pat.lev1[gi, :, index].swapaxes(1, 2)
+                lev2 = pat.lev2[gi, :, index].swapaxes(1, 2)
+                few = few[ops.as_index(np.arange(P))[:, None], index]
             coef = (C_s[:, :, None, :] / d[:, :, :, None]).reshape(P, -1, L * c)  # (P, n, L c)
             res = y_s[:, :, None, :] - pat.apply(pat.AV, o, st, coef).reshape(P, m, L, c)
-            lev1 = pat.lev1[gi, :, index].swapaxes(1, 2)  # (P, m, L)
-            lev2 = pat.lev2[gi, :, index].swapaxes(1, 2)
-            return self._residual_norm(res), lev1, lev2, few[ops.as_index(np.arange(P))[:, None], index]
+            return self._residual_norm(res), lev1, lev2, few
 
         return terms
 
@@ -799,9 +807,9 @@ class PairInversion:
         res = y - xp.matmul(self._A, x)
         sq = (res * res).mean(-1)
         rw_b = ops.asarray(rw)
-        step_w = rw_b[:, :, None] * self._A_steps[None]
-        step_rms = _weighted_rms(xp, sq[:, :, None], step_w, axis=1)
-        rms = _weighted_rms(xp, sq, rw_b, axis=1)
+        # over the pairs overlapping each step, weighted by robust weight times overlap (P, k)
+        step_rms = _weighted_rms(xp, xp.matmul(rw_b * sq, self._A_steps), xp.matmul(rw_b, self._A_steps))
+        rms = _weighted_rms(xp, (rw_b * sq).sum(1), rw_b.sum(1))
         velocity = ops.to_numpy(xp.matmul(self._R, x))
         error = ops.to_numpy(self._step_errors(fit))
 
@@ -820,10 +828,9 @@ class PairInversion:
         out.solved[index] = True
 
 
-def _weighted_rms(xp, squares, weights, axis):
-    """sqrt(sum(w * squares) / sum(w)) along ``axis``; NaN where the weights sum to 0."""
-    total = weights.sum(axis)
-    rms = xp.sqrt((weights * squares).sum(axis) / xp.clip(total, 1e-12, None))
+def _weighted_rms(xp, weighted, total):
+    """sqrt(sum(w * squares) / sum(w)) from the two sums; NaN where the weights sum to 0."""
+    rms = xp.sqrt(weighted / xp.clip(total, 1e-12, None))
     return xp.where(total > 0, rms, xp.full_like(rms, float("nan")))
 
 
