@@ -305,22 +305,28 @@ def test_fixed_lambda_equals_a_direct_solve_with_the_final_weights():
     obs, _, d1, d2, grid, _ = scenario(pixels=40, sigma_disp=5.0, outliers=3)
     obs[:8, :10] = np.nan
     for lam in (0.3, 1.0, 3.0):
-        inv = PairInversion(d1, d2, grid, InversionSettings(regularisation=lam, backend="numpy"))
-        sol = inv.solve(obs)
-        assert np.all(sol.regularisation == lam)
-        A, R = inv.A_intervals, inv.R
-        for p in range(obs.shape[0]):
-            w = inv.base_weights * sol.weights[p]
-            y = np.nan_to_num(obs[p])
-            N0 = A.T @ (w[:, None] * A)
-            Ninv = np.linalg.inv(N0 + lam * inv.DtD)
-            x = Ninv @ (A.T @ (w[:, None] * y))
-            rss = (w[:, None] * (y - A @ x) ** 2).sum(0)
-            dof = max(sol.weights[p].sum() - np.trace(Ninv @ N0), 1.0)
-            error = np.sqrt(np.einsum("kn,nj,kj->k", R, Ninv, R)[:, None] * rss[None] / dof)
-            keep = np.isfinite(sol.velocity[p])
-            np.testing.assert_allclose(sol.velocity[p][keep], (R @ x)[keep], rtol=1e-8, atol=1e-6)
-            np.testing.assert_allclose(sol.error[p][keep], error[keep], rtol=1e-6)
+        assert_plain_solutions(obs, PairInversion(d1, d2, grid, InversionSettings(regularisation=lam,
+                                                                                  backend="numpy")), lam)
+
+
+def assert_plain_solutions(obs, inv, lam):
+    """Each pixel's series and step errors are the regularised normal equations' at its final weights."""
+    sol = inv.solve(obs)
+    assert np.all(sol.regularisation == lam)
+    A, R = inv.A_intervals, inv.R
+    for p in range(obs.shape[0]):
+        w = inv.base_weights * sol.weights[p]
+        y = np.nan_to_num(obs[p])
+        N0 = A.T @ (w[:, None] * A)
+        Ninv = np.linalg.inv(N0 + lam * inv.DtD)
+        x = Ninv @ (A.T @ (w[:, None] * y))
+        rss = (w[:, None] * (y - A @ x) ** 2).sum(0)
+        dof = max(sol.weights[p].sum() - np.trace(Ninv @ N0), 1.0)
+        error = np.sqrt(np.einsum("kn,nj,kj->k", R, Ninv, R)[:, None] * rss[None] / dof)
+        keep = np.isfinite(sol.velocity[p])
+        assert keep.any()
+        np.testing.assert_allclose(sol.velocity[p][keep], (R @ x)[keep], rtol=1e-8, atol=1e-6)
+        np.testing.assert_allclose(sol.error[p][keep], error[keep], rtol=1e-6)
 
 
 def gappy_scenario(pixels=160, components=2, seed=4):
@@ -374,23 +380,8 @@ def test_direct_solves_equal_a_plain_solve_with_the_final_weights(monkeypatch):
 
     monkeypatch.setattr(inversion, "DIRECT_BELOW", 10**9)
     obs, d1, d2, grid = gappy_scenario(pixels=30)
-    lam = 0.5
-    inv = PairInversion(d1, d2, grid, InversionSettings(regularisation=lam, backend="numpy"))
-    sol = inv.solve(obs)
-    A, R = inv.A_intervals, inv.R
-    for p in range(obs.shape[0]):
-        w = inv.base_weights * sol.weights[p]
-        y = np.nan_to_num(obs[p])
-        N0 = A.T @ (w[:, None] * A)
-        Ninv = np.linalg.inv(N0 + lam * inv.DtD)
-        x = Ninv @ (A.T @ (w[:, None] * y))
-        rss = (w[:, None] * (y - A @ x) ** 2).sum(0)
-        dof = max(sol.weights[p].sum() - np.trace(Ninv @ N0), 1.0)
-        error = np.sqrt(np.einsum("kn,nj,kj->k", R, Ninv, R)[:, None] * rss[None] / dof)
-        keep = np.isfinite(sol.velocity[p])
-        assert keep.any()
-        np.testing.assert_allclose(sol.velocity[p][keep], (R @ x)[keep], rtol=1e-8, atol=1e-6)
-        np.testing.assert_allclose(sol.error[p][keep], error[keep], rtol=1e-6)
+    assert_plain_solutions(obs, PairInversion(d1, d2, grid, InversionSettings(regularisation=0.5, backend="numpy")),
+                           0.5)
 
 
 @pytest.mark.skipif(not has_module("torch"), reason="needs torch")
