@@ -385,13 +385,14 @@ def test_direct_solves_equal_a_plain_solve_with_the_final_weights(monkeypatch):
 
 
 @pytest.mark.skipif(not has_module("torch"), reason="needs torch")
-def test_direct_solves_on_torch_match_numpy(monkeypatch):
+@pytest.mark.parametrize("backend", ["torch-cpu", pytest.param("torch-cuda", marks=requires_gpu)])
+def test_direct_solves_on_torch_match_numpy(monkeypatch, backend):
     import serac.core.timeseries.inversion as inversion
 
     monkeypatch.setattr(inversion, "DIRECT_BELOW", 10**9)
     obs, d1, d2, grid = gappy_scenario(pixels=40)
     ref = PairInversion(d1, d2, grid, InversionSettings(regularisation=1.0, backend="numpy")).solve(obs)
-    got = PairInversion(d1, d2, grid, InversionSettings(regularisation=1.0, backend="torch-cpu")).solve(obs)
+    got = PairInversion(d1, d2, grid, InversionSettings(regularisation=1.0, backend=backend)).solve(obs)
     np.testing.assert_allclose(got.velocity, ref.velocity, rtol=1e-9, atol=1e-8, equal_nan=True)
     np.testing.assert_allclose(got.error, ref.error, rtol=1e-9, atol=1e-8, equal_nan=True)
     np.testing.assert_array_equal(got.weights, ref.weights)
