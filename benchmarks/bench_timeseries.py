@@ -23,9 +23,11 @@ blunder pairs; time grid of 30-day steps (24 steps).
 Full run: N = 1000 for core_fixed, 500 for core_auto and end_to_end; ``--quick``: N = 200.
 
 ``--instructions`` (needs valgrind) also counts, for every version, the instructions per pixel
-of one thread solving a 40 x 40 px block of the core cases (fixed lambda 1 and automatic; the
-solve's child minus a baseline child that builds the same stack and inversion without solving):
-unlike the timings, these do not depend on the load of a shared machine.
+of one thread solving a 40 x 40 px block of the core cases and one of the Kaskawulsh accuracy
+case with cloud gaps, where nearly every pixel has its own set of pairs (fixed lambda 1 and
+automatic; the solve's child minus a baseline child that builds the same stack and inversion
+without solving): unlike the timings, these do not depend on the load of a shared machine.
+``--jobs N`` runs N callgrind children at a time.
 
 ``--compare NAME=DIR`` (repeatable) runs every case also on the code of another checkout
 (e.g. an earlier commit unpacked with ``git archive``), right before this checkout's run of
@@ -127,41 +129,73 @@ def core_case(size, regularisation):
             "rmse_m_per_yr": (sq_err / n_err) ** 0.5, "rss_baseline_mb": base, "peak_rss_mb": peak_rss_mb()}
 
 
-def instructions_case(size, regularisation):
+def gap_scenario():
+    """The Kaskawulsh accuracy case's pairs: 30 % of the acquisitions lost, four blunder pairs and a cloud gap of 15 %
+    of the area in every pair (nearly every pixel has its own set of valid pairs)."""
+    from serac.core.timeseries import synthetic as syn
+
+    field, _ = kaskawulsh_field(window=(320, 280, 160, 100))
+    return syn.field_scenario(field, n_pairs=40, revisit_days=8, drop_fraction=0.3, min_baseline=16,
+                              signal=syn.SeasonalSignal(amplitude=0.4, peak_doy=190), sigma_disp=3.0,
+                              outlier_pairs=4, outlier_size=300.0, outlier_fraction=0.5, gap_fraction=0.15, seed=7)
+
+
+def instructions_case(size, regularisation, gaps=False):
     """One block of the core cases (``size`` x ``size`` px), solved on one thread unless ``regularisation`` is None
-    (the baseline: the same stack, inversion and a one-pixel warm-up solve by another inversion, no solve)."""
+    (the baseline: the same stack, inversion and a one-pixel warm-up solve by another inversion, no solve).
+
+    ``gaps``: instead, a ``size`` x ``size`` px block of the Kaskawulsh accuracy case with cloud gaps
+    (:func:`gap_scenario`; rows 60-, columns 30-).
+    """
     import numpy as np
 
     from serac.core.timeseries import InversionSettings, PairInversion, TimeGrid
     from serac.core.timeseries import synthetic as syn
 
-    field, _ = kaskawulsh_field(size)
-    first = scenario(field[:, :2, :2])
+    if gaps:
+        sc = gap_scenario()
+        first, stack = sc, sc.stack[:, :, 60:60 + size, 30:30 + size]
+    else:
+        field, _ = kaskawulsh_field(size)
+        first = scenario(field[:, :2, :2])
+        stack, _ = syn.pair_stack(field, first.signal, first.date1, first.date2, sigma_disp=3.0, outlier_pairs=2,
+                                  outlier_size=300.0, outlier_fraction=0.5, rng=np.random.default_rng(0))
     tgrid = TimeGrid.for_pairs(first.date1, first.date2, 30)
-    stack, _ = syn.pair_stack(field, first.signal, first.date1, first.date2, sigma_disp=3.0, outlier_pairs=2,
-                              outlier_size=300.0, outlier_fraction=0.5, rng=np.random.default_rng(0))
     obs = stack.reshape(stack.shape[0], 2, -1).transpose(2, 0, 1)
     settings = InversionSettings(regularisation=1.0 if regularisation is None else regularisation, backend="numpy")
     PairInversion(first.date1, first.date2, tgrid, settings).solve(obs[:1])  # imports and first calls, in both
     inversion = PairInversion(first.date1, first.date2, tgrid, settings)  # a new one: nothing kept from the warm-up
     if regularisation is not None:
         inversion.solve(obs)
-    return {"pixels": size * size}
+    return {"pixels": int(obs.shape[0])}
 
 
-def count_solve_instructions(versions, size=40):
-    """Instructions per pixel of :func:`instructions_case` (fixed lambda 1, auto) for each (label, code) version."""
-    out = {}
+#: The instruction-count cases: (key in the JSON, child case kind); "gaps...": the block with cloud gaps.
+INSTRUCTION_CASES = (("fixed", "fixed"), ("auto", "auto"), ("gaps_fixed", "gapsfixed"), ("gaps_auto", "gapsauto"))
+
+
+def count_solve_instructions(versions, size=40, jobs=1):
+    """Instructions per pixel of :func:`instructions_case` (core block and gap block, fixed lambda 1 and auto) for
+    each (label, code) version; ``jobs`` callgrind children at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    runs = {}
     for label, code in versions:
-        env = dict(os.environ, SERAC_BENCH_CODE=str(code)) if code else None
-        cmd = [sys.executable, __file__, "--child"]
-        base, _ = count_instructions(cmd + [f"ir_baseline_{size}"], env)
-        out[label] = {"pixels": size * size, "instructions_baseline": base}
-        for kind in ("fixed", "auto"):
-            total, _ = count_instructions(cmd + [f"ir_{kind}_{size}"], env)
-            out[label][f"{kind}_instructions_per_pixel"] = (total - base) / (size * size)
-        print(f"instructions per pixel [{label}]: fixed {out[label]['fixed_instructions_per_pixel']:,.0f}, auto "
-              f"{out[label]['auto_instructions_per_pixel']:,.0f}", file=sys.stderr)
+        for kind in ("baseline", "gapsbaseline") + tuple(kind for _, kind in INSTRUCTION_CASES):
+            env = dict(os.environ, SERAC_BENCH_CODE=str(code)) if code else None
+            runs[label, kind] = ([sys.executable, __file__, "--child", f"ir_{kind}_{size}"], env)
+    with ThreadPoolExecutor(max(1, jobs)) as pool:
+        counts = dict(zip(runs, pool.map(lambda run: count_instructions(*run)[0], runs.values())))
+    out = {}
+    for label, _ in versions:
+        out[label] = {"pixels": size * size, "instructions_baseline": counts[label, "baseline"],
+                      "instructions_baseline_gaps": counts[label, "gapsbaseline"]}
+        for key, kind in INSTRUCTION_CASES:
+            base = counts[label, "gapsbaseline" if kind.startswith("gaps") else "baseline"]
+            out[label][f"{key}_instructions_per_pixel"] = (counts[label, kind] - base) / (size * size)
+        print(f"instructions per pixel [{label}]: " + ", ".join(
+            f"{key} {out[label][key + '_instructions_per_pixel']:,.0f}" for key, _ in INSTRUCTION_CASES),
+            file=sys.stderr)
     return out
 
 
@@ -200,10 +234,8 @@ def accuracy_case(which):
     from serac.core.timeseries import synthetic as syn
 
     if which == "kaskawulsh":
-        field, _ = kaskawulsh_field(window=(320, 280, 160, 100))
-        sc = syn.field_scenario(field, n_pairs=40, revisit_days=8, drop_fraction=0.3, min_baseline=16,
-                                signal=syn.SeasonalSignal(amplitude=0.4, peak_doy=190), sigma_disp=3.0,
-                                outlier_pairs=4, outlier_size=300.0, outlier_fraction=0.5, gap_fraction=0.15, seed=7)
+        sc = gap_scenario()
+        field = sc.field
     else:
         window = (150, 150, 120, 110)
         field = np.stack([rio.read_raster(str(COLUMBIA).format(c), window=window).band(1)
@@ -259,7 +291,9 @@ def child(args):
         out = core_case(int(args.case.rsplit("_", 1)[1]), "auto")
     elif args.case.startswith("ir_"):
         kind, size = args.case.split("_")[1:]
-        out = instructions_case(int(size), {"fixed": 1.0, "auto": "auto", "baseline": None}[kind])
+        gaps = kind.startswith("gaps")
+        kind = kind[4:] if gaps else kind
+        out = instructions_case(int(size), {"fixed": 1.0, "auto": "auto", "baseline": None}[kind], gaps=gaps)
     elif args.case.startswith("build_"):
         out = build_pairs(int(args.case.rsplit("_", 1)[1]), args.folder)
     elif args.case.startswith("end_to_end_"):
@@ -303,6 +337,7 @@ def main():
                         help="what a compared version is (e.g. its commit), for the JSON and the docs")
     parser.add_argument("--instructions", action="store_true",
                         help="also count the instructions per pixel of each version (valgrind; see the docstring)")
+    parser.add_argument("--jobs", type=int, default=1, help="callgrind children run at a time (--instructions)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -344,8 +379,9 @@ def main():
     if args.instructions:
         if not valgrind_available():
             raise SystemExit("--instructions needs valgrind")
-        counts = count_solve_instructions(versions)
-        out["instructions"] = {"case": "one 40 x 40 px block of the core cases, one thread, solve only "
+        counts = count_solve_instructions(versions, jobs=args.jobs)
+        out["instructions"] = {"case": "one 40 x 40 px block of the core cases, and one of the Kaskawulsh accuracy "
+                                       "case with cloud gaps (rows 60-99, columns 30-69), one thread, solve only "
                                        "(callgrind; the child minus a baseline child without the solve)",
                                "versions": counts}
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)

@@ -89,6 +89,11 @@ def table(topic, data):
     return lines + [""]
 
 
+#: Column titles of the time-series comparison's instruction counts (keys ``<name>_instructions_per_pixel``).
+_INSTRUCTION_COLUMNS = {"fixed": "fixed lambda 1", "auto": "automatic", "gaps_fixed": "cloud gaps, fixed lambda 1",
+                        "gaps_auto": "cloud gaps, automatic"}
+
+
 def comparison(path, data):
     """Before/after table of a benchmark run with ``--compare`` (its ``versions``, measured back to back)."""
     versions = data["versions"]
@@ -116,16 +121,25 @@ def comparison(path, data):
     counts = data.get("instructions", {}).get("versions")
     if counts:
         now = counts.get(names[-1], {})
+        keys = [k for k in now if k.endswith("_instructions_per_pixel")]
+        titles = [_INSTRUCTION_COLUMNS.get(k[:-len("_instructions_per_pixel")], k) for k in keys]
         lines += ["", f"Instructions per pixel ({data['instructions']['case']}):", "",
-                  "| version | fixed lambda 1 | automatic | fixed: now / version | automatic: now / version |",
-                  "|---|---|---|---|---|"]
+                  "| version | " + " | ".join(titles) + " | " + " | ".join(f"{t}: now / version" for t in titles)
+                  + " |", "|" + "---|" * (1 + 2 * len(keys))]
         for n in names:
             fig = counts.get(n, {})
-            ratios = [now.get(k) / fig[k] if fig.get(k) and now.get(k) else None
-                      for k in ("fixed_instructions_per_pixel", "auto_instructions_per_pixel")]
-            lines.append(f"| {n} | {_cell(fig.get('fixed_instructions_per_pixel'))} | "
-                         f"{_cell(fig.get('auto_instructions_per_pixel'))} | "
+            ratios = [now.get(k) / fig[k] if fig.get(k) and now.get(k) else None for k in keys]
+            lines.append(f"| {n} | " + " | ".join(_cell(fig.get(k)) for k in keys) + " | "
                          + " | ".join("" if r is None else f"{r:.2f}" for r in ratios) + " |")
+    solve = [(case, label) for case in by_case[-1] if case.startswith("accuracy_")
+             for label in ("fixed_lambda_1", "auto_gcv") if "solve_s" in by_case[-1][case].get(label, {})]
+    if solve:
+        lines += ["", "| accuracy case: solve time (s) | " + " | ".join(names) + " | "
+                  + " | ".join(f"time now / {n}" for n in names[:-1]) + " |", "|" + "---|" * (2 * len(names))]
+        for case, label in solve:
+            times = [v.get(case, {}).get(label, {}).get("solve_s") for v in by_case]
+            lines.append(f"| {case}, {label.replace('_', ' ')} | " + " | ".join(_cell(t) for t in times) + " | "
+                         + " | ".join("" if not t else f"{times[-1] / t:.2f}" for t in times[:-1]) + " |")
     lines += ["", "| accuracy case (RMSE all / fast, m/yr) | " + " | ".join(names) + " |",
               "|" + "---|" * (1 + len(names))]
     for case in by_case[-1]:

@@ -115,11 +115,17 @@ LIMITS = (
     "inconsistent at every smoothing level; a handful of pixels of the 48-day blunder pair of seed 2 also keep it. "
     "The speed-up error is lower on average but not in every seed (see the per-seed line). On the gappy Kaskawulsh "
     "case the 2-sigma error covers fewer true errors than it should (a Gaussian would give 95 %), before and now. "
-    "Where cloud gaps give nearly every pixel its own set of pairs (Kaskawulsh), pixels share few factorisations and "
-    "each costs an eigendecomposition on the intervals: there the automatic smoothing solves about as fast as "
-    "before issue 20 and a fixed lambda about 4 times slower (1.7 times on the Columbia case, whose blunders give "
-    "many patterns of pairs left out); without gaps a fixed lambda is as fast as before issue 20 (the issue-20 "
-    "section of docs/benchmarks.md: solve times of the accuracy cases, rates and instructions per pixel).")
+    "Where cloud gaps give nearly every pixel its own set of pairs (Kaskawulsh), pixels share few factorisations: "
+    "with a fixed lambda a pixel whose set of pairs no other pixel of its batch shares is solved on its own (a "
+    "Cholesky factorisation at each smoothing level it needs instead of an eigendecomposition; the same values to "
+    "rounding), yet a fixed lambda is still about 3 times slower there than before issue 20 (1.65 M against 0.53 M "
+    "instructions per pixel on a 40 x 40 px block of the case, 2.26 M before this change; 2.1-2.3 s against 0.8-1.0 s"
+    " of CPU for the whole case), and about 1.7 times slower on the Columbia case, whose cost is the screening of "
+    "every pixel at up to five smoothing levels on 55 intervals (before issue 20: one level on 24 output steps). The "
+    "automatic smoothing costs about as much as before issue 20 on the gappy block (1.04 times the instructions); "
+    "without gaps a fixed lambda costs 0.85 times and the automatic smoothing 0.31 times the instructions per pixel "
+    "before issue 20 (the issue-20 section of docs/benchmarks.md: solve times of the accuracy cases, rates and "
+    "instructions per pixel).")
 
 
 def run_version():

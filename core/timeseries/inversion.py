@@ -23,7 +23,9 @@ Pixels with the same weights (the same valid pairs and pairs left out: most
 pixels of a stack) have the same normal matrix: it is factorised once per such
 *weight pattern* (:mod:`.patterns`), and each pixel only costs a few small
 matrix-vector products; a pixel's values do not depend on the other pixels of
-its batch.
+its batch. With a fixed lambda, the pixels of patterns few others share are
+solved on their own at the lambdas they need (:mod:`.direct`; the same values to
+rounding).
 
 Weights: ``W_i = 1 / sigma_i^2`` normalised to a median of 1 over the pairs, with
 ``sigma_i`` the pair's error (m/yr) when known, else ``sigma_i ∝ 1 / baseline_i``
@@ -78,6 +80,7 @@ from ..errors import InputError
 from ..threads import blas_threads
 from .design import (TimeGrid, baselines_days, design_matrix, interval_grid, iso, ordered_pairs, resampling_matrix,
                      smoothness_operator)
+from .direct import PixelSystems, diagonals
 from .patterns import PatternCache, group_rows, layout
 
 ROBUST_METHODS = ("reject", "tukey", "huber", "none")
@@ -96,8 +99,12 @@ MIN_DOF_FRACTION = 0.2
 #: c independent standard normal errors exceeds it with probability 1e-3).
 REJECT_Z = {1: 3.2905, 2: 3.7169, 3: 4.0331}
 #: Pairs are screened at every candidate lambda up to the chosen one or this one, whichever is larger (see
-#: PairInversion._standardised_residuals).
+#: PairInversion._screen).
 SCREEN_REFERENCE = 1.0
+#: With a fixed lambda, the pixels of weight patterns held by fewer pixels (in a batch) are solved one by one at
+#: the lambdas they need (:mod:`.direct`) instead of sharing an eigendecomposition (:mod:`.patterns`); chosen by
+#: measurement (docs/benchmarks.md).
+DIRECT_BELOW = 2
 #: Median of |N(0, I_c)| for c = 1, 2, 3 components: turns a median residual norm into a standard deviation.
 _MEDIAN_NORM = {1: 0.6744897501960817, 2: 1.1774100225154747, 3: 1.5381722544550522}
 
@@ -219,6 +226,22 @@ class _NumpyOps:
                 return np.linalg.inv(L)
         return out
 
+    def inverse_spd(self, N):
+        """Inverses of symmetric positive definite matrices, through their Cholesky factors (LAPACK potrf, potri)."""
+        from scipy.linalg.lapack import dpotrf, dpotri
+
+        work = np.array(N, dtype=np.float64, copy=True)
+        out = np.empty_like(work)
+        for i, Nk in enumerate(work):
+            U, info = dpotrf(Nk.T, lower=0, overwrite_a=1)  # N^T = N in Fortran order, no copy: N = U^T U
+            if info != 0:
+                raise np.linalg.LinAlgError("Matrix is not positive definite")
+            inverse, info = dpotri(U, lower=0, overwrite_c=1)  # its upper triangle (Fortran order)
+            if info != 0:
+                raise np.linalg.LinAlgError("Singular matrix")
+            out[i] = inverse.T  # the lower triangle in C order
+        return np.tril(out) + np.tril(out, -1).swapaxes(-1, -2)
+
     def eigh(self, S):
         return np.linalg.eigh(S)
 
@@ -284,6 +307,9 @@ class _TorchOps:
     def inv_lower(self, L):
         eye = self.xp.eye(L.shape[-1], dtype=L.dtype, device=L.device).expand_as(L)
         return self.xp.linalg.solve_triangular(L, eye, upper=False)
+
+    def inverse_spd(self, N):
+        return self.xp.cholesky_inverse(self.cholesky(N))
 
     def eigh(self, S):
         return self.xp.linalg.eigh(S)
@@ -390,6 +416,9 @@ class PairInversion:
         self._AT = self.ops.asarray(np.ascontiguousarray(Ae.T))
         self._DtD = self.ops.asarray(self.DtD)
         self._R = self.ops.asarray(self.R)
+        self._DT = self.ops.asarray(np.ascontiguousarray(D.T))  # for PixelSystems
+        bands = diagonals(D)
+        self._diagonals = None if bands is None else [(o, self.ops.asarray(v)) for o, v in bands]
         self._A_steps = self.ops.asarray(self.A)
         self._diag = self.ops.as_index(np.arange(n))
         self._base = self.ops.asarray(self.base_weights)
@@ -423,14 +452,17 @@ class PairInversion:
     def chunk_pixels(self, n_components):
         """Pixels solved together so that their working arrays stay within half of ``settings.chunk_mb``.
 
-        The other half is for the factorisations of their weight patterns (``_max_patterns`` at a time).
+        The other half is for the factorisations of their weight patterns (``_max_patterns`` at a time), or
+        for the systems of pixels solved one by one (``_max_direct`` at a time).
         """
         n, m, k, c = self.n_unknowns, self.n_pairs, self.n_steps, n_components
         K = len(self._lambdas()[0])
         per_pixel = 8 * (K * (n * c + 3 * m * c + 8 * m + n + 4) + 4 * m * c + 4 * n * c + 2 * k)
         per_pattern = 8 * (8 * n * n + 2 * m * n + K * (3 * n + k + 2 * m))
+        per_system = 8 * (4 * n * n + n * (2 * m + k + n) + 2 * K * m + 2 * n * c)
         budget = self.settings.chunk_mb * 2**20 / 2
         self._max_patterns = max(16, int(budget // per_pattern))
+        self._max_direct = max(16, int(budget // per_system))
         return max(256, int(budget // per_pixel))
 
     # -- building blocks ----------------------------------------------------------------------------------------------
@@ -460,20 +492,42 @@ class PairInversion:
         Pixels with the same weight row share one :class:`~.patterns.WeightPatterns` factorisation
         over the candidate lambdas (at most ``self._max_patterns`` at a time). 'auto' takes for each
         pixel the candidate minimising GCV, among those leaving at least ``MIN_DOF_FRACTION`` of
-        the pairs as residual degrees of freedom. Returns a dict of backend arrays: ``x`` (P, n, c)
-        interval velocities, ``best`` (P,) index of the lambda, ``posterior`` (P, k), ``rss`` (P, c),
-        ``dof`` (P,) (see :meth:`_step_errors`), and with ``screen`` ``z`` (P, m) each pair's
-        standardised residual (:meth:`_standardised_residuals`).
+        the pairs as residual degrees of freedom. With a fixed lambda (> 0), the pixels of patterns
+        held by fewer than ``DIRECT_BELOW`` pixels are solved one by one instead (:meth:`_fit_direct`:
+        the same values), where they need few lambdas: without screening, or with 'reject' (only the
+        suspects are screened at every level). Returns a dict of backend arrays: ``x`` (P, n, c) interval velocities,
+        ``best`` (P,) index of the lambda, ``posterior`` (P, k), ``rss`` (P, c), ``dof`` (P,) (see
+        :meth:`_step_errors`), and with ``screen`` ``z`` (P, m) each pair's standardised residual
+        (:meth:`_screen`).
         """
-        ops, xp = self.ops, self.ops.xp
         rows, inverse, order, starts = group_rows(rw)
+        lams, fixed = self._lambdas()
+        # continuous robust weights screen every pixel at every level: an eigendecomposition serves them all
+        if fixed is not None and lams[fixed] > 0 and (not screen or self.settings.robust == "reject"):
+            few = (np.diff(starts) < DIRECT_BELOW)[inverse]
+            if few.all():
+                return self._fit_direct(y, rw, valid, screen)
+            if few.any():
+                return self._fit_parts(y, rw, valid, screen, [(np.flatnonzero(~few), self._fit_patterns),
+                                                              (np.flatnonzero(few), self._fit_direct)])
+        return self._fit_patterns(y, rw, valid, screen, (rows, inverse, order, starts))
+
+    def _fit_parts(self, y, rw, valid, screen, parts):
+        """:meth:`_fit` by parts: ``parts`` a list of (pixel indices, fit method), every pixel in one part."""
+        ops = self.ops
+        fits = [fit(y[ops.as_index(px)], rw[px], valid[px], screen) for px, fit in parts]
+        back = ops.as_index(np.argsort(np.concatenate([px for px, _ in parts])))
+        return {key: ops.concat([part[key] for part in fits])[back] for key in fits[0]}
+
+    def _fit_patterns(self, y, rw, valid, screen=True, grouped=None):
+        """:meth:`_fit` through the weight patterns' eigendecompositions (``grouped``: :func:`.group_rows` of rw)."""
+        ops, xp = self.ops, self.ops.xp
+        rows, inverse, order, starts = grouped or group_rows(rw)
         if rows.shape[0] > self._max_patterns:  # a few patterns at a time (memory); each pixel is on its own anyway
-            parts = []
-            for first in range(0, rows.shape[0], self._max_patterns):
-                px = order[starts[first]:starts[min(first + self._max_patterns, rows.shape[0])]]
-                parts.append(self._fit(y[ops.as_index(px)], rw[px], valid[px], screen))
-            back = ops.as_index(np.argsort(order))  # pixels were taken pattern by pattern (``order``)
-            return {key: ops.concat([part[key] for part in parts])[back] for key in parts[0]}
+            step = self._max_patterns
+            return self._fit_parts(y, rw, valid, screen, [
+                (order[starts[first]:starts[min(first + step, rows.shape[0])]], self._fit)
+                for first in range(0, rows.shape[0], step)])
         lams, fixed = self._lambdas()
         m_eff = rows.sum(1)
         pat = self._patterns.patterns(self, rows, ops.asarray(lams))
@@ -485,8 +539,7 @@ class PairInversion:
         yWy = (wy * y).sum(1)  # (P, c)
         dof = pat.dof[g]  # (P, K)
         m_px = ops.asarray(m_eff[inverse])
-        # near-interpolating fits (more intervals than pairs) leave too few residual degrees of freedom for GCV
-        too_few = dof < xp.clip(MIN_DOF_FRACTION * m_px, 1.0, None)[:, None]
+        too_few = self._too_few(dof, m_px)
         if fixed is None:  # GCV of every candidate: m rss / dof^2
             rss = yWy.sum(-1)[:, None] - xp.matmul(pat.fit[g], C2.sum(-1)[:, :, None])[..., 0]  # (P, K)
             score = m_px[:, None] * xp.clip(rss, 0.0, None) / xp.clip(dof, 1e-6, None) ** 2
@@ -501,31 +554,134 @@ class PairInversion:
         out = {"x": x, "best": best, "posterior": pat.posterior[g, :, best], "rss": rss_c,
                "dof": xp.clip(pat.dof[g, best], 1e-6, None)}
         if screen:
-            out["z"] = self._screen(y, C, pat, g, o, starts, inverse, rw, valid, best, too_few, lams)
+            terms = self._pattern_terms(y, C, pat, g, inverse, o, starts, too_few)
+            out["z"] = self._screen(terms, rw, valid, best, lams, fixed, too_few)
         return out
 
-    def _screen(self, y, C, pat, g, order, starts, inverse, rw, valid, best, too_few, lams):
+    def _fit_direct(self, y, rw, valid, screen=True):
+        """:meth:`_fit` of pixels solved one by one at the lambdas they need (fixed lambda; :mod:`.direct`)."""
+        ops, xp = self.ops, self.ops.xp
+        if rw.shape[0] > self._max_direct:  # memory: n x n matrices per pixel
+            step = self._max_direct
+            return self._fit_parts(y, rw, valid, screen, [(np.arange(first, min(first + step, rw.shape[0])),
+                                                           self._fit_direct)
+                                                          for first in range(0, rw.shape[0], step)])
+        lams, fixed = self._lambdas()
+        w = ops.asarray(rw * self.base_weights[None])
+        systems = PixelSystems(self, w, w[:, :, None] * y, ops.asarray(rw.sum(1)), lams)
+        at = systems.level(fixed)
+        res = y - xp.matmul(self._A, at["x"])
+        # the weighted residual squares plus the ridge's share (as the eigendecompositions' yWy - sum fit C^2)
+        rss = (w[:, :, None] * res * res).sum(1) + systems.ridge[:, None] * (at["x"] * at["x"]).sum(1)
+        best = ops.as_index(np.full(rw.shape[0], fixed, dtype=np.int64))
+        out = {"x": at["x"], "best": best, "posterior": at["posterior"], "rss": rss,
+               "dof": xp.clip(at["dof"], 1e-6, None)}
+        if screen:
+            out["z"] = self._screen(self._direct_terms(y, systems), rw, valid, best, lams, fixed)
+        return out
+
+    def _too_few(self, dof, m_eff):
+        """Levels (P, L) leaving too few residual degrees of freedom ``dof`` (P, L) for ``m_eff`` (P,) pairs: near-
+        interpolating fits (more intervals than pairs) make GCV and the screening meaningless."""
+        return dof < self.ops.xp.clip(MIN_DOF_FRACTION * m_eff, 1.0, None)[:, None]
+
+    def _residual_norm(self, res):
+        """Norm over the components (last axis) of pair residuals (P, m, ..., c), relative to each pair's error."""
+        norm = self.ops.xp.sqrt((res * res).sum(-1))
+        return norm * self._sqrt_base.reshape((1, -1) + (1,) * (norm.ndim - 2))
+
+    def _pattern_terms(self, y, C, pat, g, inverse, order, starts, too_few):
+        """The screening terms of pixels through their weight patterns: ``terms(sel, index)`` for :meth:`_screen`."""
+        ops = self.ops
+
+        def terms(sel, index):
+            if sel is None:
+                y_s, C_s, g_s, o, st, few = y, C, g, order, starts, too_few
+            else:
+                s = ops.as_index(sel)
+                sub_order, st = layout(inverse[sel], pat.d.shape[0])
+                y_s, C_s, g_s, o, few = y[s], C[s], g[s], ops.as_index(sub_order), too_few[s]
+            P, m, c = y_s.shape
+            L = index.shape[1]
+            levels = ops.to_numpy(index[0])
+            if bool((index == index[:1]).all()):  # the same levels in every row: gather whole rows of patterns
+                cols = ops.as_index(levels)
+                d = pat.d[:, cols].swapaxes(1, 2)[g_s]  # (P, n, L)
+                lev1, lev2 = pat.lev1[:, :, cols][g_s], pat.lev2[:, :, cols][g_s]  # (P, m, L)
+                few = few[:, cols]
+            else:
+                gi = g_s[:, None]
+                d = pat.d[gi, index].swapaxes(1, 2)
+                lev1 = pat.lev1[gi, :, index].swapaxes(1, 2)
+                lev2 = pat.lev2[gi, :, index].swapaxes(1, 2)
+                few = few[ops.as_index(np.arange(P))[:, None], index]
+            coef = (C_s[:, :, None, :] / d[:, :, :, None]).reshape(P, -1, L * c)  # (P, n, L c)
+            res = y_s[:, :, None, :] - pat.apply(pat.AV, o, st, coef).reshape(P, m, L, c)
+            return self._residual_norm(res), lev1, lev2, few
+
+        return terms
+
+    def _direct_terms(self, y, systems):
+        """The screening terms of pixels solved one by one (:class:`~.direct.PixelSystems`): ``terms(sel, index)``
+        for :meth:`_screen`, with the same levels in every row of ``index``."""
+        ops, xp = self.ops, self.ops.xp
+
+        def terms(sel, index):
+            y_s = y if sel is None else y[ops.as_index(sel)]
+            parts = {"norm": [], "lev1": [], "lev2": [], "dof": []}
+            for j in ops.to_numpy(index[0]):
+                at = systems.level(int(j), sel)
+                parts["norm"].append(self._residual_norm(y_s - xp.matmul(self._A, at["x"])))
+                for key in ("lev1", "lev2", "dof"):
+                    parts[key].append(at[key])
+            norm, lev1, lev2, dof = (xp.stack(parts[key], -1) for key in ("norm", "lev1", "lev2", "dof"))
+            m_eff = systems.m_eff if sel is None else systems.m_eff[ops.as_index(sel)]
+            return norm, lev1, lev2, self._too_few(dof, m_eff)
+
+        return terms
+
+    def _screen(self, terms, rw, valid, best, lams, fixed, too_few=None):
         """Standardised residual (P, m) of every pair (inf where it cannot be judged), for :meth:`_reweight`.
 
         A pair is screened at every candidate lambda up to the chosen one or ``SCREEN_REFERENCE``
-        (whichever is larger) that leaves enough degrees of freedom, and gets its smallest value
-        (:meth:`_standardised_residuals`). With 'reject' all pixels are first screened at the chosen
-        lambda and the reference one only (the largest level; with a fixed lambda, the fixed one);
-        the other levels are needed only where a pair kept is inconsistent at both (only such a
-        pair can be rejected), and only those other levels are computed there.
+        (whichever is larger) that leaves enough degrees of freedom, and gets its smallest value.
+        At each level (candidate lambda) a pair's residual is divided by its own error (relative,
+        from the base weights: a short pair's larger error is allowed for), by its residual spread
+        (leverage: a pair nearly alone on its intervals is fitted closely whatever its value; a pair
+        left out is compared with the prediction of the others), and by the pixel's robust scale
+        at that level (median over the pairs kept). Pairs whose spread when kept is below
+        ``MIN_SPREAD`` cannot be judged at that level. A pair is an outlier only if no level
+        explains it: a pair that sees a real short event fits the little-smoothed levels, where
+        its redundant neighbours (other short pairs) judge it, while a blunder on a long pair
+        stands out at the smoother levels where it can be judged.
+
+        With 'reject' all pixels are first screened at the chosen lambda and the reference one only
+        (the largest level; with a fixed lambda, the fixed one); the other levels are needed only
+        where a pair kept is inconsistent at both (only such a pair can be rejected), and only those
+        other levels are computed there. ``terms(sel, index)`` gives the residual norms and leverage
+        terms (p, m, L) of pixels ``sel`` (numpy indices, None: all) at levels ``index`` (p, L), and
+        which of those levels leave too few degrees of freedom (p, L); ``too_few`` (P, K), where known
+        beforehand, spares the levels no pixel can use.
         """
         ops, xp, st = self.ops, self.ops.xp, self.settings
-        c = y.shape[2]
+        c = self._components
         lam_b = ops.asarray(lams)
         ceiling = xp.clip(lam_b[best], SCREEN_REFERENCE, None)[:, None]
-        level = (lam_b[None, :] <= ceiling) & ~too_few
+        level = lam_b[None, :] <= ceiling
+        if too_few is not None:
+            level = level & ~too_few
         rows = ops.as_index(np.arange(rw.shape[0]))
         level[rows, best] = True
-        ref = (level.shape[1] - 1) - xp.argmax(level.flip(1) * 1 if ops.name == "torch" else level[:, ::-1] * 1, 1)
+        if fixed is not None:  # the fixed lambda is the largest level
+            ref = best
+        else:
+            ref = (level.shape[1] - 1) - xp.argmax(level.flip(1) * 1 if ops.name == "torch" else level[:, ::-1] * 1,
+                                                   1)
         suspect = np.arange(rw.shape[0])
         if st.robust == "reject":
             first = best[:, None] if bool((ref == best).all()) else xp.stack([best, ref], 1)
-            z = self._standardised_residuals(y, C, pat, g, order, starts, rw, valid, first)
+            norm, lev1, lev2, _ = terms(None, first)
+            z = self._smallest(self._standardised(norm, lev1, lev2, rw, valid))
             kept = ops.asarray(rw) > 0
             suspect = np.flatnonzero(ops.to_numpy(((z > REJECT_Z.get(c, REJECT_Z[3])) & xp.isfinite(z) & kept)
                                                   .any(1)))
@@ -536,17 +692,21 @@ class PairInversion:
         if used.size == 0:
             return z
         index = ops.as_index(np.tile(used, (suspect.size, 1)))
-        sub_order, sub_starts = layout(inverse[suspect], pat.d.shape[0])
-        z_all = self._standardised_residuals(y[s], C[s], pat, g[s], ops.as_index(sub_order), sub_starts,
-                                             rw[suspect], valid[suspect], index, level[s][:, used])
+        norm, lev1, lev2, few = terms(suspect, index)
+        judged = level[s][:, ops.as_index(used)] & (~few | (index == best[s][:, None]))
+        z_all = self._smallest(self._standardised(norm, lev1, lev2, rw[suspect], valid[suspect], judged))
         if st.robust != "reject":
             return z_all
         z[s] = xp.minimum(z[s], z_all)
         return z
 
+    def _smallest(self, z):
+        """Smallest value along the last axis."""
+        return z.min(-1) if self.ops.name == "numpy" else z.min(-1).values
+
     def _standardised(self, norm, lev1, lev2, rw, valid, level=None):
         """Standardised residuals (P, m, K) from weighted residual norms and leverage terms (P, m, K); inf where a pair
-        cannot be judged (see :meth:`_standardised_residuals`)."""
+        cannot be judged (see :meth:`_screen`)."""
         ops, xp = self.ops, self.ops.xp
         P, m, K = norm.shape
         c = self._components
@@ -562,33 +722,6 @@ class PairInversion:
         median = 0.5 * (ops.take(ordered, (k - 1) // 2) + ops.take(ordered, k // 2))
         scale = xp.clip(median.reshape(P, K) / _MEDIAN_NORM.get(c, np.sqrt(c)), MIN_SCALE, None)
         return xp.where(judged, u / scale[:, None, :], xp.full_like(u, float("inf")))
-
-    def _standardised_residuals(self, y, C, pat, g, order, starts, rw, valid, index, level=None):
-        """Smallest standardised residual (P, m) of each pair over the candidate lambdas ``index`` (P, L) (where
-        ``level`` (P, L) is true); inf where no level can judge the pair.
-
-        At each level (candidate lambda) a pair's residual is divided by its own error (relative,
-        from the base weights: a short pair's larger error is allowed for), by its residual spread
-        (leverage: a pair nearly alone on its intervals is fitted closely whatever its value; a pair
-        left out is compared with the prediction of the others), and by the pixel's robust scale
-        at that level (median over the pairs kept). Pairs whose spread when kept is below
-        ``MIN_SPREAD`` cannot be judged at that level. A pair is an outlier only if no level
-        explains it: a pair that sees a real short event fits the little-smoothed levels, where
-        its redundant neighbours (other short pairs) judge it, while a blunder on a long pair
-        stands out at the smoother levels where it can be judged.
-        """
-        ops, xp = self.ops, self.ops.xp
-        P, m, c = y.shape
-        L = index.shape[1]
-        gi = g[:, None]
-        d = pat.d[gi, index].swapaxes(1, 2)  # (P, n, L)
-        coef = (C[:, :, None, :] / d[:, :, :, None]).reshape(P, -1, L * c)  # (P, n, L c)
-        res = y[:, :, None, :] - pat.apply(pat.AV, order, starts, coef).reshape(P, m, L, c)
-        norm = xp.sqrt((res * res).sum(-1)) * self._sqrt_base[None, :, None]  # (P, m, L)
-        lev1 = pat.lev1[gi, :, index].swapaxes(1, 2)  # (P, m, L)
-        lev2 = pat.lev2[gi, :, index].swapaxes(1, 2)
-        z = self._standardised(norm, lev1, lev2, rw, valid, level)
-        return z.min(-1) if ops.name == "numpy" else z.min(-1).values
 
     def _reweight(self, z, rw, valid):
         """Robust weights (P, m) (numpy) of standardised residuals ``z`` (inf: not judged, keeps its weight ``rw``).
@@ -674,9 +807,9 @@ class PairInversion:
         res = y - xp.matmul(self._A, x)
         sq = (res * res).mean(-1)
         rw_b = ops.asarray(rw)
-        step_w = rw_b[:, :, None] * self._A_steps[None]
-        step_rms = _weighted_rms(xp, sq[:, :, None], step_w, axis=1)
-        rms = _weighted_rms(xp, sq, rw_b, axis=1)
+        # over the pairs overlapping each step, weighted by robust weight times overlap (P, k)
+        step_rms = _weighted_rms(xp, xp.matmul(rw_b * sq, self._A_steps), xp.matmul(rw_b, self._A_steps))
+        rms = _weighted_rms(xp, (rw_b * sq).sum(1), rw_b.sum(1))
         velocity = ops.to_numpy(xp.matmul(self._R, x))
         error = ops.to_numpy(self._step_errors(fit))
 
@@ -695,10 +828,9 @@ class PairInversion:
         out.solved[index] = True
 
 
-def _weighted_rms(xp, squares, weights, axis):
-    """sqrt(sum(w * squares) / sum(w)) along ``axis``; NaN where the weights sum to 0."""
-    total = weights.sum(axis)
-    rms = xp.sqrt((weights * squares).sum(axis) / xp.clip(total, 1e-12, None))
+def _weighted_rms(xp, weighted, total):
+    """sqrt(sum(w * squares) / sum(w)) from the two sums; NaN where the weights sum to 0."""
+    rms = xp.sqrt(weighted / xp.clip(total, 1e-12, None))
     return xp.where(total > 0, rms, xp.full_like(rms, float("nan")))
 
 

@@ -17,7 +17,10 @@ computed per pattern:
 Per pixel only the projections ``C = V^T A^T W y`` (n x c numbers) remain, so the cost of
 a pixel is a few small matrix-vector products; the cost of a pattern is one n x n
 eigendecomposition. Every pixel is computed by the same operations whatever the other
-pixels of its batch are (a block of the grid gives the values of the whole-grid run).
+pixels of its batch are (a block of the grid gives the values of the whole-grid run). With a
+fixed lambda, a pattern held by only a few pixels of a batch costs more than solving those
+pixels on their own at the lambdas they need (:mod:`.direct`, ``inversion.DIRECT_BELOW``):
+their values are then the same to rounding (1e-10 relative), their weights the same.
 """
 
 from collections import OrderedDict
@@ -43,6 +46,20 @@ def layout(inverse, n_patterns):
     return order, np.concatenate([[0], np.cumsum(np.bincount(inverse, minlength=n_patterns))])
 
 
+def normal_matrices(inv, weights):
+    """(N0 (G, n, n), ridge (G,)): ``A^T W A`` of each weight row (G, m), plus a tiny ridge on its diagonal.
+
+    The ridge keeps every system ``N0 + lambda DtD`` positive definite; it belongs to N0 (the
+    eigendecomposition of :class:`WeightPatterns` diagonalises what is solved, and
+    :class:`~.direct.PixelSystems` solves the same systems).
+    """
+    # A^T W A one row at a time (a product over all rows at once may round differently with G)
+    N0 = inv.ops.xp.matmul(inv._AT, weights[:, :, None] * inv._A)
+    ridge = 1e-12 * (N0[:, inv._diag, inv._diag].mean(-1) + inv._DtD[inv._diag, inv._diag].mean()) + 1e-14
+    N0[:, inv._diag, inv._diag] += ridge[:, None]
+    return N0, ridge
+
+
 class WeightPatterns:
     """Factorisations of ``A^T W A + lambda DtD`` for G weight rows and K candidate lambdas (backend arrays).
 
@@ -54,11 +71,7 @@ class WeightPatterns:
     def __init__(self, inv, weights, m_eff, lams):
         ops, xp = inv.ops, inv.ops.xp
         self.ops = ops
-        # A^T W A one pattern at a time (a product over all patterns at once may round differently with G)
-        N0 = xp.matmul(inv._AT, weights[:, :, None] * inv._A)
-        # a tiny ridge keeps every system positive definite; it belongs to N0, so V diagonalises what is solved
-        ridge = 1e-12 * (N0[:, inv._diag, inv._diag].mean(-1) + inv._DtD[inv._diag, inv._diag].mean()) + 1e-14
-        N0[:, inv._diag, inv._diag] += ridge[:, None]
+        N0, _ = normal_matrices(inv, weights)
         Li = ops.inv_lower(ops.cholesky(N0 + inv._DtD))
         S = xp.matmul(xp.matmul(Li, inv._DtD), Li.swapaxes(-1, -2))
         s, Q = ops.eigh(0.5 * (S + S.swapaxes(-1, -2)))

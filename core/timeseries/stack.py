@@ -149,8 +149,9 @@ def invert_stack(pairs, output_path, time_grid=None, step_days=30, settings=None
 
     ``window`` (col_off, row_off, width, height; px of the grid): invert only that block; the outputs
     cover the block, with the same values as the same pixels of a whole-grid run (the time grid and pair
-    weights depend on the pairs' dates, not on the pixels), so batch runners can split a large area
-    into block tasks and mosaic them.
+    weights depend on the pairs' dates, not on the pixels; bit-identical with the automatic smoothing, to
+    rounding with a fixed one, see :mod:`.patterns`), so batch runners can split a large area into block
+    tasks and mosaic them.
     ``error_path``: optional GeoTIFF of the 1-sigma error of every band (m/yr).
     """
     progress = as_progress(feedback)

@@ -276,7 +276,9 @@ def test_step_errors_cover_the_true_errors():
 
 def test_a_pixel_gets_the_same_values_whatever_the_other_pixels_of_its_batch():
     """Pixels with the same pairs (and pairs left out) share one factorisation; each pixel's values do not depend on
-    which pixels are solved with it (bit-identical), so blocks of a grid give the values of the whole grid."""
+    which pixels are solved with it (bit-identical), so blocks of a grid give the values of the whole grid. With a
+    fixed lambda a pixel whose weight pattern few pixels of its batch share is solved on its own (the same values to
+    rounding, see test_direct_solves_give_the_values_of_the_eigendecompositions): identical weights, values to 1e-10."""
     obs, _, d1, d2, grid, _ = scenario(pixels=120, sigma_disp=5.0, outliers=3)
     obs[10:30, :12] = np.nan  # a cloud: other valid pairs
     obs[50, 3] = np.nan
@@ -288,7 +290,11 @@ def test_a_pixel_gets_the_same_values_whatever_the_other_pixels_of_its_batch():
         for part in (slice(5, 40), slice(49, 52), slice(100, 120)):
             sub = inv.solve(obs[part])
             for name in ("velocity", "error", "weights", "regularisation", "residual_rms"):
-                np.testing.assert_array_equal(getattr(sub, name), getattr(whole, name)[part])
+                if settings.regularisation == "auto" or name in ("weights", "regularisation"):
+                    np.testing.assert_array_equal(getattr(sub, name), getattr(whole, name)[part])
+                else:
+                    np.testing.assert_allclose(getattr(sub, name), getattr(whole, name)[part], rtol=1e-10,
+                                               equal_nan=True)
     rows, _, _, _ = group_rows(np.isfinite(obs).all(-1).astype(float))
     assert rows.shape[0] == 3  # three sets of valid pairs
 
@@ -299,19 +305,94 @@ def test_fixed_lambda_equals_a_direct_solve_with_the_final_weights():
     obs, _, d1, d2, grid, _ = scenario(pixels=40, sigma_disp=5.0, outliers=3)
     obs[:8, :10] = np.nan
     for lam in (0.3, 1.0, 3.0):
-        inv = PairInversion(d1, d2, grid, InversionSettings(regularisation=lam, backend="numpy"))
-        sol = inv.solve(obs)
-        assert np.all(sol.regularisation == lam)
-        A, R = inv.A_intervals, inv.R
-        for p in range(obs.shape[0]):
-            w = inv.base_weights * sol.weights[p]
-            y = np.nan_to_num(obs[p])
-            N0 = A.T @ (w[:, None] * A)
-            Ninv = np.linalg.inv(N0 + lam * inv.DtD)
-            x = Ninv @ (A.T @ (w[:, None] * y))
-            rss = (w[:, None] * (y - A @ x) ** 2).sum(0)
-            dof = max(sol.weights[p].sum() - np.trace(Ninv @ N0), 1.0)
-            error = np.sqrt(np.einsum("kn,nj,kj->k", R, Ninv, R)[:, None] * rss[None] / dof)
-            keep = np.isfinite(sol.velocity[p])
-            np.testing.assert_allclose(sol.velocity[p][keep], (R @ x)[keep], rtol=1e-8, atol=1e-6)
-            np.testing.assert_allclose(sol.error[p][keep], error[keep], rtol=1e-6)
+        assert_plain_solutions(obs, PairInversion(d1, d2, grid, InversionSettings(regularisation=lam,
+                                                                                  backend="numpy")), lam)
+
+
+def assert_plain_solutions(obs, inv, lam):
+    """Each pixel's series and step errors are the regularised normal equations' at its final weights."""
+    sol = inv.solve(obs)
+    assert np.all(sol.regularisation == lam)
+    A, R = inv.A_intervals, inv.R
+    for p in range(obs.shape[0]):
+        w = inv.base_weights * sol.weights[p]
+        y = np.nan_to_num(obs[p])
+        N0 = A.T @ (w[:, None] * A)
+        Ninv = np.linalg.inv(N0 + lam * inv.DtD)
+        x = Ninv @ (A.T @ (w[:, None] * y))
+        rss = (w[:, None] * (y - A @ x) ** 2).sum(0)
+        dof = max(sol.weights[p].sum() - np.trace(Ninv @ N0), 1.0)
+        error = np.sqrt(np.einsum("kn,nj,kj->k", R, Ninv, R)[:, None] * rss[None] / dof)
+        keep = np.isfinite(sol.velocity[p])
+        assert keep.any()
+        np.testing.assert_allclose(sol.velocity[p][keep], (R @ x)[keep], rtol=1e-8, atol=1e-6)
+        np.testing.assert_allclose(sol.error[p][keep], error[keep], rtol=1e-6)
+
+
+def gappy_scenario(pixels=160, components=2, seed=4):
+    """Pairs where nearly every pixel has its own set of valid pairs (random cloud gaps), plus blunders."""
+    obs, _, d1, d2, grid, _ = scenario(n_pairs=40, pixels=pixels, sigma_disp=5.0, outliers=3, seed=seed)
+    rng = np.random.default_rng(seed)
+    obs[rng.random(obs.shape[:2]) < 0.12] = np.nan
+    obs[: pixels // 4, :6] = np.nan  # a cloud shared by a quarter of the pixels
+    return obs[:, :, :components], d1, d2, grid
+
+
+@pytest.mark.parametrize("robust", ["reject", "tukey", "huber", "none"])
+def test_direct_solves_give_the_values_of_the_eigendecompositions(monkeypatch, robust):
+    """With a fixed lambda, pixels whose weight pattern few others share are solved on their own (Cholesky at each
+    lambda the screening needs) instead of through a generalised eigendecomposition: the same series, errors,
+    residuals and weights (to rounding), whatever the robust method and smoothness order, on stacks where nearly
+    every pixel has its own pairs."""
+    import serac.core.timeseries.direct as direct
+    import serac.core.timeseries.inversion as inversion
+
+    levels = []
+    original = direct.PixelSystems.level
+    monkeypatch.setattr(direct.PixelSystems, "level", lambda self, j, sel=None: levels.append(j) or original(
+        self, j, sel))
+    for components, lam, order in ((2, 1.0, 1), (2, 0.05, 2), (1, 3.0, 0)):
+        obs, d1, d2, grid = gappy_scenario(components=components)
+        settings = InversionSettings(regularisation=lam, robust=robust, order=order, backend="numpy")
+        results = {}
+        for below in (0, 10**9, inversion.DIRECT_BELOW):  # eigendecompositions only, direct only, the default
+            monkeypatch.setattr(inversion, "DIRECT_BELOW", below)
+            levels.clear()
+            results[below] = PairInversion(d1, d2, grid, settings).solve(obs)
+            assert bool(levels) == (below > 0)
+        ref = results[0]
+        assert np.isfinite(ref.velocity).any() and np.isfinite(ref.error).any()
+        if robust == "reject":
+            assert (ref.weights[np.isfinite(obs).all(-1)] == 0).any()  # blunders left out
+        for got in (results[10**9], results[inversion.DIRECT_BELOW]):
+            for name in ("velocity", "error", "residuals", "residual_rms", "step_rms"):
+                scale = np.nanmax(np.abs(getattr(ref, name)))
+                np.testing.assert_allclose(getattr(got, name), getattr(ref, name), rtol=1e-10, atol=1e-10 * scale,
+                                           equal_nan=True, err_msg=name)
+            np.testing.assert_allclose(got.weights, ref.weights, rtol=0, atol=1e-10)
+            np.testing.assert_array_equal(got.regularisation, ref.regularisation)
+
+
+def test_direct_solves_equal_a_plain_solve_with_the_final_weights(monkeypatch):
+    """Pixels solved on their own (every weight pattern held by one pixel) get the regularised normal equations'
+    solution and step errors at their final weights, as the eigendecompositions do."""
+    import serac.core.timeseries.inversion as inversion
+
+    monkeypatch.setattr(inversion, "DIRECT_BELOW", 10**9)
+    obs, d1, d2, grid = gappy_scenario(pixels=30)
+    assert_plain_solutions(obs, PairInversion(d1, d2, grid, InversionSettings(regularisation=0.5, backend="numpy")),
+                           0.5)
+
+
+@pytest.mark.skipif(not has_module("torch"), reason="needs torch")
+@pytest.mark.parametrize("backend", ["torch-cpu", pytest.param("torch-cuda", marks=requires_gpu)])
+def test_direct_solves_on_torch_match_numpy(monkeypatch, backend):
+    import serac.core.timeseries.inversion as inversion
+
+    monkeypatch.setattr(inversion, "DIRECT_BELOW", 10**9)
+    obs, d1, d2, grid = gappy_scenario(pixels=40)
+    ref = PairInversion(d1, d2, grid, InversionSettings(regularisation=1.0, backend="numpy")).solve(obs)
+    got = PairInversion(d1, d2, grid, InversionSettings(regularisation=1.0, backend=backend)).solve(obs)
+    np.testing.assert_allclose(got.velocity, ref.velocity, rtol=1e-9, atol=1e-8, equal_nan=True)
+    np.testing.assert_allclose(got.error, ref.error, rtol=1e-9, atol=1e-8, equal_nan=True)
+    np.testing.assert_array_equal(got.weights, ref.weights)
