@@ -43,26 +43,12 @@ import sys
 import tempfile
 import time
 
-from _instructions import count_instructions, valgrind_available  # noqa: E402 (benchmarks/ is on sys.path)
-from _memory import machine_info, peak_rss_mb  # noqa: E402
+from _checkout import ROOT  # benchmarks/ is on sys.path; makes serac (or SERAC_BENCH_CODE's) importable
+from _instructions import count_instructions, valgrind_available
+from _memory import machine_info, peak_rss_mb
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "velocity"
-PLUGIN_PATH = ROOT / "build" / "pluginpath"
-if not (PLUGIN_PATH / "serac").exists():
-    PLUGIN_PATH.mkdir(parents=True, exist_ok=True)
-    (PLUGIN_PATH / "serac").symlink_to(ROOT, target_is_directory=True)
-sys.path.insert(0, str(PLUGIN_PATH))
-
-CODE = os.environ.get("SERAC_BENCH_CODE")  # another checkout's code, for --compare children
-if CODE:
-    other = Path(CODE) / "build" / "pluginpath"
-    if not (other / "serac").exists():
-        other.mkdir(parents=True, exist_ok=True)
-        (other / "serac").symlink_to(Path(CODE).resolve(), target_is_directory=True)
-    sys.path.insert(0, str(other))
-
 KASKAWULSH = DATA / "glaft_kaskawulsh" / "20180304-20180405_velo-raw_{}.tif"
 COLUMBIA = DATA / "itslive_columbia" / "crop_ALA_G0120_0000_{}.tif"
 BLOCK = 256
