@@ -18,14 +18,14 @@ Each case also records its CPU time (all threads) per point, a figure less sensi
 the wall time to other programs sharing the machine.
 
 ``--point-cost`` measures instead the cost per point of one thread (numpy backend, chip 32,
-search ±16, grid 12 px, Wallis prefilter, sub-pixel ``dft``) on a SIZE x SIZE px crop of the
-throughput pair (``--size``, repeatable, default 720 px: 3,600 points), on this checkout and on the others
-given with ``--compare NAME=DIR`` (another checkout, e.g. ``git archive`` of an earlier commit):
-instructions per point counted by callgrind (``--instructions``; the child's instructions minus
-those of a baseline child that does everything but the correlation: imports, images, tracker,
-warm-up; ``--jobs`` children counted at once), and one-thread CPU seconds per point over ``--rounds`` rounds that alternate the
-versions, with the load average before each round. Writes
-benchmarks/results/velocity_cpu_per_point.json (or ``--out``).
+search ±16, grid 12 px, Wallis prefilter, sub-pixel ``dft``) on SIZE x SIZE px crops of the
+throughput pair (``--size``, repeatable, default 720 px: 3,600 points), on this checkout and on
+the others given with ``--compare NAME=DIR`` (another checkout, e.g. ``git archive`` of an
+earlier commit): instructions per point counted by callgrind (``--instructions``; the child's
+instructions minus those of a baseline child that does everything but the correlation: imports,
+images, tracker, warm-up; ``--jobs`` children counted at once), and one-thread CPU seconds per
+point over ``--rounds`` rounds that alternate the versions, with the load average before each
+round. Writes benchmarks/results/velocity_cpu_per_point.json (or ``--out``).
 
 Run:  .venv/bin/python benchmarks/bench_velocity.py [--quick]
       .venv/bin/python benchmarks/bench_velocity.py --point-cost --instructions --compare before=DIR \
