@@ -142,9 +142,6 @@ class NumpyOps:
         """Elements of ``a`` at the integer ``idx`` (any shape) into ``a`` read as 1-D (C order)."""
         return np.take(a.reshape(-1), idx)
 
-    def cumsum(self, a, axis):
-        return np.cumsum(a, axis=axis)
-
     def stack(self, arrays, axis=0):
         return np.stack(arrays, axis=axis)
 
@@ -307,9 +304,6 @@ class TorchOps(NumpyOps):
 
     def take_flat(self, a, idx):
         return self.torch.take(a, idx)
-
-    def cumsum(self, a, axis):
-        return self.torch.cumsum(a, dim=axis)
 
     def stack(self, arrays, axis=0):
         return self.torch.stack(arrays, dim=axis)
