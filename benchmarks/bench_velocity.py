@@ -18,17 +18,18 @@ Each case also records its CPU time (all threads) per point, a figure less sensi
 the wall time to other programs sharing the machine.
 
 ``--point-cost`` measures instead the cost per point of one thread (numpy backend, chip 32,
-search ±16, grid 12 px, Wallis prefilter, sub-pixel ``dft``) on a SIZE x SIZE px crop of the
-throughput pair (``--size``, default 720 px: 3,600 points), on this checkout and on the others
-given with ``--compare NAME=DIR`` (another checkout, e.g. ``git archive`` of an earlier commit):
-instructions per point counted by callgrind (``--instructions``; the child's instructions minus
-those of a baseline child that does everything but the correlation: imports, images, tracker,
-warm-up), and one-thread CPU seconds per point over ``--rounds`` rounds that alternate the
-versions, with the load average before each round. Writes
-benchmarks/results/velocity_cpu_per_point.json (or ``--out``).
+search ±16, grid 12 px, Wallis prefilter, sub-pixel ``dft``) on SIZE x SIZE px crops of the
+throughput pair (``--size``, repeatable, default 720 px: 3,600 points), on this checkout and on
+the others given with ``--compare NAME=DIR`` (another checkout, e.g. ``git archive`` of an
+earlier commit): instructions per point counted by callgrind (``--instructions``; the child's
+instructions minus those of a baseline child that does everything but the correlation: imports,
+images, tracker, warm-up; ``--jobs`` children counted at once), and one-thread CPU seconds per
+point over ``--rounds`` rounds that alternate the versions, with the load average before each
+round. Writes benchmarks/results/velocity_cpu_per_point.json (or ``--out``).
 
 Run:  .venv/bin/python benchmarks/bench_velocity.py [--quick]
-      .venv/bin/python benchmarks/bench_velocity.py --point-cost --instructions --compare before=DIR
+      .venv/bin/python benchmarks/bench_velocity.py --point-cost --instructions --compare before=DIR \
+          --size 1200 --size 2400 --jobs 2
 Writes benchmarks/results/velocity.json (or ``--out``).
 """
 
@@ -132,36 +133,46 @@ def case_point_cost(size, baseline):
 
 
 def point_cost(args):
-    """--point-cost: instructions and one-thread CPU time per point of each version (see the docstring)."""
-    versions = [tuple(item.split("=", 1)) for item in args.compare] + [("now", str(ROOT))]
+    """--point-cost: instructions and one-thread CPU time per point of each version and size (see the docstring)."""
+    from concurrent.futures import ThreadPoolExecutor
 
-    def child(code, baseline=False):
-        cmd = [sys.executable, __file__, "--case", "point-cost", "--size", str(args.size)]
+    versions = [tuple(item.split("=", 1)) for item in args.compare] + [("now", str(ROOT))]
+    sizes = args.size or [720]
+
+    def child(code, size, baseline=False):
+        cmd = [sys.executable, __file__, "--case", "point-cost", "--size", str(size)]
         return cmd + (["--baseline"] if baseline else []), dict(os.environ, SERAC_BENCH_CODE=code, **ONE_THREAD)
 
-    out = {label: {"code": code} for label, code in versions}
+    out = {(label, size): {"code": code, "image_px": [size, size]} for size in sizes for label, code in versions}
     if args.instructions:
         if not valgrind_available():
             raise SystemExit("--instructions needs valgrind")
-        for label, code in versions:
-            base, _ = count_instructions(*child(code, baseline=True))
-            total, stdout = count_instructions(*child(code))
-            run = json.loads(stdout.strip().splitlines()[-1])
-            out[label].update(instructions_baseline=base, instructions_with_correlation=total,
-                              points=run["points"], valid_fraction=run["valid_fraction"],
-                              instructions_per_point=(total - base) / run["points"])
-            print(f"{label}: {out[label]['instructions_per_point']:,.0f} instructions per point", file=sys.stderr)
+        keys = [(label, code, size, baseline) for size in sizes for label, code in versions for baseline in (True, False)]
+        with ThreadPoolExecutor(args.jobs) as pool:  # callgrind children are independent: counts do not change
+            counted = dict(zip(keys, pool.map(lambda k: count_instructions(*child(k[1], k[2], k[3])), keys)))
+        for size in sizes:
+            for label, code in versions:
+                base = counted[(label, code, size, True)][0]
+                total, stdout = counted[(label, code, size, False)]
+                run = json.loads(stdout.strip().splitlines()[-1])
+                out[(label, size)].update(instructions_baseline=base, instructions_with_correlation=total,
+                                          points=run["points"], valid_fraction=run["valid_fraction"],
+                                          instructions_per_point=(total - base) / run["points"])
+                print(f"{label}, {size} px: {out[(label, size)]['instructions_per_point']:,.0f} instructions per point",
+                      file=sys.stderr)
     loads = []
     for _ in range(args.rounds):  # versions alternate, so every round sees them under the same load
         loads.append(list(os.getloadavg()))
-        for label, code in versions:
-            cmd, env = child(code)
-            proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
-            run = json.loads(proc.stdout.strip().splitlines()[-1])
-            out[label].setdefault("cpu_microseconds_per_point_rounds", []).append(run["cpu_microseconds_per_point"])
-            out[label].update(points=run["points"], valid_fraction=run["valid_fraction"])
+        for size in sizes:
+            for label, code in versions:
+                cmd, env = child(code, size)
+                proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+                run = json.loads(proc.stdout.strip().splitlines()[-1])
+                figures = out[(label, size)]
+                figures.setdefault("cpu_microseconds_per_point_rounds", []).append(run["cpu_microseconds_per_point"])
+                figures.update(points=run["points"], valid_fraction=run["valid_fraction"])
     rows = []
-    for label, figures in out.items():
+    for (label, _), figures in out.items():
         rounds = figures.get("cpu_microseconds_per_point_rounds", [])
         if rounds:
             figures.update(cpu_microseconds_per_point_median=float(np.median(rounds)),
@@ -170,7 +181,8 @@ def point_cost(args):
         rows.append(dict(figures, version=label, label=args.label.get(label, label)))
     result = {"benchmark": "velocity cost per point, one thread", "machine": machine_info("torch"),
               "settings": {"chip_px": 32, "search_px": 16, "spacing_px": 12, "prefilter": "wallis",
-                           "subpixel": "dft", "backend": "numpy", "threads": 1, "image_px": [args.size, args.size]},
+                           "subpixel": "dft", "backend": "numpy", "threads": 1,
+                           "image_px": [[size, size] for size in sizes]},
               "rows": rows, "rounds": args.rounds, "load_average_1_5_15_min_per_round": loads}
     if args.note:
         result["note"] = args.note
@@ -230,7 +242,7 @@ def run_case(name, quick, workdir=None, args=None):
     _serac()
     size = 1200 if quick else 2400
     if name == "point-cost":
-        print(json.dumps(case_point_cost(args.size, args.baseline)))
+        print(json.dumps(case_point_cost(args.size[0], args.baseline)))
         return
     if name.startswith("throughput-"):
         backend = name[len("throughput-"):].replace("-nofilter", "")
@@ -254,7 +266,9 @@ def main(argv=None):
                     help="--point-cost: also measure the code in DIR (another checkout)")
     ap.add_argument("--label", action="append", default=[], metavar="NAME=TEXT",
                     help="--point-cost: what a version is (e.g. a commit), for the JSON and the docs")
-    ap.add_argument("--size", type=int, default=720, help="--point-cost: image side (px)")
+    ap.add_argument("--size", type=int, action="append", help="--point-cost: image side (px; repeat for several; "
+                                                               "default 720)")
+    ap.add_argument("--jobs", type=int, default=1, help="--point-cost: callgrind children run at once")
     ap.add_argument("--rounds", type=int, default=5, help="--point-cost: timing rounds")
     ap.add_argument("--instructions", action="store_true", help="--point-cost: count instructions (valgrind)")
     ap.add_argument("--note", default="", help="--point-cost: a note for the JSON and the docs")

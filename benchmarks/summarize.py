@@ -21,8 +21,9 @@ TABLES = {
         ("CPU µs/point", "cpu_microseconds_per_point"), ("peak RSS (MB)", "peak_rss_mb")]),
     "velocity_cpu_per_point": ("Velocity cost per point on one thread (chip 32 px, search ±16 px): instructions "
                                "and CPU time, before and after", "benchmarks/bench_velocity.py --point-cost", "rows", [
-        ("version", "version"), ("code", "label"), ("points", "points"), ("valid fraction", "valid_fraction"),
-        ("instructions / point", "instructions_per_point"),
+        ("version", "version"), ("code", "label"),
+        ("image (px)", lambda c: "x".join(map(str, c.get("image_px", [])))),
+        ("points", "points"), ("valid fraction", "valid_fraction"), ("instructions / point", "instructions_per_point"),
         ("CPU µs/point, median", "cpu_microseconds_per_point_median"),
         ("CPU µs/point, min", "cpu_microseconds_per_point_min"),
         ("CPU µs/point, max", "cpu_microseconds_per_point_max")]),

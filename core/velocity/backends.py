@@ -26,6 +26,7 @@ class NumpyOps:
     def __init__(self, workers=None):
         self.workers = workers or os.cpu_count() or 1
         self.float = np.float32
+        self.double = np.float64
         self.complex = np.complex64
 
     is_cpu = True
@@ -137,8 +138,15 @@ class NumpyOps:
     def take_along(self, a, idx, axis):
         return np.take_along_axis(a, idx, axis=axis)
 
+    def take_flat(self, a, idx):
+        """Elements of ``a`` at the integer ``idx`` (any shape) into ``a`` read as 1-D (C order)."""
+        return np.take(a.reshape(-1), idx)
+
     def stack(self, arrays, axis=0):
         return np.stack(arrays, axis=axis)
+
+    def concat(self, arrays, axis=0):
+        return np.concatenate(arrays, axis=axis)
 
     def nonzero(self, mask):
         """Indices (1-D) where ``mask`` is True."""
@@ -166,6 +174,7 @@ class TorchOps(NumpyOps):
         self.torch = torch
         self.device = torch.device(device)
         self.float = torch.float32
+        self.double = torch.float64
         self.complex = torch.complex64
 
     @property
@@ -293,8 +302,14 @@ class TorchOps(NumpyOps):
     def take_along(self, a, idx, axis):
         return self.torch.take_along_dim(a, idx, dim=axis)
 
+    def take_flat(self, a, idx):
+        return self.torch.take(a, idx)
+
     def stack(self, arrays, axis=0):
         return self.torch.stack(arrays, dim=axis)
+
+    def concat(self, arrays, axis=0):
+        return self.torch.cat(arrays, dim=axis)
 
     def nonzero(self, mask):
         return self.torch.nonzero(mask).flatten()

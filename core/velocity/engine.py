@@ -35,7 +35,8 @@ from ..progress import as_progress
 from ..raster_io import BandReader, RasterGrid, iter_blocks
 from . import filtering
 from .backends import make_ops
-from .correlation import box_sum, box_variance, masked_match_batch, match_batch, peak_sigma
+from .correlation import (box_moments, box_variance, boxed_match_batch, mask_boxes, masked_match_batch,
+                          match_batch, peak_sigma)
 from .prefilters import Prefilter, as_channels
 from .subpixel import METHODS
 
@@ -355,9 +356,7 @@ class OffsetTracker:
         (ref_ch, ref_valid, ref_flat), (sec_ch, sec_valid, sec_flat) = tiles
         ops = self.ops
         ref_b, sec_b = ops.asarray(ref_ch), ops.asarray(sec_ch)
-        masks = None
-        if not (ref_valid.all() and sec_valid.all()):  # gaps: those points take the masked NCC
-            masks = (ops.asarray(ref_valid.astype(np.float32)), ops.asarray(sec_valid.astype(np.float32)))
+        masks = None  # the tiles' validity as backend float32, made once some point needs the FFT masked NCC
         todo = np.ones(ii.size, dtype=bool)
         for k in sizes:
             s = p.window_size(k)
@@ -376,16 +375,28 @@ class OffsetTracker:
                     field.status[ii[featureless], jj[featureless]] = filtering.LOW_QUALITY
                     field.chip[ii[featureless], jj[featureless]] = k
                 usable &= ~featureless
-            var_b = ops.asarray(box_variance(sec_ch, k).sum(axis=0))
+            moments = box_moments(sec_ch, k)
+            var_b = ops.asarray(box_variance(sec_ch, k, moments).sum(axis=0))
             gappy = (bad_chip > 0) | (bad_win > 0)
             batch = self.batch_size(k)
             first = k == sizes[0]
+            # points with gaps: the masked NCC, by box sums where the chip has none and the window's valid
+            # pixels are one rectangle (a window across the image edge), by FFTs otherwise (stripes, ...)
+            gaps = np.flatnonzero(usable & gappy)
+            win_box = np.zeros((ii.size, 4), np.int64)
+            boxed, win_box[gaps] = _valid_boxes(sec_valid, s, win_r[gaps], win_c[gaps])
+            boxed &= bad_chip[gaps] == 0
+            moments_b = ops.asarray(np.concatenate(moments), ops.double) if boxed.any() else None
+            if masks is None and not boxed.all():
+                masks = (ops.asarray(ref_valid.astype(np.float32)), ops.asarray(sec_valid.astype(np.float32)))
             jobs = []
-            for idx, with_masks in ((np.flatnonzero(usable & ~gappy), None),
-                                    (np.flatnonzero(usable & gappy), masks)):
-                step = batch if with_masks is None else max(1, batch // 4)  # the masked NCC needs more memory
+            for idx, kind, step in ((np.flatnonzero(usable & ~gappy), None, batch),
+                                    (gaps[boxed], "boxes", batch),
+                                    (gaps[~boxed], "masks", max(1, batch // 4))):  # the masked NCC needs more memory
                 jobs += [pool.submit(self._match, ref_b, sec_b, var_b, k, s, chip_r[sel], chip_c[sel], win_r[sel],
-                                     win_c[sel], field, ii[sel], jj[sel], first, with_masks)
+                                     win_c[sel], field, ii[sel], jj[sel], first,
+                                     masks if kind == "masks" else None,
+                                     (win_box[sel], moments_b) if kind == "boxes" else None)
                          for sel in (idx[i:i + step] for i in range(0, idx.size, step))]
             _wait_all(jobs, progress)
             todo = field.status[ii, jj] != filtering.VALID
@@ -396,22 +407,30 @@ class OffsetTracker:
         limit = self.params.max_featureless
         out = np.zeros(len(chip_r), dtype=bool)
         if ref_flat is not None and ref_flat.any():
-            out |= box_sum(ref_flat, k)[chip_r, chip_c] > limit * k * k
+            out |= box_counts(ref_flat, k, chip_r, chip_c) > limit * k * k
         if sec_flat is not None and sec_flat.any():
-            out |= box_sum(sec_flat, s)[win_r, win_c] > limit * s * s
+            out |= box_counts(sec_flat, s, win_r, win_c) > limit * s * s
         return out
 
-    def _match(self, ref_b, sec_b, var_b, k, s, chip_r, chip_c, win_r, win_c, field, ii, jj, first, masks=None):
+    def _match(self, ref_b, sec_b, var_b, k, s, chip_r, chip_c, win_r, win_c, field, ii, jj, first, masks=None,
+               boxes=None):
+        """Correlate points: by the ordinary NCC; the masked NCC by box sums given ``boxes`` (the windows' valid
+        rectangles (N, 4) and the tile's :func:`box_moments`, backend float64 (2 C, H, W)), by FFTs given
+        ``masks`` (the tiles' validity, backend float32)."""
         ops, p = self.ops, self.params
         m = s - k + 1
         wr, wc = ops.index(win_r), ops.index(win_c)
         cr, cc = ops.index(chip_r), ops.index(chip_c)
         chips = ops.windows(ref_b, cr, cc, k, k)
         windows = ops.windows(sec_b, wr, wc, s, s)
-        if masks is None:
+        if boxes is not None:
+            window_moments = ops.windows(boxes[1], wr, wc, m, m)
+            peaks = boxed_match_batch(ops, chips, windows, boxes[0],
+                                      window_moments.reshape(len(win_r), 2, -1, m, m), subpixel=p.subpixel)
+        elif masks is None:
             window_var = ops.windows(var_b, wr, wc, m, m)
             peaks = match_batch(ops, chips, windows, window_var, subpixel=p.subpixel)
-        else:  # chips or windows with gaps: the masked NCC
+        else:  # chips or windows with gaps of any shape: the masked NCC by FFTs
             peaks = masked_match_batch(ops, chips, windows, ops.windows(masks[0], cr, cc, k, k),
                                        ops.windows(masks[1], wr, wc, s, s), subpixel=p.subpixel)
         status = filtering.quality_status(peaks.ncc, peaks.ratio, peaks.on_edge, peaks.flat, p.min_ncc, p.min_ratio)
@@ -509,8 +528,33 @@ def featureless_pixels(image):
 def _invalid_count(valid, size, rows, cols):
     """Number of invalid pixels in the ``size`` px boxes with top-left (rows, cols)."""
     if valid.all():
-        return np.zeros(len(rows))
-    return box_sum(~valid, size)[rows, cols]
+        return np.zeros(len(rows), np.int64)
+    return box_counts(~valid, size, rows, cols)
+
+
+def box_counts(mask, size, rows, cols):
+    """Number of True pixels of ``mask`` (H, W) in the ``size`` x ``size`` boxes with top-left (rows, cols).
+
+    Exact integer counts at those boxes only: cumulative sums down the columns (vectorized along the rows),
+    differenced at the distinct first rows, then cumulated along those few rows.
+    """
+    rows, cols = np.asarray(rows, np.int64), np.asarray(cols, np.int64)
+    if rows.size == 0:
+        return np.zeros(0, np.int64)
+    down = np.zeros((mask.shape[0] + 1, mask.shape[1]), np.int32)
+    np.cumsum(mask, axis=0, dtype=np.int32, out=down[1:])
+    first, row_of = np.unique(rows, return_inverse=True)
+    across = np.zeros((first.size, mask.shape[1] + 1), np.int64)
+    np.cumsum(down[first + size] - down[first], axis=1, out=across[:, 1:])
+    return across[row_of, cols + size] - across[row_of, cols]
+
+
+def _valid_boxes(valid, size, rows, cols):
+    """Of the ``size`` px boxes of ``valid`` with top-left (rows, cols): which hold their valid pixels as one
+    rectangle, and that rectangle in box coordinates ((N,) bool, (N, 4) int; :func:`.correlation.mask_boxes`)."""
+    if len(rows) == 0:
+        return np.zeros(0, bool), np.zeros((0, 4), np.int64)
+    return mask_boxes(np.lib.stride_tricks.sliding_window_view(valid, (size, size))[rows, cols])
 
 
 def track_arrays(reference, secondary, params=None, backend="auto", prior=None, feedback=None):

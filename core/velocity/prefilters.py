@@ -28,16 +28,18 @@ from scipy import ndimage
 from ..errors import InputError
 
 
-def _masked_smooth(image, smooth, valid=None):
+def _masked_smooth(image, smooth, valid=None, weight=None):
     """``smooth`` (a linear filter) applied to ``image`` ignoring NaN (normalized convolution).
 
     Computed in the precision of ``image`` (the filters accumulate in double precision).
+    ``weight``: ``smooth`` of the validity (as the image's dtype) if already computed.
     """
     valid = np.isfinite(image) if valid is None else valid
     if valid.all():
         return smooth(image)
     filled = np.where(valid, image, 0.0).astype(image.dtype)
-    weight = smooth(valid.astype(image.dtype))
+    if weight is None:
+        weight = smooth(valid.astype(image.dtype))
     with np.errstate(invalid="ignore", divide="ignore"):
         return smooth(filled) / weight
 
@@ -52,9 +54,10 @@ def wallis(image, size=9):
     image = np.asarray(image, dtype=np.float32)
     valid = np.isfinite(image)
     box = lambda a: ndimage.uniform_filter(a, size=size, mode="constant")  # noqa: E731
-    centred = image - _masked_smooth(image, box, valid).astype(np.float32)
+    weight = None if valid.all() else box(valid.astype(np.float32))  # shared by both local means
+    centred = image - _masked_smooth(image, box, valid, weight).astype(np.float32)
     with np.errstate(invalid="ignore"):
-        std = np.sqrt(np.maximum(_masked_smooth(centred * centred, box, valid), 0.0)).astype(np.float32)
+        std = np.sqrt(np.maximum(_masked_smooth(centred * centred, box, valid, weight), 0.0)).astype(np.float32)
     sample = std[::4, ::4][valid[::4, ::4]]  # a floor against division by ~0 in flat areas
     floor = 1e-3 * float(np.mean(sample)) if sample.size else 0.0
     with np.errstate(invalid="ignore", divide="ignore"):

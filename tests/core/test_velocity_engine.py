@@ -112,3 +112,16 @@ def test_bad_parameters_are_refused():
         CorrelationParams(search=1)
     with pytest.raises(InputError, match="whole number"):
         CorrelationParams(spacing=2.5)
+
+
+def test_box_counts_are_exact_counts_at_the_boxes():
+    from serac.core.velocity.engine import box_counts
+
+    rng = np.random.default_rng(4)
+    mask = rng.random((90, 110)) < 0.3
+    for size in (1, 7, 32):
+        rows, cols = rng.integers(0, 90 - size + 1, 200), rng.integers(0, 110 - size + 1, 200)
+        got = box_counts(mask, size, rows, cols)
+        want = [mask[r:r + size, c:c + size].sum() for r, c in zip(rows, cols)]
+        assert got.dtype.kind == "i" and got.tolist() == want
+    assert box_counts(mask, 5, [], []).size == 0

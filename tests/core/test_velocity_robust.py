@@ -260,3 +260,90 @@ def test_masked_correlation_of_a_point_does_not_depend_on_its_batch():
         got = masked_match_batch(t, *(t.asarray(a) for a in (chips, windows, chip_mask, window_mask)))
         np.testing.assert_allclose(got.row, batch.row, atol=1e-3)
         np.testing.assert_allclose(got.ncc, batch.ncc, atol=1e-4)
+
+
+def test_mask_boxes_finds_rectangles_only():
+    from serac.core.velocity.correlation import mask_boxes
+
+    masks = np.zeros((6, 8, 8), bool)
+    masks[0] = True  # all valid
+    masks[1, 2:, :5] = True  # an image corner
+    masks[2, :, :5] = True
+    masks[2, 3, 2] = False  # a hole
+    masks[3, :2] = masks[3, 5:] = True  # a stripe across: two pieces
+    masks[4, :4, :4] = masks[4, 4:, :] = True  # an L
+    is_box, boxes = mask_boxes(masks)  # masks[5]: nothing valid
+    assert is_box.tolist() == [True, True, False, False, False, False]
+    assert boxes[0].tolist() == [0, 8, 0, 8] and boxes[1].tolist() == [2, 8, 0, 5]
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_boxed_correlation_is_the_masked_correlation(channels):
+    """Windows across an image edge or corner: the masked NCC by box sums gives the peaks of the FFT masked NCC and
+    of a float64 brute force (chip without gaps); torch agrees with numpy."""
+    from serac.core.backend import has_module
+    from serac.core.velocity.backends import NumpyOps, TorchOps
+    from serac.core.velocity.correlation import box_moments, boxed_match_batch, mask_boxes, masked_match_batch
+
+    rng = np.random.default_rng(7)
+    c, s, n = 16, 28, 30
+    tile = rng.normal(size=(channels, 100, 100)).astype(np.float32)
+    valid = np.ones((100, 100), bool)
+    valid[:, :9] = False  # the image's left edge
+    valid[:6] = False  # and its top: windows in the corner
+    full = tile.copy()
+    tile[:, ~valid] = 0.0
+    rows = np.concatenate([rng.integers(0, 6, n // 2), rng.integers(6, 100 - s, n - n // 2)])
+    cols = rng.integers(0, 9, n)
+    windows = np.stack([tile[:, r:r + s, q:q + s] for r, q in zip(rows, cols)])
+    shift = (9, 10)  # the chips lie inside the image
+    a, b = shift
+    chips = np.stack([full[:, r + a:r + a + c, q + b:q + b + c] for r, q in zip(rows, cols)])
+    chips += rng.normal(0, 0.2, chips.shape).astype(np.float32)
+    chips[1] = rng.normal(size=chips[1].shape)  # a point without a match
+    window_mask = np.stack([valid[r:r + s, q:q + s] for r, q in zip(rows, cols)]).astype(np.float32)
+    is_box, boxes = mask_boxes(window_mask)
+    assert is_box.all() and (boxes[:, 0] > 0).any() and (boxes[:, 2] > 0).all()
+    moments = np.stack(box_moments(windows, c), axis=1)  # (N, 2, C, m, m)
+    ops = NumpyOps(1)
+    got = boxed_match_batch(ops, chips, windows, boxes, moments)
+    ref = masked_match_batch(ops, chips, windows, np.ones((n, c, c), np.float32), window_mask)
+    exact = np.array([_masked_ncc_max(chips[i], windows[i], window_mask[i] > 0) for i in range(n)])
+    strong = exact > 0.5
+    assert strong.sum() >= n - 2
+    assert np.all(np.abs(got.ncc[strong] - exact[strong]) < 0.01) and np.all(got.ncc <= 1.0)
+    np.testing.assert_allclose(got.row[strong], shift[0], atol=0.15)
+    np.testing.assert_allclose(got.col[strong], shift[1], atol=0.15)
+    np.testing.assert_allclose(got.row, ref.row, atol=2e-3)
+    np.testing.assert_allclose(got.col, ref.col, atol=2e-3)
+    np.testing.assert_allclose(got.ncc, ref.ncc, atol=1e-4)
+    np.testing.assert_array_equal(got.flat, ref.flat)
+    if has_module("torch"):
+        t = TorchOps("cpu")
+        on_torch = boxed_match_batch(t, t.asarray(chips), t.asarray(windows), boxes, t.asarray(moments, t.double))
+        np.testing.assert_allclose(on_torch.row, got.row, atol=1e-3)
+        np.testing.assert_allclose(on_torch.ncc, got.ncc, atol=1e-4)
+
+
+def test_points_along_the_image_edge_take_the_boxed_correlation(everest, monkeypatch):
+    """The tracker sends points whose search window crosses the image edge to the masked NCC by box sums: the same
+    field as with the FFT masked NCC for all of them."""
+    from serac.core.velocity import engine
+
+    img = everest[0][:200, :220]
+    ref, sec = img, fourier_shift(img, 0.6, -1.2)
+    params = CorrelationParams(chip=32, search=8, max_chip=32, median_threshold=None)
+    calls = []
+    boxed = engine.boxed_match_batch
+    monkeypatch.setattr(engine, "boxed_match_batch", lambda *a, **k: calls.append(len(a[1])) or boxed(*a, **k))
+    field = track_arrays(ref, sec, params, backend="numpy")
+    assert sum(calls) >= 10
+    monkeypatch.setattr(engine, "_valid_boxes", lambda valid, size, rows, cols: (np.zeros(len(rows), bool),
+                                                                                np.zeros((len(rows), 4), np.int64)))
+    masked = track_arrays(ref, sec, params, backend="numpy")
+    np.testing.assert_array_equal(field.status, masked.status)
+    v = field.valid
+    assert v.mean() > 0.6
+    np.testing.assert_allclose(field.dx[v], masked.dx[v], atol=2e-3)
+    np.testing.assert_allclose(field.dy[v], masked.dy[v], atol=2e-3)
+    np.testing.assert_allclose(field.ncc[v], masked.ncc[v], atol=1e-4)
