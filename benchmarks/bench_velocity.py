@@ -41,25 +41,16 @@ import sys
 import tempfile
 import time
 
-from _instructions import ONE_THREAD, count_instructions, valgrind_available  # noqa: E402 (benchmarks/ on sys.path)
-from _memory import machine_info, peak_rss_mb  # noqa: E402
+from _checkout import ROOT  # benchmarks/ is on sys.path; makes serac (or SERAC_BENCH_CODE's) importable
+from _instructions import ONE_THREAD, count_instructions, valgrind_available
+from _memory import machine_info, peak_rss_mb
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-CODE = Path(os.environ.get("SERAC_BENCH_CODE") or ROOT).resolve()  # another checkout's code, for --compare children
-sys.path.insert(0, str(CODE / "build" / "pluginpath"))
 EVEREST = ROOT.parent / "shared" / "data" / "optical" / "everest_landsat" / "LE71400412000304SGS00_B4.tif"
 SAMPLE = ROOT / "resources" / "sample_data" / "everest_landsat" / "LE71400412000304SGS00_B4.tif"
 SHIFT = (0.37, -1.71)  # (dy, dx) px
-
-
-def _serac():
-    link = CODE / "build" / "pluginpath" / "serac"
-    if not link.exists():
-        link.parent.mkdir(parents=True, exist_ok=True)
-        os.symlink(CODE, link)
 
 
 def periodic_tiles():
@@ -239,7 +230,6 @@ def sentinel2_size(quick):
 
 def run_case(name, quick, workdir=None, args=None):
     """Child process entry: run one case and print its JSON (with peak RSS) on stdout."""
-    _serac()
     size = 1200 if quick else 2400
     if name == "point-cost":
         print(json.dumps(case_point_cost(args.size[0], args.baseline)))
@@ -282,7 +272,6 @@ def main(argv=None):
     if args.point_cost:
         return point_cost(args)
     args.out = args.out or str(ROOT / "benchmarks" / "results" / "velocity.json")
-    _serac()
     from serac.core.backend import cuda_available
 
     cases = ["throughput-numpy", "throughput-numpy-nofilter", "throughput-torch-cpu"]
