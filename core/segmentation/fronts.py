@@ -24,7 +24,7 @@ one of each. A scene cut out of a coast holds several fjords; CaFFe's clean-up, 
 glacier and its fjord, turns all land but the largest piece into ocean and all water but the largest body
 into glacier, and so removes every front on the other fjords (on simulated crops of Svalbard's coast, 13 of
 30 scenes fail even from the true zones with CaFFe's clean-up, 4 with this one; docs/validation/calving.md).
-The edge is that of the array: a water body that ends at a nodata margin inside it is cleaned as in CaFFe.
+The scene's edge is the array's border and the border of its nodata (a footprint inside a rectangular raster).
 
 :func:`front_features` turns the result into line features (pixel edges between the
 kept front pixels and glacier, chained).
@@ -46,14 +46,24 @@ def _largest(labels, n):
     return int(np.argmax(sizes))
 
 
-def _kept(labels, n, edge_min_px):
+def _scene_edge(zones, nodata):
+    """Mask of the scene's edge: the array's border and the valid pixels next to nodata (a footprint's margin)."""
+    edge = np.zeros(zones.shape, bool)
+    edge[0] = edge[-1] = True
+    edge[:, 0] = edge[:, -1] = True
+    missing = zones == nodata
+    if missing.any():
+        edge |= ndimage.binary_dilation(missing, structure=EIGHT) & ~missing
+    return edge
+
+
+def _kept(labels, n, edge_min_px, edge):
     """Mask of the regions of ``labels`` kept: the largest, and with ``edge_min_px`` every region of at least
-    that many pixels reaching the array's edge."""
+    that many pixels reaching the scene's ``edge`` (mask)."""
     keep = [_largest(labels, n)]
     if edge_min_px:
-        edge = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
         sizes = np.bincount(labels.ravel(), minlength=n + 1)
-        keep += [int(v) for v in np.unique(edge[edge > 0]) if sizes[v] >= edge_min_px]
+        keep += [int(v) for v in np.unique(labels[edge & (labels > 0)]) if sizes[v] >= edge_min_px]
     return np.isin(labels, keep)
 
 
@@ -61,7 +71,7 @@ def clean_zones(zones, ocean, glacier, nodata=255, edge_min_px=0):
     """CaFFe ocean clean-up of a class map (values: class indices, ``nodata``); returns a copy.
 
     ``edge_min_px`` > 0 (not in CaFFe): non-ocean and ocean regions of at least that many pixels that reach
-    the edge of the array are kept as they are, besides the largest one of each. CaFFe's images hold one
+    the scene's edge (the array's border or a nodata margin) are kept as they are, besides the largest one of each. CaFFe's images hold one
     glacier and its fjord; a crop of a coast can hold several fjords (land cut in pieces by the sea, water
     bodies joined only outside the scene), whose fronts the plain clean-up removes.
     """
@@ -69,11 +79,12 @@ def clean_zones(zones, ocean, glacier, nodata=255, edge_min_px=0):
     is_ocean = zones == ocean
     if not is_ocean.any():
         return zones
+    edge = _scene_edge(zones, nodata) if edge_min_px else None
     other, n = ndimage.label(~is_ocean, structure=EIGHT)
-    gaps = (other > 0) & ~_kept(other, n, edge_min_px) & (zones != nodata)
+    gaps = (other > 0) & ~_kept(other, n, edge_min_px, edge) & (zones != nodata)
     zones[gaps] = ocean
     labels, n = ndimage.label(zones == ocean, structure=EIGHT)
-    zones[(labels > 0) & ~_kept(labels, n, edge_min_px)] = glacier
+    zones[(labels > 0) & ~_kept(labels, n, edge_min_px, edge)] = glacier
     return zones
 
 

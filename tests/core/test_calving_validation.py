@@ -252,6 +252,12 @@ def test_the_edge_clean_up_keeps_the_fronts_of_other_fjords():
     assert (cleaned[5:8, 5:8] == 0).all() and (cleaned[:2, 30:33] == 0).all()
     assert (cleaned[48:, :40] != 1).all()  # P stays land
     assert np.array_equal(clean_zones(zones, 1, 0, edge_min_px=10_000), clean_zones(zones, 1, 0))
+    # the same coast inside a nodata margin (a footprint in a rectangular raster): its border is the scene's edge
+    framed = np.pad(zones, 6, constant_values=255)
+    _, framed_edge = front_features(framed, cv.scene_grid(framed.shape), 0, 1, 50.0, min_length_m=0, edge_km2=1.0)
+    assert np.array_equal(framed_edge[6:-6, 6:-6], edge) and not framed_edge[:6].any()
+    _, framed_caffe = front_features(framed, cv.scene_grid(framed.shape), 0, 1, 50.0, min_length_m=0)
+    assert not framed_caffe[46, 51:66].any()  # G1's front: lost by CaFFe's clean-up here too
 
 
 def test_the_validation_script_scores_the_post_processing_on_the_true_zones(tmp_path):
