@@ -71,9 +71,9 @@ def clean_zones(zones, ocean, glacier, nodata=255, edge_min_px=0):
     """CaFFe ocean clean-up of a class map (values: class indices, ``nodata``); returns a copy.
 
     ``edge_min_px`` > 0 (not in CaFFe): non-ocean and ocean regions of at least that many pixels that reach
-    the scene's edge (the array's border or a nodata margin) are kept as they are, besides the largest one of each. CaFFe's images hold one
-    glacier and its fjord; a crop of a coast can hold several fjords (land cut in pieces by the sea, water
-    bodies joined only outside the scene), whose fronts the plain clean-up removes.
+    the scene's edge (the array's border or a nodata margin) are kept as they are, besides the largest one of
+    each. CaFFe's images hold one glacier and its fjord; a crop of a coast can hold several fjords (land cut in
+    pieces by the sea, water bodies joined only outside the scene), whose fronts the plain clean-up removes.
     """
     zones = np.array(zones, copy=True)
     is_ocean = zones == ocean
