@@ -54,7 +54,7 @@ class CalvingFrontSettings(InferenceSettings):
     min_length_m: float = setting(750.0, "Drop front pieces up to this length (m)", unit="m", minimum=0.0,
                                   maximum=1e5)
     clean: bool = setting(True, "CaFFe ocean clean-up (fill ocean gaps, keep the largest ocean)")
-    edge_km2: float = setting(1.0, "Clean-up keeps land and ocean at the scene edge from this area (km²; 0: as CaFFe)",
+    edge_km2: float = setting(1.0, "Clean-up keeps regions at the scene edge from (km²; 0: as CaFFe)",
                               unit="km²", minimum=0.0, maximum=1e4, optional=True)  # optional: older saved models
     bridge_m: float = setting(300.0, "Bridge land gaps between glacier and ocean up to (m; 0: as CaFFe)", unit="m",
                               minimum=0.0, maximum=5000.0, optional=True)  # optional: older saved models
