@@ -124,12 +124,9 @@ def true_zone_front_lines(zones, grid, settings=None):
     """Front line features of the job's post-processing (``settings`` of the calving-front job: clean-up,
     ``edge_km2``, ``bridge_m``, ``min_length_m``) run on the TRUE ``zones``: what a perfect zone map would
     give, so the failures the post-processing makes by itself."""
-    from ..core.jobs.segmentation import CalvingFrontSettings
-    from ..core.segmentation.fronts import front_features
+    from ..core.jobs.segmentation import CalvingFrontSettings, calving_front_lines
 
-    s = CalvingFrontSettings.from_dict(settings or {})
-    return front_features(zones, grid, GLACIER, OCEAN, PIXEL_SIZE_M, min_length_m=s.min_length_m, clean=s.clean,
-                          bridge_m=s.bridge_m or 0.0, edge_km2=s.edge_km2 or 0.0)[0]
+    return calving_front_lines(zones, grid, GLACIER, OCEAN, CalvingFrontSettings.from_dict(settings or {}))[0]
 
 
 def front_pixels(lines, grid):

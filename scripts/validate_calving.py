@@ -94,7 +94,7 @@ def main(argv=None):
                                  else a.draws, shared,
                                  settings=settings, progress=None if a.quiet else print)
             result.update(seconds=round(time.perf_counter() - start, 1), model=stem, settings=settings)
-            edge = CalvingFrontSettings.from_dict(settings).edge_km2 or 0.0  # named whenever it is on
+            edge = CalvingFrontSettings.from_dict(settings).edge_km2  # named whenever it is on
             key = f"{stem}, bridge_m {bridge:g}" + (f", edge_km2 {edge:g}" if edge else "") + "".join(
                 f", {k} {v}" for k, v in extra.items() if k != "edge_km2")
             report["models"][key] = result

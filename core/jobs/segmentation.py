@@ -159,11 +159,22 @@ def run_outlines(inputs: Mapping, outputs: Mapping, settings: OutlinesSettings, 
                   features={"output_outlines": (features, crs, "Polygon")})
 
 
+def calving_front_lines(zones, grid, glacier, ocean, settings: CalvingFrontSettings, model_name=""):
+    """(front line features, front pixel mask) of a zone class map on ``grid`` with the job's post-processing
+    ``settings`` (clean-up, edge area, bridging, minimum length, simplification); ``glacier``, ``ocean``: the
+    class indices that meet at the front."""
+    from ..raster_io import pixel_size_m
+    from ..segmentation.fronts import front_features
+
+    return front_features(zones, grid, glacier, ocean, pixel_size_m(grid), min_length_m=settings.min_length_m,
+                          clean=settings.clean, simplify_m=settings.simplify_m, model_name=model_name,
+                          bridge_m=settings.bridge_m, edge_km2=settings.edge_km2)
+
+
 def run_calving_front(inputs: Mapping, outputs: Mapping, settings: CalvingFrontSettings, feedback=None,
                       threads: Optional[int] = None) -> Result:
     """Zone probabilities, the zone map and calving-front lines (CaFFe post-processing)."""
-    from ..raster_io import pixel_size_m, read_raster
-    from ..segmentation.fronts import front_features
+    from ..raster_io import read_raster
 
     progress = Progress(core_feedback(feedback))
     prob_path = os.fspath(require_input(outputs, "output_probability", "probability output"))
@@ -176,11 +187,8 @@ def run_calving_front(inputs: Mapping, outputs: Mapping, settings: CalvingFrontS
             raise ModelError(f"Model '{meta.name}' does not define which classes meet at the front.",
                              "use a calving_front_zones model (metadata output.front, e.g. glacier, ocean).")
         zones = read_raster(zones_path)
-        features, _ = front_features(zones.data[0].astype("uint8"), zones.grid, meta.class_index(meta.front[0]),
-                                     meta.class_index(meta.front[1]), pixel_size_m(zones.grid),
-                                     min_length_m=settings.min_length_m, clean=settings.clean,
-                                     simplify_m=settings.simplify_m, model_name=meta.name,
-                                     bridge_m=settings.bridge_m, edge_km2=settings.edge_km2)
+        features, _ = calving_front_lines(zones.data[0].astype("uint8"), zones.grid, meta.class_index(meta.front[0]),
+                                          meta.class_index(meta.front[1]), settings, meta.name)
     length_km = sum(f["properties"]["length_m"] for f in features) / 1000.0
     progress.info(f"{len(features)} front line(s), {length_km:.2f} km in total.")
     if not features:
