@@ -275,6 +275,7 @@ def main():
     parser.add_argument("--ticoi-python", help="Python of a venv with ticoi (default: TICOI_PYTHON or "
                                                f"{DEFAULT_TICOI_PYTHON})")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of every tool on every case (median)")
+    parser.add_argument("--quick", action="store_true", help="one round (as benchmarks/run_all.py --quick asks)")
     parser.add_argument("--repeat", type=int, default=5, help="Serac solves per child (median)")
     parser.add_argument("--compare", action="append", default=[], metavar="NAME=DIR",
                         help="also run Serac from another checkout (e.g. git archive of an earlier commit)")
@@ -292,6 +293,8 @@ def main():
             result = serac_child(stack, out, "auto" if args.option == "auto" else float(args.option), args.repeat)
         print(json.dumps(result))
         return 0
+    if args.quick:
+        args.rounds = 1
     python, versions = ticoi_python(args.ticoi_python)
     if python is None:
         print(f"bench_ticoi: skipped ({versions}); TICOI is not a Serac dependency: install it in a venv of its "
@@ -334,7 +337,7 @@ def main():
                            "rounds": rounds[name]}
     result = {"topic": "timeseries_vs_ticoi", "machine": machine_info(), "ticoi_venv": versions,
               "threads": "one (OMP/OpenBLAS/MKL/numba threads 1 in every child)", "niceness": os.nice(0),
-              "rounds": args.rounds, "serac_repeats_per_round": args.repeat, "step_days": STEP_DAYS,
+              "quick": args.quick, "rounds": args.rounds, "serac_repeats_per_round": args.repeat, "step_days": STEP_DAYS,
               "serac_versions": {label: {"code": str(code or ROOT), **({"label": labels[label]} if label in labels
                                                                        else {})}
                                  for label, code in serac_versions},

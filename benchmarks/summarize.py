@@ -183,13 +183,16 @@ def ticoi_comparison(path, data):
     lines += ["Code: " + "; ".join(f"{n}: {v.get('label', v['code'])}" for n, v in versions.items()), "",
               "Settings mapping:", ""]
     lines += [f"- {key.replace('_', ' ')}: {text}" for key, text in data.get("settings_mapping", {}).items()]
-    lines += ["", "| case | tool | CPU ms/pixel (median) | TICOI matched / tool (time; median of the rounds, "
-              "range) | RMSE, steps all give (m/yr) | RMSE, own steps (m/yr) | pixel-steps given |", "|" + "---|" * 7]
+    lines += ["", "| case | tool | CPU ms/pixel (median) | of which TICOI's inversion_core | TICOI matched / tool "
+              "(time; median of the rounds, range) | RMSE, steps all give (m/yr) | RMSE, own steps (m/yr) | "
+              "pixel-steps given |", "|" + "---|" * 8]
     for case, fig in data.get("cases", {}).items():
         ratios = fig.get("ticoi_matched_over_serac_time", {})
         for key, tool in fig.get("tools", {}).items():
             ratio = ratios.get(key)
+            inversion = tool.get("inversion_core_s_per_pixel_median")
             lines.append(f"| {case} | {_tool_title(key)} | {tool['s_per_pixel_median'] * 1e3:.3f} | "
+                         + ("" if inversion is None else f"{inversion * 1e3:.2f}") + " | "
                          + (f"{ratio['median']:.0f} ({ratio['min']:.0f}-{ratio['max']:.0f})" if ratio else "") + " | "
                          + f"{_cell(tool['rmse_common_steps_m_per_yr'])} | {_cell(tool['rmse_own_steps_m_per_yr'])}"
                          + f" | {tool['pixel_steps_given']:.2f} |")
