@@ -3,6 +3,7 @@
 
 Usage: ``nice -n 10 .venv/bin/python benchmarks/bench_ticoi.py [--ticoi-python PATH] [--rounds 3]
 [--compare pre20=DIR --label pre20=TEXT]`` -> benchmarks/results/timeseries_vs_ticoi.json
+(the code before issue 20 for ``--compare``: ``mkdir /tmp/pre20 && git archive a9e7af3 | tar -x -C /tmp/pre20``)
 
 TICOI (Charrier et al. 2022, 2025; PyPI ``ticoi``) is not a dependency of Serac and is never installed with it:
 put it in a venv of its own (``python3 -m venv /work/ticoi_venv && /work/ticoi_venv/bin/pip install ticoi``) and
