@@ -155,6 +155,53 @@ def comparison(path, data):
     return lines + [""]
 
 
+#: Row titles of the TICOI comparison's tools (keys of ``cases[case]["tools"]`` in timeseries_vs_ticoi.json).
+_TICOI_TOOLS = {"ticoi_matched": "TICOI, settings matched to Serac's lambda 1",
+                "ticoi_matched_all_pairs_first": "TICOI, matched, all pairs in its first pass",
+                "ticoi_coef_100": "TICOI, its default coef 100"}
+
+
+def _tool_title(key):
+    if key in _TICOI_TOOLS:
+        return _TICOI_TOOLS[key]
+    version, _, run = key[len("serac_"):].partition("_")
+    return f"Serac {version}, " + {"fixed_lambda_1": "lambda 1", "auto": "automatic lambda (default)"}.get(run, run)
+
+
+def ticoi_comparison(path, data):
+    """Serac against TICOI on the same stacks (benchmarks/bench_ticoi.py): CPU time per pixel and accuracy."""
+    machine, venv = data.get("machine", {}), data.get("ticoi_venv", {})
+    versions = data.get("serac_versions", {})
+    lines = ["### Time-series inversion against TICOI on the same stacks, one thread", "",
+             f"`benchmarks/bench_ticoi.py` (`{path.name}`) — ran {machine.get('date', '?')} on "
+             f"{machine.get('cpu_count', '?')} CPU(s); TICOI {venv.get('ticoi', '?')} (numpy {venv.get('numpy', '?')},"
+             f" scipy {venv.get('scipy', '?')}, numba {venv.get('numba', '?')}) in a venv of its own, Serac with "
+             f"numpy {machine.get('numpy', '?')}; {data.get('rounds', '?')} rounds, every tool in turn on each "
+             f"case (1-minute load average {_loads(data)}). {data.get('timing', '')}.", ""]
+    if data.get("note"):
+        lines += [f"Note: {data['note']}", ""]
+    lines += ["Code: " + "; ".join(f"{n}: {v.get('label', v['code'])}" for n, v in versions.items()), "",
+              "Settings mapping:", ""]
+    lines += [f"- {key.replace('_', ' ')}: {text}" for key, text in data.get("settings_mapping", {}).items()]
+    lines += ["", "| case | tool | CPU ms/pixel (median) | of which TICOI's inversion_core | TICOI matched / tool "
+              "(time; median of the rounds, range) | RMSE, steps all give (m/yr) | RMSE, own steps (m/yr) | "
+              "pixel-steps given |", "|" + "---|" * 8]
+    for case, fig in data.get("cases", {}).items():
+        ratios = fig.get("ticoi_matched_over_serac_time", {})
+        for key, tool in fig.get("tools", {}).items():
+            ratio = ratios.get(key)
+            inversion = tool.get("inversion_core_s_per_pixel_median")
+            lines.append(f"| {case} | {_tool_title(key)} | {tool['s_per_pixel_median'] * 1e3:.3f} | "
+                         + ("" if inversion is None else f"{inversion * 1e3:.2f}") + " | "
+                         + (f"{ratio['median']:.0f} ({ratio['min']:.0f}-{ratio['max']:.0f})" if ratio else "") + " | "
+                         + f"{_cell(tool['rmse_common_steps_m_per_yr'])} | {_cell(tool['rmse_own_steps_m_per_yr'])}"
+                         + f" | {tool['pixel_steps_given']:.2f} |")
+    lines += ["", "Cases: " + "; ".join(f"{case}: {fig.get('description', '')} ({fig.get('pixels_with_data', '?')} "
+                                       f"pixels with data, {fig.get('steps', '?')} steps)"
+                                       for case, fig in data.get("cases", {}).items()), ""]
+    return lines
+
+
 def _loads(data):
     loads = [entry[0] for entry in data.get("load_average_1_5_15_min", []) if entry]
     return f"{min(loads):.0f}-{max(loads):.0f}" if loads else "?"
@@ -174,6 +221,9 @@ def main(argv=None):
             lines += table(topic, json.loads(path.read_text()))
         for other in sorted((HERE / "results").glob(f"{topic}_compare*.json")):
             lines += comparison(other, json.loads(other.read_text()))
+        ticoi = HERE / "results" / f"{topic}_vs_ticoi.json"
+        if ticoi.exists():
+            lines += ticoi_comparison(ticoi, json.loads(ticoi.read_text()))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text("\n".join(lines), encoding="utf-8")
     print(f"wrote {args.output}")
