@@ -60,6 +60,8 @@ class CalvingFrontSettings(InferenceSettings):
                                     minimum=0.0, maximum=1.0, optional=True)  # optional: older saved models
     bridge_m: float = setting(300.0, "Bridge land gaps between glacier and ocean up to (m; 0: as CaFFe)", unit="m",
                               minimum=0.0, maximum=5000.0, optional=True)  # optional: older saved models
+    drop_bridged_only: bool = setting(False, "Drop front pieces made by bridging alone", advanced=True,
+                                      optional=True)  # optional: older saved models
     simplify_m: float = setting(0.0, "Simplification tolerance (m; 0 = pixel edges)", unit="m", minimum=0.0,
                                 maximum=1e4)
 
@@ -171,7 +173,7 @@ def calving_front_lines(zones, grid, glacier, ocean, settings: CalvingFrontSetti
     return front_features(zones, grid, glacier, ocean, pixel_size_m(grid), min_length_m=settings.min_length_m,
                           clean=settings.clean, simplify_m=settings.simplify_m, model_name=model_name,
                           bridge_m=settings.bridge_m, edge_km2=settings.edge_km2,
-                          short_fraction=settings.short_fraction)
+                          short_fraction=settings.short_fraction, drop_bridged_only=settings.drop_bridged_only)
 
 
 def run_calving_front(inputs: Mapping, outputs: Mapping, settings: CalvingFrontSettings, feedback=None,

@@ -28,5 +28,6 @@ class CalvingFrontDLAlgorithm(SegmentationInferenceAlgorithm):
         "probabilities, the zone map (0 glacier, 1 ocean, 2 rock for the shipped model) and front lines with "
         "id, length_m, model and the review fields" + REVIEW_FIELDS_HELP)
 
-    ORDER = INFERENCE_ORDER + ("min_length_m", "short_fraction", "clean", "edge_km2", "bridge_m", "simplify_m")
+    ORDER = INFERENCE_ORDER + ("min_length_m", "short_fraction", "clean", "edge_km2", "bridge_m", "drop_bridged_only",
+                              "simplify_m")
     FIELDS = {"output_fronts": FRONT_FIELDS}

@@ -282,3 +282,39 @@ def test_the_validation_script_scores_the_post_processing_on_the_true_zones(tmp_
         assert entry["all"]["n_failures"] == 0 and entry["all"]["pooled_mde_m"] < 100  # a perfect zone map
     assert models["true zones, bridge_m 300, min_length_m 0"]["settings"] == {"bridge_m": 300.0, "edge_km2": 0,
                                                                             "min_length_m": 0}
+
+
+def test_short_fronts_are_kept_relative_to_the_scene():
+    """short_fraction: in a scene whose fronts are all short (small glaciers calving into a fjord), a piece of at most
+    the minimum length is kept when longer than that share of the longest piece, unless it exists only through
+    bridging (coast next to a glacier's side); next to a long front, short pieces are dropped as by CaFFe's rule."""
+    from serac.core.segmentation.fronts import front_features
+
+    zones = np.full((40, 80), 2, np.uint8)  # rock
+    zones[30:, :] = 1  # the fjord along the bottom
+    zones[10:30, 10:22] = 0  # glacier A: a 12 px (600 m) front
+    zones[10:30, 40:48] = 0  # glacier B: an 8 px (400 m) front
+    grid = cv.scene_grid(zones.shape)
+    _, caffe = front_features(zones, grid, 0, 1, 50.0)  # 750 m = 15 px
+    _, kept = front_features(zones, grid, 0, 1, 50.0, short_fraction=0.25)
+    _, part = front_features(zones, grid, 0, 1, 50.0, short_fraction=0.75)  # B: 8 px, not > 0.75 x 12
+    assert not caffe.any()  # CaFFe's rule leaves no front at all
+    assert kept[30, 10:22].all() and kept[30, 40:48].all() and kept.sum() == 20
+    assert part[30, 10:22].all() and not part[30, 40:48].any()
+    wide = zones.copy()
+    wide[10:30, 0:10] = 0  # A now 22 px wide: a front longer than 750 m
+    _, caffe_wide = front_features(wide, grid, 0, 1, 50.0)
+    _, wide_kept = front_features(wide, grid, 0, 1, 50.0, short_fraction=0.25)  # B: 8 px > 0.25 x 22
+    _, wide_half = front_features(wide, grid, 0, 1, 50.0, short_fraction=0.5)  # B: 8 px, not > 11
+    assert caffe_wide[30, 0:22].all() and not caffe_wide[30, 40:48].any()
+    assert wide_kept[30, 40:48].all() and np.array_equal(wide_half, caffe_wide)
+    # bridged 300 m (6 px): a 2 px tongue reaching the fjord draws a 14 px piece (kept), a tongue ending 3 px short
+    # of it an 8 px piece of coast made by bridging only (dropped, as by CaFFe's rule)
+    thin = np.full((40, 80), 2, np.uint8)
+    thin[30:, :] = 1
+    thin[10:30, 10:12] = 0
+    thin[10:27, 50:52] = 0
+    _, bridged_all = front_features(thin, grid, 0, 1, 50.0, min_length_m=0, bridge_m=300.0)
+    _, bridged = front_features(thin, grid, 0, 1, 50.0, bridge_m=300.0, short_fraction=0.25)
+    assert bridged_all[30, 4:18].all() and bridged_all[30, 47:55].all()
+    assert bridged[30, 4:18].all() and bridged.sum() == 14
