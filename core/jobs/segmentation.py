@@ -56,11 +56,11 @@ class CalvingFrontSettings(InferenceSettings):
     clean: bool = setting(True, "CaFFe ocean clean-up (fill ocean gaps, keep the largest ocean)")
     edge_km2: float = setting(1.0, "Clean-up keeps regions at the scene edge from (km²; 0: as CaFFe)",
                               unit="km²", minimum=0.0, maximum=1e4, optional=True)  # optional: older saved models
-    short_fraction: float = setting(0.0, "Keep shorter pieces from this share of the longest (0: as CaFFe)",
+    short_fraction: float = setting(0.25, "Keep shorter pieces from this share of the longest (0: as CaFFe)",
                                     minimum=0.0, maximum=1.0, optional=True)  # optional: older saved models
     bridge_m: float = setting(300.0, "Bridge land gaps between glacier and ocean up to (m; 0: as CaFFe)", unit="m",
                               minimum=0.0, maximum=5000.0, optional=True)  # optional: older saved models
-    drop_bridged_only: bool = setting(False, "Drop front pieces made by bridging alone", advanced=True,
+    drop_bridged_only: bool = setting(True, "Drop front pieces made by bridging alone", advanced=True,
                                       optional=True)  # optional: older saved models
     simplify_m: float = setting(0.0, "Simplification tolerance (m; 0 = pixel edges)", unit="m", minimum=0.0,
                                 maximum=1e4)

@@ -262,7 +262,8 @@ def test_the_edge_clean_up_keeps_the_fronts_of_other_fjords():
 
 def test_the_validation_script_scores_the_post_processing_on_the_true_zones(tmp_path):
     """scripts/validate_calving.py --true-zones --set: the job's front extraction on the true zones of a draw,
-    keyed by the settings that were on (edge_km2, the job's default now, named in the key)."""
+    keyed by the settings not in CaFFe that were on (edge_km2, short_fraction, drop_bridged_only: the job's defaults
+    now, named in the key) and the other --set values."""
     pytest.importorskip("torch")  # the script sets torch's threads
     import importlib.util
     import json
@@ -276,12 +277,15 @@ def test_the_validation_script_scores_the_post_processing_on_the_true_zones(tmp_
     common = ["--geometries", "procedural", "--draws", "1", "--bridge", "300", "--output", str(out), "--quiet"]
     assert script.main(["--true-zones", *common]) == 0
     assert script.main(["--true-zones", "--set", "edge_km2=0", "--set", "min_length_m=0", *common]) == 0
+    assert script.main(["--true-zones", "--set", "short_fraction=0", "--set", "drop_bridged_only=false", *common]) == 0
     models = json.loads(out.read_text())["models"]
-    assert set(models) == {"true zones, bridge_m 300, edge_km2 1", "true zones, bridge_m 300, min_length_m 0"}
+    assert set(models) == {"true zones, bridge_m 300, edge_km2 1, short_fraction 0.25, drop_bridged_only True",
+                           "true zones, bridge_m 300, short_fraction 0.25, drop_bridged_only True, min_length_m 0",
+                           "true zones, bridge_m 300, edge_km2 1"}
     for entry in models.values():
         assert entry["all"]["n_failures"] == 0 and entry["all"]["pooled_mde_m"] < 100  # a perfect zone map
-    assert models["true zones, bridge_m 300, min_length_m 0"]["settings"] == {"bridge_m": 300.0, "edge_km2": 0,
-                                                                            "min_length_m": 0}
+    assert models["true zones, bridge_m 300, short_fraction 0.25, drop_bridged_only True, min_length_m 0"][
+        "settings"] == {"bridge_m": 300.0, "edge_km2": 0, "min_length_m": 0}
 
 
 def test_short_fronts_are_kept_relative_to_the_scene():
@@ -318,3 +322,25 @@ def test_short_fronts_are_kept_relative_to_the_scene():
     _, bridged = front_features(thin, grid, 0, 1, 50.0, bridge_m=300.0, short_fraction=0.25)
     assert bridged_all[30, 4:18].all() and bridged_all[30, 47:55].all()
     assert bridged[30, 4:18].all() and bridged.sum() == 14
+
+
+def test_fronts_made_by_bridging_alone_can_be_dropped():
+    """drop_bridged_only: a front piece without a single front pixel of the zone map itself (coast that bridging
+    joined to a glacier across land) is dropped whatever its length; a piece that the zone map's glacier touches
+    anywhere is kept whole, bridged part included; without bridging the setting changes nothing."""
+    from serac.core.segmentation.fronts import front_features
+
+    zones = np.full((40, 100), 2, np.uint8)  # rock
+    zones[30:, :] = 1  # the fjord
+    zones[10:28, 5:35] = 0  # glacier A ends 2 px short of the fjord (a band of "rock" at its front)
+    zones[10:30, 55:85] = 0  # glacier B reaches the fjord ...
+    zones[28:30, 55:70] = 2  # ... along half its width only
+    grid = cv.scene_grid(zones.shape)
+    _, bridged = front_features(zones, grid, 0, 1, 50.0, bridge_m=300.0)
+    _, own = front_features(zones, grid, 0, 1, 50.0, bridge_m=300.0, drop_bridged_only=True)
+    assert bridged[30, 5:35].all() and bridged[30, 55:85].all()
+    assert not own[:, :45].any()  # A's front: bridging alone
+    assert np.array_equal(own[:, 45:], bridged[:, 45:])  # B's front kept whole, its bridged half too
+    _, plain = front_features(zones, grid, 0, 1, 50.0)
+    _, plain_own = front_features(zones, grid, 0, 1, 50.0, drop_bridged_only=True)
+    assert np.array_equal(plain, plain_own) and not plain[:, :45].any()
