@@ -4,8 +4,8 @@
 Usage: ``nice -n 10 .venv/bin/python scripts/validate_calving.py [--model NAME_OR_PATH ...] [--draws 30]
 [--geometries columbia,procedural,...] [--bridge M] [--set KEY=VALUE ...] [--true-zones]`` ->
 ``benchmarks/results/calving_validation.json`` (one entry per model and settings, keyed by the model, bridge_m,
-edge_km2 when on, and the other --set values, merged into the file), quoted in ``docs/validation/calving.md``
-and the model cards. ``--true-zones`` scores the job's post-processing on the true zones instead of a model.
+edge_km2, short_fraction and drop_bridged_only when on, and the other --set values, merged into the file), quoted
+in ``docs/validation/calving.md`` and the model cards. ``--true-zones`` scores the job's post-processing on the true zones instead of a model.
 
 Every draw goes through the plugin's calving-front job; see :mod:`serac.models.calving_validation` for the
 geometries, the seeds and the failure definitions. One thread (OMP_NUM_THREADS=1).
@@ -31,6 +31,15 @@ RESULTS = ROOT / "benchmarks" / "results" / "calving_validation.json"
 #: --screening results, beside the full runs' entries cut to the same draws (models.calving_validation.subset)
 SCREENING_RESULTS = ROOT / "benchmarks" / "results" / "calving_screening.json"
 SHARED = ROOT.parent / "shared" / "data"
+
+
+#: settings not in CaFFe named in a run's key whenever they are on (the job's defaults are on)
+NAMED = ("edge_km2", "short_fraction", "drop_bridged_only")
+
+
+def _named(settings):
+    return "".join(f", {k} {v:g}" if isinstance(v, float) else f", {k} {v}"
+                   for k, v in ((k, getattr(settings, k)) for k in NAMED) if v)
 
 
 def _model_path(text):
@@ -94,9 +103,8 @@ def main(argv=None):
                                  else a.draws, shared,
                                  settings=settings, progress=None if a.quiet else print)
             result.update(seconds=round(time.perf_counter() - start, 1), model=stem, settings=settings)
-            edge = CalvingFrontSettings.from_dict(settings).edge_km2  # named whenever it is on
-            key = f"{stem}, bridge_m {bridge:g}" + (f", edge_km2 {edge:g}" if edge else "") + "".join(
-                f", {k} {v}" for k, v in extra.items() if k != "edge_km2")
+            key = f"{stem}, bridge_m {bridge:g}" + _named(CalvingFrontSettings.from_dict(settings)) + "".join(
+                f", {k} {v}" for k, v in extra.items() if k not in NAMED)
             report["models"][key] = result
             out.write_text(json.dumps(report, indent=1) + "\n")
             summary = {g: r["summary"] for g, r in result["geometries"].items()}

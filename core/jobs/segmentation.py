@@ -56,8 +56,12 @@ class CalvingFrontSettings(InferenceSettings):
     clean: bool = setting(True, "CaFFe ocean clean-up (fill ocean gaps, keep the largest ocean)")
     edge_km2: float = setting(1.0, "Clean-up keeps regions at the scene edge from (km²; 0: as CaFFe)",
                               unit="km²", minimum=0.0, maximum=1e4, optional=True)  # optional: older saved models
+    short_fraction: float = setting(0.25, "Keep shorter pieces from this share of the longest (0: as CaFFe)",
+                                    minimum=0.0, maximum=1.0, optional=True)  # optional: older saved models
     bridge_m: float = setting(300.0, "Bridge land gaps between glacier and ocean up to (m; 0: as CaFFe)", unit="m",
                               minimum=0.0, maximum=5000.0, optional=True)  # optional: older saved models
+    drop_bridged_only: bool = setting(True, "Drop front pieces made by bridging alone", advanced=True,
+                                      optional=True)  # optional: older saved models
     simplify_m: float = setting(0.0, "Simplification tolerance (m; 0 = pixel edges)", unit="m", minimum=0.0,
                                 maximum=1e4)
 
@@ -161,14 +165,15 @@ def run_outlines(inputs: Mapping, outputs: Mapping, settings: OutlinesSettings, 
 
 def calving_front_lines(zones, grid, glacier, ocean, settings: CalvingFrontSettings, model_name=""):
     """(front line features, front pixel mask) of a zone class map on ``grid`` with the job's post-processing
-    ``settings`` (clean-up, edge area, bridging, minimum length, simplification); ``glacier``, ``ocean``: the
-    class indices that meet at the front."""
+    ``settings`` (clean-up, edge area, bridging, minimum length and share of the longest piece, simplification);
+    ``glacier``, ``ocean``: the class indices that meet at the front."""
     from ..raster_io import pixel_size_m
     from ..segmentation.fronts import front_features
 
     return front_features(zones, grid, glacier, ocean, pixel_size_m(grid), min_length_m=settings.min_length_m,
                           clean=settings.clean, simplify_m=settings.simplify_m, model_name=model_name,
-                          bridge_m=settings.bridge_m, edge_km2=settings.edge_km2)
+                          bridge_m=settings.bridge_m, edge_km2=settings.edge_km2,
+                          short_fraction=settings.short_fraction, drop_bridged_only=settings.drop_bridged_only)
 
 
 def run_calving_front(inputs: Mapping, outputs: Mapping, settings: CalvingFrontSettings, feedback=None,

@@ -26,6 +26,13 @@ into glacier, and so removes every front on the other fjords (on simulated crops
 30 scenes fail even from the true zones with CaFFe's clean-up, 4 with this one; docs/validation/calving.md).
 The scene's edge is the array's border and the border of its nodata (a footprint inside a rectangular raster).
 
+Not in CaFFe either (``short_fraction`` > 0 in :func:`front_features` and :func:`front_mask`): CaFFe's 750 m rule
+assumes fronts longer than that; small valley glaciers reaching a fjord (simulated crops of Svalbard's coast: 60 %
+of the true front pixels lie in pieces of at most 750 m) have none. A piece of at most the minimum length is kept
+when it is longer than that share of the longest piece in the scene (so the rule changes nothing in a scene with
+a front of at least 750 m / share) and touches glacier of the zone map itself: pieces made only by bridging
+(coast next to a glacier's side) are still dropped.
+
 :func:`front_features` turns the result into line features (pixel edges between the
 kept front pixels and glacier, chained).
 """
@@ -99,36 +106,58 @@ def bridge_glacier(zones, glacier, ocean, bridge_px, nodata=255):
     return zones
 
 
-def front_mask(zones, glacier, ocean, pixel_size_m, min_length_m=CAFFE_MIN_FRONT_LENGTH_M):
-    """Front pixels: ocean pixels 4-adjacent to glacier, minus pieces of <= min_length_m / pixel_size_m px."""
+def front_mask(zones, glacier, ocean, pixel_size_m, min_length_m=CAFFE_MIN_FRONT_LENGTH_M, short_fraction=0.0,
+               own=None, own_required=False):
+    """Front pixels: ocean pixels 4-adjacent to glacier, minus pieces of <= min_length_m / pixel_size_m px.
+
+    ``own``: a mask of the front pixels of the zone map before bridging (see :func:`front_features`), None when
+    not bridged. ``short_fraction`` > 0 (not in CaFFe): a piece of at most the minimum length is kept when it has
+    more than that share of the pixels of the longest piece in the scene and (with ``own``) holds at least one
+    ``own`` pixel. ``own_required`` (not in CaFFe, with ``own``): pieces of any length without an ``own`` pixel
+    (made by bridging alone) are dropped.
+    """
     zones = np.asarray(zones)
     g = np.pad(zones == glacier, 1)
     near_glacier = g[:-2, 1:-1] | g[2:, 1:-1] | g[1:-1, :-2] | g[1:-1, 2:]
     front = (zones == ocean) & near_glacier
-    if min_length_m > 0 and front.any():
+    own_required = own_required and own is not None
+    if (min_length_m > 0 or own_required) and front.any():
         labels, n = ndimage.label(front, structure=EIGHT)
         sizes = np.bincount(labels.ravel(), minlength=n + 1)
-        short = sizes <= min_length_m / pixel_size_m
-        short[0] = False
-        front[short[labels]] = False
+        sizes[0] = 0
+        has_own = np.bincount(labels[front & own], minlength=n + 1) > 0 if own is not None else True
+        drop = sizes <= min_length_m / pixel_size_m
+        if short_fraction > 0:
+            drop &= ~((sizes > short_fraction * sizes.max()) & has_own)
+        if own_required:
+            drop |= ~has_own
+        drop[0] = False
+        front[drop[labels]] = False
     return front
 
 
 def front_features(zones, grid, glacier, ocean, pixel_size_m, min_length_m=CAFFE_MIN_FRONT_LENGTH_M,
-                   clean=True, simplify_m=0.0, model_name="", bridge_m=0.0, edge_km2=0.0):
+                   clean=True, simplify_m=0.0, model_name="", bridge_m=0.0, edge_km2=0.0, short_fraction=0.0,
+                   drop_bridged_only=False):
     """Calving-front line features from a zone class map on ``grid`` (CaFFe post-processing; with
     ``bridge_m`` > 0 (m) glacier-ocean gaps over land are bridged first, see :func:`bridge_glacier`;
     with ``edge_km2`` > 0 the clean-up keeps land and ocean regions of at least that area (km²) reaching the
-    scene edge, see :func:`clean_zones`).
+    scene edge, see :func:`clean_zones`; with ``short_fraction`` > 0 pieces of at most ``min_length_m`` are kept
+    when longer than that share of the scene's longest piece and touching glacier of the zone map itself, not
+    only glacier added by bridging; with ``drop_bridged_only`` pieces made by bridging alone are dropped, see
+    :func:`front_mask`).
 
     Returns (features, front pixel mask).
     """
     if clean:
         edge_px = int(np.ceil(edge_km2 * 1e6 / pixel_size_m ** 2)) if edge_km2 > 0 else 0
         zones = clean_zones(zones, ocean, glacier, edge_min_px=edge_px)
+    own = None
     if bridge_m > 0:
+        if short_fraction > 0 or drop_bridged_only:
+            own = front_mask(zones, glacier, ocean, pixel_size_m, min_length_m=0)
         zones = bridge_glacier(zones, glacier, ocean, int(round(bridge_m / pixel_size_m)))
-    front = front_mask(zones, glacier, ocean, pixel_size_m, min_length_m)
+    front = front_mask(zones, glacier, ocean, pixel_size_m, min_length_m, short_fraction, own, drop_bridged_only)
     features = boundary_lines(front, np.asarray(zones) == glacier, grid, simplify_m=simplify_m,
                               model_name=model_name)
     return features, front

@@ -262,7 +262,8 @@ def test_the_edge_clean_up_keeps_the_fronts_of_other_fjords():
 
 def test_the_validation_script_scores_the_post_processing_on_the_true_zones(tmp_path):
     """scripts/validate_calving.py --true-zones --set: the job's front extraction on the true zones of a draw,
-    keyed by the settings that were on (edge_km2, the job's default now, named in the key)."""
+    keyed by the settings not in CaFFe that were on (edge_km2, short_fraction, drop_bridged_only: the job's defaults
+    now, named in the key) and the other --set values."""
     pytest.importorskip("torch")  # the script sets torch's threads
     import importlib.util
     import json
@@ -276,9 +277,70 @@ def test_the_validation_script_scores_the_post_processing_on_the_true_zones(tmp_
     common = ["--geometries", "procedural", "--draws", "1", "--bridge", "300", "--output", str(out), "--quiet"]
     assert script.main(["--true-zones", *common]) == 0
     assert script.main(["--true-zones", "--set", "edge_km2=0", "--set", "min_length_m=0", *common]) == 0
+    assert script.main(["--true-zones", "--set", "short_fraction=0", "--set", "drop_bridged_only=false", *common]) == 0
     models = json.loads(out.read_text())["models"]
-    assert set(models) == {"true zones, bridge_m 300, edge_km2 1", "true zones, bridge_m 300, min_length_m 0"}
+    assert set(models) == {"true zones, bridge_m 300, edge_km2 1, short_fraction 0.25, drop_bridged_only True",
+                           "true zones, bridge_m 300, short_fraction 0.25, drop_bridged_only True, min_length_m 0",
+                           "true zones, bridge_m 300, edge_km2 1"}
     for entry in models.values():
         assert entry["all"]["n_failures"] == 0 and entry["all"]["pooled_mde_m"] < 100  # a perfect zone map
-    assert models["true zones, bridge_m 300, min_length_m 0"]["settings"] == {"bridge_m": 300.0, "edge_km2": 0,
-                                                                            "min_length_m": 0}
+    assert models["true zones, bridge_m 300, short_fraction 0.25, drop_bridged_only True, min_length_m 0"][
+        "settings"] == {"bridge_m": 300.0, "edge_km2": 0, "min_length_m": 0}
+
+
+def test_short_fronts_are_kept_relative_to_the_scene():
+    """short_fraction: in a scene whose fronts are all short (small glaciers calving into a fjord), a piece of at most
+    the minimum length is kept when longer than that share of the longest piece, unless it exists only through
+    bridging (coast next to a glacier's side); next to a long front, short pieces are dropped as by CaFFe's rule."""
+    from serac.core.segmentation.fronts import front_features
+
+    zones = np.full((40, 80), 2, np.uint8)  # rock
+    zones[30:, :] = 1  # the fjord along the bottom
+    zones[10:30, 10:22] = 0  # glacier A: a 12 px (600 m) front
+    zones[10:30, 40:48] = 0  # glacier B: an 8 px (400 m) front
+    grid = cv.scene_grid(zones.shape)
+    _, caffe = front_features(zones, grid, 0, 1, 50.0)  # 750 m = 15 px
+    _, kept = front_features(zones, grid, 0, 1, 50.0, short_fraction=0.25)
+    _, part = front_features(zones, grid, 0, 1, 50.0, short_fraction=0.75)  # B: 8 px, not > 0.75 x 12
+    assert not caffe.any()  # CaFFe's rule leaves no front at all
+    assert kept[30, 10:22].all() and kept[30, 40:48].all() and kept.sum() == 20
+    assert part[30, 10:22].all() and not part[30, 40:48].any()
+    wide = zones.copy()
+    wide[10:30, 0:10] = 0  # A now 22 px wide: a front longer than 750 m
+    _, caffe_wide = front_features(wide, grid, 0, 1, 50.0)
+    _, wide_kept = front_features(wide, grid, 0, 1, 50.0, short_fraction=0.25)  # B: 8 px > 0.25 x 22
+    _, wide_half = front_features(wide, grid, 0, 1, 50.0, short_fraction=0.5)  # B: 8 px, not > 11
+    assert caffe_wide[30, 0:22].all() and not caffe_wide[30, 40:48].any()
+    assert wide_kept[30, 40:48].all() and np.array_equal(wide_half, caffe_wide)
+    # bridged 300 m (6 px): a 2 px tongue reaching the fjord draws a 14 px piece (kept), a tongue ending 3 px short
+    # of it an 8 px piece of coast made by bridging only (dropped, as by CaFFe's rule)
+    thin = np.full((40, 80), 2, np.uint8)
+    thin[30:, :] = 1
+    thin[10:30, 10:12] = 0
+    thin[10:27, 50:52] = 0
+    _, bridged_all = front_features(thin, grid, 0, 1, 50.0, min_length_m=0, bridge_m=300.0)
+    _, bridged = front_features(thin, grid, 0, 1, 50.0, bridge_m=300.0, short_fraction=0.25)
+    assert bridged_all[30, 4:18].all() and bridged_all[30, 47:55].all()
+    assert bridged[30, 4:18].all() and bridged.sum() == 14
+
+
+def test_fronts_made_by_bridging_alone_can_be_dropped():
+    """drop_bridged_only: a front piece without a single front pixel of the zone map itself (coast that bridging
+    joined to a glacier across land) is dropped whatever its length; a piece that the zone map's glacier touches
+    anywhere is kept whole, bridged part included; without bridging the setting changes nothing."""
+    from serac.core.segmentation.fronts import front_features
+
+    zones = np.full((40, 100), 2, np.uint8)  # rock
+    zones[30:, :] = 1  # the fjord
+    zones[10:28, 5:35] = 0  # glacier A ends 2 px short of the fjord (a band of "rock" at its front)
+    zones[10:30, 55:85] = 0  # glacier B reaches the fjord ...
+    zones[28:30, 55:70] = 2  # ... along half its width only
+    grid = cv.scene_grid(zones.shape)
+    _, bridged = front_features(zones, grid, 0, 1, 50.0, bridge_m=300.0)
+    _, own = front_features(zones, grid, 0, 1, 50.0, bridge_m=300.0, drop_bridged_only=True)
+    assert bridged[30, 5:35].all() and bridged[30, 55:85].all()
+    assert not own[:, :45].any()  # A's front: bridging alone
+    assert np.array_equal(own[:, 45:], bridged[:, 45:])  # B's front kept whole, its bridged half too
+    _, plain = front_features(zones, grid, 0, 1, 50.0)
+    _, plain_own = front_features(zones, grid, 0, 1, 50.0, drop_bridged_only=True)
+    assert np.array_equal(plain, plain_own) and not plain[:, :45].any()
