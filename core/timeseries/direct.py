@@ -106,11 +106,12 @@ class PatternSystems:
             out["posterior"] = xp.einsum("pnk,kn->pk", right(xp, Ninv, inv._R.T), inv._R)  # diag(R N^-1 R^T)
         return out
 
-    def _downdate(self, bases, base_of, rows, parent_rows, ridge, parent_ridge, last):
+    def _downdate(self, bases, base_of, rows, parent_rows, ridge, parent_ridge, last, leverage=True):
         """Downdates of rows (d, m) (numpy) below their parents ``parent_rows`` from the parents' systems
         ``bases[base_of]`` (:data:`PARTS`) by the Woodbury identity: ``N^-1 = Np^-1 + Y Ki Y^T`` with
         ``Y = Np^-1 U`` (d, n, k) and ``Ki = (I - U^T Np^-1 U)^-1`` (d, k, k). Returns a dict of (d, ...) arrays
-        ``Yt`` (Y^T), ``Ki`` and :meth:`_fresh`'s but ``Ninv`` and ``H``, and which (d,) are accurate."""
+        ``Yt`` (Y^T), ``Ki`` and :meth:`_fresh`'s but ``Ninv`` and ``H`` (and ``dd`` without ``leverage``), and which
+        (d,) are accurate."""
         inv, ops, xp = self.inv, self.ops, self.ops.xp
         drop = (parent_rows - rows) * inv.base_weights[None]  # weight dropped per pair, >= 0
         k = max(1, int((drop > 0).sum(1).max()))
@@ -118,7 +119,8 @@ class PatternSystems:
         sq = np.sqrt(np.take_along_axis(drop, S, 1))
         Ut = ops.asarray(inv.A_intervals[S] * sq[:, :, None])  # (d, k, n): U^T
         d, n = rows.shape[0], self.inv.n_unknowns
-        Yt, F = ops.zeros((d, k, n)), ops.zeros((d, k, n))
+        Yt = ops.zeros((d, k, n))
+        F = ops.zeros((d, k, n)) if leverage else None
         DtD = inv._DtD
         for b in np.unique(base_of):  # the children of each parent together: one product each
             mine = np.flatnonzero(base_of == b)
@@ -126,9 +128,9 @@ class PatternSystems:
             Ninv = bases[b]["Ninv"]
             Ym = xp.matmul(Ut[at].reshape(-1, n), Ninv.T)  # rows: (Np^-1 u_s)^T
             Yt[at] = Ym.reshape(-1, k, n)
-            F[at] = xp.matmul(xp.matmul(Ym, DtD), Ninv).reshape(-1, k, n)  # rows: (DtD Y_s)^T Np^-1
+            if leverage:
+                F[at] = xp.matmul(xp.matmul(Ym, DtD), Ninv).reshape(-1, k, n)  # rows: (DtD Y_s)^T Np^-1
         AYt = right(xp, Yt, inv._AT)  # (d, k, m): (A Np^-1 U)^T
-        E = right(xp, F, inv._AT)  # (d, k, m): Y^T DtD Np^-1 a_i
         at = ops.as_index(np.arange(d))[:, None]
         G = ops.asarray(sq)[:, :, None] * AYt[at, :, ops.as_index(S)]  # (d, k, k): U^T Np^-1 U
         K = ops.asarray(np.eye(k))[None] - 0.5 * (G + G.swapaxes(1, 2))
@@ -144,9 +146,11 @@ class PatternSystems:
         parent = {name: ops.stack([base[name] for base in bases])[at] for name in ("spread", "dd", "t_dtd", "t_inv")
                   + (("posterior",) if last else ())}
         out = {"Yt": Yt, "Ki": Ki, "spread": parent["spread"] + (AYt * Q).sum(1),
-               "dd": parent["dd"] + 2.0 * (E * Q).sum(1) + (Q * xp.matmul(M, Q)).sum(1),
                "t_dtd": parent["t_dtd"] + (Ki * M).sum((1, 2)),
                "t_inv": parent["t_inv"] + (Ki * xp.matmul(Yt, Yt.swapaxes(1, 2))).sum((1, 2))}
+        if leverage:
+            E = right(xp, F, inv._AT)  # (d, k, m): Y^T DtD Np^-1 a_i
+            out["dd"] = parent["dd"] + 2.0 * (E * Q).sum(1) + (Q * xp.matmul(M, Q)).sum(1)
         if last:
             RYt = right(xp, Yt, inv._R.T)  # (d, k, steps)
             out["posterior"] = parent["posterior"] + (RYt * xp.matmul(Ki, RYt)).sum(1)
@@ -186,7 +190,7 @@ class PatternSystems:
             bases = [parts[key] for key in base_keys]
             res, good = self._downdate(bases, np.array([base_index[key] for key in parent_keys]), rows[down],
                                        parents[down], self._ridge[idx[down]],
-                                       ridges(inv, parents[down] * inv.base_weights[None]), last)
+                                       ridges(inv, parents[down] * inv.base_weights[None]), last, self.leverage)
             bad = down[~good]
             if bad.size:  # factorised afresh: their own bases
                 self._factorise(parts, [(keys[t], rows[t]) for t in bad], lam, last)
