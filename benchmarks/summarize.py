@@ -100,18 +100,20 @@ def comparison(path, data):
     versions = data["versions"]
     names = list(versions)
     machine = data.get("machine", {})
+    timed = any(versions[n]["cases"] for n in names)  # (a run may hold instruction counts only)
     lines = [f"### {data.get('title', 'Versions compared back to back')}", "",
              f"`{path.name}` — ran {machine.get('date', '?')} on {machine.get('cpu_count', '?')} CPU(s)"
-             + (" (quick run)" if data.get("quick") else "") + "; each case ran on every version in turn before "
-             "the next case, so all saw the same load" + (f" (1-minute load average {_loads(data)})"
-                                                          if data.get("load_average_1_5_15_min") else "") + ".", ""]
+             + ((" (quick run)" if data.get("quick") else "") + "; each case ran on every version in turn before "
+                "the next case, so all saw the same load" + (f" (1-minute load average {_loads(data)})"
+                                                             if data.get("load_average_1_5_15_min") else "")
+                if timed else "; instruction counts only") + ".", ""]
     if data.get("note"):
         lines += [f"Note: {data['note']}", ""]
-    lines += ["Code: " + "; ".join(f"{n}: {versions[n].get('label', versions[n]['code'])}" for n in names), "",
-              "| case | " + " | ".join(f"{n} (pixels/s)" for n in names) + " | "
-              + " | ".join(f"now / {n}" for n in names[:-1]) + " |",
-              "|" + "---|" * (1 + 2 * len(names) - 1)]
+    lines += ["Code: " + "; ".join(f"{n}: {versions[n].get('label', versions[n]['code'])}" for n in names)]
     by_case = [{c["case"]: c for c in versions[n]["cases"]} for n in names]
+    if timed:
+        lines += ["", "| case | " + " | ".join(f"{n} (pixels/s)" for n in names) + " | "
+                  + " | ".join(f"now / {n}" for n in names[:-1]) + " |", "|" + "---|" * (1 + 2 * len(names) - 1)]
     for case in by_case[-1]:
         rates = [v.get(case, {}).get("pixels_per_s") for v in by_case]
         if rates[-1] is None:
@@ -141,8 +143,9 @@ def comparison(path, data):
             times = [v.get(case, {}).get(label, {}).get("solve_s") for v in by_case]
             lines.append(f"| {case}, {label.replace('_', ' ')} | " + " | ".join(_cell(t) for t in times) + " | "
                          + " | ".join("" if not t else f"{times[-1] / t:.2f}" for t in times[:-1]) + " |")
-    lines += ["", "| accuracy case (RMSE all / fast, m/yr) | " + " | ".join(names) + " |",
-              "|" + "---|" * (1 + len(names))]
+    if any(case.startswith("accuracy_") for case in by_case[-1]):
+        lines += ["", "| accuracy case (RMSE all / fast, m/yr) | " + " | ".join(names) + " |",
+                  "|" + "---|" * (1 + len(names))]
     for case in by_case[-1]:
         if not case.startswith("accuracy_"):
             continue

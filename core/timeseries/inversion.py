@@ -21,11 +21,11 @@ the output steps are the interval-length weighted means ``R u``
 there; vx and vy share one system (two right-hand sides) and one set of weights.
 Pixels with the same weights (the same valid pairs and pairs left out: most
 pixels of a stack) have the same normal matrix: it is factorised once per such
-*weight pattern* (:mod:`.patterns`), and each pixel only costs a few small
-matrix-vector products; a pixel's values do not depend on the other pixels of
-its batch. With a fixed lambda, the pixels of patterns few others share are
-solved on their own at the lambdas they need (:mod:`.direct`; the same values to
-rounding).
+*weight pattern* (:mod:`.patterns`: a generalised eigendecomposition serving every
+candidate lambda; with a fixed lambda, :mod:`.direct`: a Cholesky factorisation at
+each lambda needed, the same values to rounding), and each pixel only costs a few
+small matrix-vector products; a pixel's values do not depend on the other pixels
+of its batch.
 
 Weights: ``W_i = 1 / sigma_i^2`` normalised to a median of 1 over the pairs, with
 ``sigma_i`` the pair's error (m/yr) when known, else ``sigma_i ∝ 1 / baseline_i``
@@ -80,8 +80,8 @@ from ..errors import InputError
 from ..threads import blas_threads
 from .design import (TimeGrid, baselines_days, design_matrix, interval_grid, iso, ordered_pairs, resampling_matrix,
                      smoothness_operator)
-from .direct import PixelSystems, diagonals
-from .patterns import PatternCache, group_rows, layout
+from .direct import PatternSystems, diagonals
+from .patterns import PatternCache, Parts, apply, group_rows, layout, products
 
 ROBUST_METHODS = ("reject", "tukey", "huber", "none")
 WEIGHTINGS = ("auto", "error", "baseline", "uniform")
@@ -101,10 +101,6 @@ REJECT_Z = {1: 3.2905, 2: 3.7169, 3: 4.0331}
 #: Pairs are screened at every candidate lambda up to the chosen one or this one, whichever is larger (see
 #: PairInversion._screen).
 SCREEN_REFERENCE = 1.0
-#: With a fixed lambda, the pixels of weight patterns held by fewer pixels (in a batch) are solved one by one at
-#: the lambdas they need (:mod:`.direct`) instead of sharing an eigendecomposition (:mod:`.patterns`); chosen by
-#: measurement (docs/benchmarks.md).
-DIRECT_BELOW = 2
 #: Median of |N(0, I_c)| for c = 1, 2, 3 components: turns a median residual norm into a standard deviation.
 _MEDIAN_NORM = {1: 0.6744897501960817, 2: 1.1774100225154747, 3: 1.5381722544550522}
 
@@ -416,7 +412,7 @@ class PairInversion:
         self._AT = self.ops.asarray(np.ascontiguousarray(Ae.T))
         self._DtD = self.ops.asarray(self.DtD)
         self._R = self.ops.asarray(self.R)
-        self._DT = self.ops.asarray(np.ascontiguousarray(D.T))  # for PixelSystems
+        self._DT = self.ops.asarray(np.ascontiguousarray(D.T))  # for PatternSystems
         bands = diagonals(D)
         self._diagonals = None if bands is None else [(o, self.ops.asarray(v)) for o, v in bands]
         self._A_steps = self.ops.asarray(self.A)
@@ -425,6 +421,7 @@ class PairInversion:
         self._sqrt_base = self.ops.asarray(np.sqrt(self.base_weights))
         # factorisations of the weight patterns met so far, reused by later chunks and blocks (a quarter of chunk_mb)
         self._patterns = PatternCache(self.settings.chunk_mb * 2**20 / 4)
+        self._systems = Parts(self.settings.chunk_mb * 2**20 / 4)  # with a fixed lambda: their Cholesky solutions
 
     @property
     def n_pairs(self):
@@ -453,7 +450,7 @@ class PairInversion:
         """Pixels solved together so that their working arrays stay within half of ``settings.chunk_mb``.
 
         The other half is for the factorisations of their weight patterns (``_max_patterns`` at a time), or
-        for the systems of pixels solved one by one (``_max_direct`` at a time).
+        for the Cholesky factorisations of their weight patterns with a fixed lambda (``_max_direct`` at a time).
         """
         n, m, k, c = self.n_unknowns, self.n_pairs, self.n_steps, n_components
         K = len(self._lambdas()[0])
@@ -492,25 +489,19 @@ class PairInversion:
         Pixels with the same weight row share one :class:`~.patterns.WeightPatterns` factorisation
         over the candidate lambdas (at most ``self._max_patterns`` at a time). 'auto' takes for each
         pixel the candidate minimising GCV, among those leaving at least ``MIN_DOF_FRACTION`` of
-        the pairs as residual degrees of freedom. With a fixed lambda (> 0), the pixels of patterns
-        held by fewer than ``DIRECT_BELOW`` pixels are solved one by one instead (:meth:`_fit_direct`:
-        the same values), where they need few lambdas: without screening, or with 'reject' (only the
-        suspects are screened at every level). Returns a dict of backend arrays: ``x`` (P, n, c) interval velocities,
+        the pairs as residual degrees of freedom. With a fixed lambda (> 0), each pattern's system is
+        instead factorised by Cholesky at each lambda needed (:meth:`_fit_direct`: the same values),
+        where few are: without screening, or with 'reject' (only the suspects' patterns are screened
+        at every level). Returns a dict of backend arrays: ``x`` (P, n, c) interval velocities,
         ``best`` (P,) index of the lambda, ``posterior`` (P, k), ``rss`` (P, c), ``dof`` (P,) (see
         :meth:`_step_errors`), and with ``screen`` ``z`` (P, m) each pair's standardised residual
         (:meth:`_screen`).
         """
-        rows, inverse, order, starts = group_rows(rw)
         lams, fixed = self._lambdas()
         # continuous robust weights screen every pixel at every level: an eigendecomposition serves them all
         if fixed is not None and lams[fixed] > 0 and (not screen or self.settings.robust == "reject"):
-            few = (np.diff(starts) < DIRECT_BELOW)[inverse]
-            if few.all():
-                return self._fit_direct(y, rw, valid, screen)
-            if few.any():
-                return self._fit_parts(y, rw, valid, screen, [(np.flatnonzero(~few), self._fit_patterns),
-                                                              (np.flatnonzero(few), self._fit_direct)])
-        return self._fit_patterns(y, rw, valid, screen, (rows, inverse, order, starts))
+            return self._fit_direct(y, rw, valid, screen)
+        return self._fit_patterns(y, rw, valid, screen)
 
     def _fit_parts(self, y, rw, valid, screen, parts):
         """:meth:`_fit` by parts: ``parts`` a list of (pixel indices, fit method), every pixel in one part."""
@@ -519,10 +510,10 @@ class PairInversion:
         back = ops.as_index(np.argsort(np.concatenate([px for px, _ in parts])))
         return {key: ops.concat([part[key] for part in fits])[back] for key in fits[0]}
 
-    def _fit_patterns(self, y, rw, valid, screen=True, grouped=None):
-        """:meth:`_fit` through the weight patterns' eigendecompositions (``grouped``: :func:`.group_rows` of rw)."""
+    def _fit_patterns(self, y, rw, valid, screen=True):
+        """:meth:`_fit` through the weight patterns' eigendecompositions (:mod:`.patterns`)."""
         ops, xp = self.ops, self.ops.xp
-        rows, inverse, order, starts = grouped or group_rows(rw)
+        rows, inverse, order, starts = group_rows(rw)
         if rows.shape[0] > self._max_patterns:  # a few patterns at a time (memory); each pixel is on its own anyway
             step = self._max_patterns
             return self._fit_parts(y, rw, valid, screen, [
@@ -534,7 +525,7 @@ class PairInversion:
         g, o = ops.as_index(inverse), ops.as_index(order)
         w = ops.asarray(rw * self.base_weights[None])
         wy = w[:, :, None] * y
-        C = pat.apply(pat.Vt, o, starts, xp.matmul(self._AT, wy))  # (P, n, c)
+        C = apply(ops, pat.Vt, o, starts, xp.matmul(self._AT, wy))  # (P, n, c)
         C2 = C * C
         yWy = (wy * y).sum(1)  # (P, c)
         dof = pat.dof[g]  # (P, K)
@@ -549,7 +540,7 @@ class PairInversion:
             best = xp.argmin(score, 1)
         else:
             best = ops.as_index(np.full(rw.shape[0], fixed, dtype=np.int64))
-        x = pat.apply(pat.V, o, starts, C / pat.d[g, best][:, :, None])
+        x = apply(ops, pat.V, o, starts, C / pat.d[g, best][:, :, None])
         rss_c = xp.clip(yWy - (C2 * pat.fit[g, best][:, :, None]).sum(1), 0.0, None)
         out = {"x": x, "best": best, "posterior": pat.posterior[g, :, best], "rss": rss_c,
                "dof": xp.clip(pat.dof[g, best], 1e-6, None)}
@@ -559,25 +550,31 @@ class PairInversion:
         return out
 
     def _fit_direct(self, y, rw, valid, screen=True):
-        """:meth:`_fit` of pixels solved one by one at the lambdas they need (fixed lambda; :mod:`.direct`)."""
+        """:meth:`_fit` by Cholesky factorisations per weight pattern at the lambdas needed (fixed lambda;
+        :mod:`.direct`)."""
         ops, xp = self.ops, self.ops.xp
-        if rw.shape[0] > self._max_direct:  # memory: n x n matrices per pixel
+        m = rw.shape[1]
+        rows, inverse, order, starts = group_rows(np.concatenate([rw, valid], 1))  # the valid pairs: the parents
+        if rows.shape[0] > self._max_direct:  # memory: n x n matrices per pattern; each pixel is on its own anyway
             step = self._max_direct
-            return self._fit_parts(y, rw, valid, screen, [(np.arange(first, min(first + step, rw.shape[0])),
-                                                           self._fit_direct)
-                                                          for first in range(0, rw.shape[0], step)])
+            return self._fit_parts(y, rw, valid, screen, [
+                (order[starts[first]:starts[min(first + step, rows.shape[0])]], self._fit_direct)
+                for first in range(0, rows.shape[0], step)])
         lams, fixed = self._lambdas()
+        systems = PatternSystems(self, rows[:, :m], rows[:, m:], lams, self._systems, leverage=screen)
+        g = ops.as_index(inverse)
         w = ops.asarray(rw * self.base_weights[None])
-        systems = PixelSystems(self, w, w[:, :, None] * y, ops.asarray(rw.sum(1)), lams)
+        rhs = products(xp, self._AT, w[:, :, None] * y)  # (P, n, c)
         at = systems.level(fixed)
-        res = y - xp.matmul(self._A, at["x"])
+        x = systems.solve(at, inverse, rhs)
+        res = y - products(xp, self._A, x)
         # the weighted residual squares plus the ridge's share (as the eigendecompositions' yWy - sum fit C^2)
-        rss = (w[:, :, None] * res * res).sum(1) + systems.ridge[:, None] * (at["x"] * at["x"]).sum(1)
+        rss = (w[:, :, None] * res * res).sum(1) + systems.ridge[g][:, None] * (x * x).sum(1)
         best = ops.as_index(np.full(rw.shape[0], fixed, dtype=np.int64))
-        out = {"x": at["x"], "best": best, "posterior": at["posterior"], "rss": rss,
-               "dof": xp.clip(at["dof"], 1e-6, None)}
+        out = {"x": x, "best": best, "posterior": at["posterior"][g], "rss": rss,
+               "dof": xp.clip(at["dof"][g], 1e-6, None)}
         if screen:
-            out["z"] = self._screen(self._direct_terms(y, systems), rw, valid, best, lams, fixed)
+            out["z"] = self._screen(self._direct_terms(y, rhs, res, systems, inverse), rw, valid, best, lams, fixed)
         return out
 
     def _too_few(self, dof, m_eff):
@@ -616,26 +613,39 @@ class PairInversion:
                 lev2 = pat.lev2[gi, :, index].swapaxes(1, 2)
                 few = few[ops.as_index(np.arange(P))[:, None], index]
             coef = (C_s[:, :, None, :] / d[:, :, :, None]).reshape(P, -1, L * c)  # (P, n, L c)
-            res = y_s[:, :, None, :] - pat.apply(pat.AV, o, st, coef).reshape(P, m, L, c)
+            res = y_s[:, :, None, :] - apply(ops, pat.AV, o, st, coef).reshape(P, m, L, c)
             return self._residual_norm(res), lev1, lev2, few
 
         return terms
 
-    def _direct_terms(self, y, systems):
-        """The screening terms of pixels solved one by one (:class:`~.direct.PixelSystems`): ``terms(sel, index)``
-        for :meth:`_screen`, with the same levels in every row of ``index``."""
+    def _direct_terms(self, y, rhs, res, systems, inverse):
+        """The screening terms of pixels solved by pattern (:class:`~.direct.PatternSystems`; ``rhs`` (P, n, c)
+        their right-hand sides, ``res`` (P, m, c) their residuals at the fixed lambda, ``inverse`` (P,) their
+        patterns): ``terms(sel, index)`` for :meth:`_screen`, with the same levels in every row of ``index``.
+        Levels other than the fixed one are solved only for the patterns of pixels ``sel``."""
         ops, xp = self.ops, self.ops.xp
+        fixed = self._lambdas()[1]
 
         def terms(sel, index):
-            y_s = y if sel is None else y[ops.as_index(sel)]
+            if sel is None:
+                groups, local, y_s, rhs_s = None, inverse, y, rhs
+            else:
+                groups, local = np.unique(inverse[sel], return_inverse=True)
+                s = ops.as_index(sel)
+                y_s, rhs_s = y[s], rhs[s]
+            g = ops.as_index(local)
             parts = {"norm": [], "lev1": [], "lev2": [], "dof": []}
             for j in ops.to_numpy(index[0]):
-                at = systems.level(int(j), sel)
-                parts["norm"].append(self._residual_norm(y_s - xp.matmul(self._A, at["x"])))
+                at = systems.level(int(j), groups)
+                if sel is None and int(j) == fixed:
+                    r = res
+                else:
+                    r = y_s - products(xp, self._A, systems.solve(at, local, rhs_s))
+                parts["norm"].append(self._residual_norm(r))
                 for key in ("lev1", "lev2", "dof"):
-                    parts[key].append(at[key])
+                    parts[key].append(at[key][g])
             norm, lev1, lev2, dof = (xp.stack(parts[key], -1) for key in ("norm", "lev1", "lev2", "dof"))
-            m_eff = systems.m_eff if sel is None else systems.m_eff[ops.as_index(sel)]
+            m_eff = systems.m_eff[g] if sel is None else systems.m_eff[ops.as_index(inverse[sel])]
             return norm, lev1, lev2, self._too_few(dof, m_eff)
 
         return terms

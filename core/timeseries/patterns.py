@@ -18,9 +18,9 @@ Per pixel only the projections ``C = V^T A^T W y`` (n x c numbers) remain, so th
 a pixel is a few small matrix-vector products; the cost of a pattern is one n x n
 eigendecomposition. Every pixel is computed by the same operations whatever the other
 pixels of its batch are (a block of the grid gives the values of the whole-grid run). With a
-fixed lambda, a pattern held by only a few pixels of a batch costs more than solving those
-pixels on their own at the lambdas they need (:mod:`.direct`, ``inversion.DIRECT_BELOW``):
-their values are then the same to rounding (1e-10 relative), their weights the same.
+fixed lambda, a Cholesky factorisation of each pattern's system at each lambda it needs costs
+less (:mod:`.direct`): the values are then the same to rounding (1e-10 relative), the weights
+the same.
 """
 
 from collections import OrderedDict
@@ -51,13 +51,54 @@ def normal_matrices(inv, weights):
 
     The ridge keeps every system ``N0 + lambda DtD`` positive definite; it belongs to N0 (the
     eigendecomposition of :class:`WeightPatterns` diagonalises what is solved, and
-    :class:`~.direct.PixelSystems` solves the same systems).
+    :class:`~.direct.PatternSystems` solves the same systems).
     """
     # A^T W A one row at a time (a product over all rows at once may round differently with G)
     N0 = inv.ops.xp.matmul(inv._AT, weights[:, :, None] * inv._A)
     ridge = 1e-12 * (N0[:, inv._diag, inv._diag].mean(-1) + inv._DtD[inv._diag, inv._diag].mean()) + 1e-14
     N0[:, inv._diag, inv._diag] += ridge[:, None]
     return N0, ridge
+
+
+def apply(ops, M, order, starts, v):
+    """``M[g] @ v[p]`` for every pixel p of every pattern g (:func:`layout`'s ``order``, ``starts``): M (G, r, n),
+    v (P, n, c) → (P, r, c). Each pixel's product is the same whatever the other pixels are."""
+    out = ops.zeros((v.shape[0], M.shape[1], v.shape[2]))
+    for g in range(len(starts) - 1):
+        idx = order[starts[g]:starts[g + 1]]
+        out[idx] = M[g] @ v[idx]
+    return out
+
+
+def products(xp, M, v):
+    """``M @ v[p]`` for every pixel p as one matrix product (one packing of M): M (r, n), v (P, n, c) → (P, r, c)."""
+    return right(xp, v.swapaxes(1, 2), M.T).swapaxes(1, 2)
+
+
+def right(xp, V, M):
+    """``V @ M`` for a stack V (..., r, n) and one matrix M (n, q) as one matrix product → (..., r, q)."""
+    return xp.matmul(V.reshape(-1, V.shape[-1]), M).reshape(tuple(V.shape[:-1]) + (M.shape[-1],))
+
+
+def apply_flat(ops, M, order, starts, v):
+    """:func:`apply` by one matrix product per pattern (:func:`products`); M may be a list of (r, n) matrices."""
+    xp = ops.xp
+    P, n, c = v.shape
+    flat = v[order].swapaxes(1, 2).reshape(P * c, n)  # the pixels of each pattern together: one slice each
+    out = ops.zeros((P * c, M[0].shape[0]))
+    for g in range(len(starts) - 1):
+        if starts[g + 1] > starts[g]:
+            out[starts[g] * c:starts[g + 1] * c] = xp.matmul(flat[starts[g] * c:starts[g + 1] * c], M[g].T)
+    back = ops.zeros((P, c, out.shape[1]))
+    back[order] = out.reshape(P, c, -1)
+    return back.swapaxes(1, 2)
+
+
+def ridges(inv, weights):
+    """The ridge (G,) of :func:`normal_matrices` for weight rows (G, m) (numpy), from the diagonal of ``A^T W A``
+    summed directly (the same to rounding)."""
+    diagonal = weights @ (inv.A_intervals**2)  # (G, n)
+    return 1e-12 * (diagonal.mean(-1) + np.diagonal(inv.DtD).mean()) + 1e-14
 
 
 class WeightPatterns:
@@ -115,13 +156,33 @@ class WeightPatterns:
         """Bytes of one pattern's arrays."""
         return sum(8 * int(np.prod(getattr(self, name).shape[1:])) for name in self.FIELDS)
 
-    def apply(self, M, order, starts, v):
-        """``M[g] @ v[p]`` for every pixel p of every pattern g: M (G, r, n), v (P, n, c) → (P, r, c)."""
-        out = self.ops.zeros((v.shape[0], M.shape[1], v.shape[2]))
-        for g in range(len(starts) - 1):
-            idx = order[starts[g]:starts[g + 1]]
-            out[idx] = M[g] @ v[idx]
-        return out
+
+class Parts:
+    """Per-pattern arrays kept between batches of pixels, least recently used first out: at most ``budget`` bytes,
+    counted from the first part kept (``nbytes``: bytes of one part)."""
+
+    def __init__(self, budget):
+        self.budget = budget
+        self._parts = OrderedDict()
+        self._limit = None
+
+    def __contains__(self, key):
+        return key in self._parts
+
+    def get(self, key):
+        return self._parts[key]
+
+    def size(self, nbytes):
+        """Sets the number of parts kept from the bytes of one (once)."""
+        if self._limit is None:
+            self._limit = max(1, int(self.budget // max(nbytes, 1)))
+        return self._limit
+
+    def remember(self, key, part):
+        self._parts[key] = part
+        self._parts.move_to_end(key)
+        while len(self._parts) > self._limit:
+            self._parts.popitem(last=False)
 
 
 class PatternCache:
@@ -133,33 +194,24 @@ class PatternCache:
     """
 
     def __init__(self, budget):
-        self.budget = budget
-        self._parts = OrderedDict()
-        self._limit = None
+        self._parts = Parts(budget)
 
     def patterns(self, inv, rows, lams):
         """:class:`WeightPatterns` of distinct robust-weight rows (G, m) (numpy), from the cache where it has them."""
         ops = inv.ops
         keys = [row.tobytes() for row in rows]
-        found = {key: self._parts[key] for key in keys if key in self._parts}
+        found = {key: self._parts.get(key) for key in keys if key in self._parts}
         missing = [g for g, key in enumerate(keys) if key not in found]
         if missing:
             sub = rows[missing]
             fresh = WeightPatterns(inv, ops.asarray(sub * inv.base_weights[None]), ops.asarray(sub.sum(1)), lams)
-            if self._limit is None:
-                self._limit = max(1, int(self.budget // fresh.nbytes()))
+            limit = self._parts.size(fresh.nbytes())
             if not found:
-                for j in range(min(len(keys), self._limit)):
-                    self._remember(keys[j], fresh.part(j))
+                for j in range(min(len(keys), limit)):
+                    self._parts.remember(keys[j], fresh.part(j))
                 return fresh
             found.update((keys[g], fresh.part(j)) for j, g in enumerate(missing))
         result = WeightPatterns.stacked(ops, [found[key] for key in keys])
         for key in keys:
-            self._remember(key, found[key])
+            self._parts.remember(key, found[key])
         return result
-
-    def _remember(self, key, part):
-        self._parts[key] = part
-        self._parts.move_to_end(key)
-        while len(self._parts) > self._limit:
-            self._parts.popitem(last=False)

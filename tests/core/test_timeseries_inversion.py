@@ -277,8 +277,9 @@ def test_step_errors_cover_the_true_errors():
 def test_a_pixel_gets_the_same_values_whatever_the_other_pixels_of_its_batch():
     """Pixels with the same pairs (and pairs left out) share one factorisation; each pixel's values do not depend on
     which pixels are solved with it (bit-identical), so blocks of a grid give the values of the whole grid. With a
-    fixed lambda a pixel whose weight pattern few pixels of its batch share is solved on its own (the same values to
-    rounding, see test_direct_solves_give_the_values_of_the_eigendecompositions): identical weights, values to 1e-10."""
+    fixed lambda a pattern may be solved from another's factorisation (a downdate, or a cached factorisation: the
+    same values to rounding, see test_downdates_give_the_values_of_factorisations): identical weights, values to
+    1e-10."""
     obs, _, d1, d2, grid, _ = scenario(pixels=120, sigma_disp=5.0, outliers=3)
     obs[10:30, :12] = np.nan  # a cloud: other valid pairs
     obs[50, 3] = np.nan
@@ -340,45 +341,84 @@ def gappy_scenario(pixels=160, components=2, seed=4):
 
 @pytest.mark.parametrize("robust", ["reject", "tukey", "huber", "none"])
 def test_direct_solves_give_the_values_of_the_eigendecompositions(monkeypatch, robust):
-    """With a fixed lambda, pixels whose weight pattern few others share are solved on their own (Cholesky at each
-    lambda the screening needs) instead of through a generalised eigendecomposition: the same series, errors,
-    residuals and weights (to rounding), whatever the robust method and smoothness order, on stacks where nearly
-    every pixel has its own pairs."""
+    """With a fixed lambda, each weight pattern is solved by Cholesky at each lambda the screening needs (or by a
+    downdate of another pattern's factorisation) instead of through a generalised eigendecomposition: the same
+    series, errors, residuals and weights (to rounding), whatever the robust method and smoothness order, on stacks
+    where nearly every pixel has its own pairs (cloud gaps) and blunders."""
     import serac.core.timeseries.direct as direct
     import serac.core.timeseries.inversion as inversion
 
     levels = []
-    original = direct.PixelSystems.level
-    monkeypatch.setattr(direct.PixelSystems, "level", lambda self, j, sel=None: levels.append(j) or original(
-        self, j, sel))
-    for components, lam, order in ((2, 1.0, 1), (2, 0.05, 2), (1, 3.0, 0)):
+    original = direct.PatternSystems.level
+    monkeypatch.setattr(direct.PatternSystems, "level", lambda self, j, groups=None: levels.append(j) or original(
+        self, j, groups))
+    for components, lam, order in ((2, 1.0, 1), (2, 0.05, 2), (1, 3.0, 0), (2, 0.01, 1)):
         obs, d1, d2, grid = gappy_scenario(components=components)
         settings = InversionSettings(regularisation=lam, robust=robust, order=order, backend="numpy")
-        results = {}
-        for below in (0, 10**9, inversion.DIRECT_BELOW):  # eigendecompositions only, direct only, the default
-            monkeypatch.setattr(inversion, "DIRECT_BELOW", below)
+        levels.clear()
+        got = PairInversion(d1, d2, grid, settings).solve(obs)
+        assert levels  # solved through PatternSystems
+        with monkeypatch.context() as patch:  # eigendecompositions only
+            patch.setattr(inversion.PairInversion, "_fit", inversion.PairInversion._fit_patterns)
             levels.clear()
-            results[below] = PairInversion(d1, d2, grid, settings).solve(obs)
-            assert bool(levels) == (below > 0)
-        ref = results[0]
+            ref = PairInversion(d1, d2, grid, settings).solve(obs)
+            assert not levels
         assert np.isfinite(ref.velocity).any() and np.isfinite(ref.error).any()
         if robust == "reject":
             assert (ref.weights[np.isfinite(obs).all(-1)] == 0).any()  # blunders left out
-        for got in (results[10**9], results[inversion.DIRECT_BELOW]):
-            for name in ("velocity", "error", "residuals", "residual_rms", "step_rms"):
-                scale = np.nanmax(np.abs(getattr(ref, name)))
-                np.testing.assert_allclose(getattr(got, name), getattr(ref, name), rtol=1e-10, atol=1e-10 * scale,
-                                           equal_nan=True, err_msg=name)
-            np.testing.assert_allclose(got.weights, ref.weights, rtol=0, atol=1e-10)
-            np.testing.assert_array_equal(got.regularisation, ref.regularisation)
+        assert_same_solutions(got, ref)
 
 
-def test_direct_solves_equal_a_plain_solve_with_the_final_weights(monkeypatch):
-    """Pixels solved on their own (every weight pattern held by one pixel) get the regularised normal equations'
+def assert_same_solutions(got, ref):
+    """Series, errors, residuals and RMS to 1e-10 of the largest value; weights and lambdas identical."""
+    for name in ("velocity", "error", "residuals", "residual_rms", "step_rms"):
+        scale = np.nanmax(np.abs(getattr(ref, name)))
+        np.testing.assert_allclose(getattr(got, name), getattr(ref, name), rtol=1e-10, atol=1e-10 * scale,
+                                   equal_nan=True, err_msg=name)
+    np.testing.assert_array_equal(got.weights, ref.weights)
+    np.testing.assert_array_equal(got.regularisation, ref.regularisation)
+
+
+@pytest.mark.parametrize("robust", ["reject", "none", "tukey"])
+def test_downdates_give_the_values_of_factorisations(monkeypatch, robust):
+    """Patterns solved as downdates (Woodbury) of the system with every pair or of their valid pairs' system get the
+    values of their own Cholesky factorisations, and a pixel gets the same values solved alone as with the pixels
+    that share its pattern."""
+    import serac.core.timeseries.direct as direct
+
+    made = []
+    original = direct.PatternSystems._downdate
+    monkeypatch.setattr(direct.PatternSystems, "_downdate", lambda self, *args: made.append(1) or original(
+        self, *args))
+    obs, d1, d2, grid = gappy_scenario(pixels=120)
+    obs[60:90] = obs[60]  # thirty pixels with the same pairs and values: one pattern
+    obs[60:90] += np.random.default_rng(1).normal(0.0, 1.0, obs[60:90].shape) * np.isfinite(obs[60:90])
+    for lam in (1.0, 0.05):
+        inv = PairInversion(d1, d2, grid, InversionSettings(regularisation=lam, robust=robust, backend="numpy"))
+        made.clear()
+        got = inv.solve(obs)
+        assert made or robust == "tukey"  # Tukey's weights: every pair changed, every pattern factorised
+        with monkeypatch.context() as patch:  # every pattern factorised
+            patch.setattr(direct, "DOWNDATE_MAX", 0)
+            patch.setattr(direct, "FULL_DOWNDATE_MAX", 0)
+            made.clear()
+            ref = PairInversion(d1, d2, grid, InversionSettings(regularisation=lam, robust=robust,
+                                                                backend="numpy")).solve(obs)
+            assert not made
+        assert_same_solutions(got, ref)
+        for p in (0, 5, 61, 75, 119):
+            alone = PairInversion(d1, d2, grid, InversionSettings(regularisation=lam, robust=robust,
+                                                                  backend="numpy")).solve(obs[p:p + 1])
+            np.testing.assert_allclose(alone.weights[0], got.weights[p], rtol=0, atol=0 if robust != "tukey" else 1e-12)
+            for name in ("velocity", "error"):
+                scale = np.nanmax(np.abs(getattr(got, name)[p]))
+                np.testing.assert_allclose(getattr(alone, name)[0], getattr(got, name)[p], rtol=1e-10,
+                                           atol=1e-10 * scale, equal_nan=True)
+
+
+def test_direct_solves_equal_a_plain_solve_with_the_final_weights():
+    """Pixels solved by pattern (nearly every weight pattern held by one pixel) get the regularised normal equations'
     solution and step errors at their final weights, as the eigendecompositions do."""
-    import serac.core.timeseries.inversion as inversion
-
-    monkeypatch.setattr(inversion, "DIRECT_BELOW", 10**9)
     obs, d1, d2, grid = gappy_scenario(pixels=30)
     assert_plain_solutions(obs, PairInversion(d1, d2, grid, InversionSettings(regularisation=0.5, backend="numpy")),
                            0.5)
@@ -386,10 +426,7 @@ def test_direct_solves_equal_a_plain_solve_with_the_final_weights(monkeypatch):
 
 @pytest.mark.skipif(not has_module("torch"), reason="needs torch")
 @pytest.mark.parametrize("backend", ["torch-cpu", pytest.param("torch-cuda", marks=requires_gpu)])
-def test_direct_solves_on_torch_match_numpy(monkeypatch, backend):
-    import serac.core.timeseries.inversion as inversion
-
-    monkeypatch.setattr(inversion, "DIRECT_BELOW", 10**9)
+def test_direct_solves_on_torch_match_numpy(backend):
     obs, d1, d2, grid = gappy_scenario(pixels=40)
     ref = PairInversion(d1, d2, grid, InversionSettings(regularisation=1.0, backend="numpy")).solve(obs)
     got = PairInversion(d1, d2, grid, InversionSettings(regularisation=1.0, backend=backend)).solve(obs)
