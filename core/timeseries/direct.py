@@ -74,7 +74,7 @@ class PatternSystems:
         self.inv, self.ops, self.lams, self.cache, self.leverage = inv, inv.ops, lams, cache, leverage
         self.rows, self.parents = np.ascontiguousarray(rows), np.ascontiguousarray(parents)
         self.m_eff = inv.ops.asarray(self.rows.sum(1))
-        self._ridge = ridges(inv, self.rows * inv.base_weights[None])  # numpy
+        self._ridge = ridges(inv, self.rows)  # numpy
         self.ridge = inv.ops.asarray(self._ridge)
         self._all = {}
 
@@ -91,15 +91,15 @@ class PatternSystems:
         return H[..., :0] if out is None else out
 
     def _fresh(self, rows, lam, last):
-        """The factorised systems of robust-weight rows (g, m) (numpy): a dict of (g, ...) arrays ``Ninv``, ``H``
-        (g, m, n) (row i: ``(N^-1 a_i)^T``), ``spread`` and ``dd`` (g, m) (``a_i^T N^-1 a_i``, ``|D N^-1 a_i|^2``),
-        ``t_dtd``, ``t_inv`` (g,) (``tr(N^-1 DtD)``, ``tr(N^-1)``) and at the last lambda ``posterior`` (g, k)."""
+        """The factorised systems of robust-weight rows (g, m) (numpy): a dict of (g, ...) arrays ``Ninv``,
+        ``spread`` and ``dd`` (g, m) (``a_i^T N^-1 a_i``, ``|D N^-1 a_i|^2``), ``t_dtd``, ``t_inv`` (g,)
+        (``tr(N^-1 DtD)``, ``tr(N^-1)``) and at the last lambda ``posterior`` (g, k)."""
         inv, ops, xp = self.inv, self.ops, self.ops.xp
         N0, _ = normal_matrices(inv, ops.asarray(rows * inv.base_weights[None]))
         Ninv = ops.inverse_spd(N0 + lam * inv._DtD)
         H = right(xp, Ninv, inv._AT).swapaxes(1, 2)  # N^-1 symmetric: row i of A N^-1 is (N^-1 a_i)^T
         DH = self._difference(H)  # (g, m, rows of D): D N^-1 a_i
-        out = {"Ninv": Ninv, "H": H, "spread": xp.einsum("pin,in->pi", H, inv._A),
+        out = {"Ninv": Ninv, "spread": xp.einsum("pin,in->pi", H, inv._A),
                "dd": xp.einsum("pij,pij->pi", DH, DH), "t_dtd": xp.einsum("pij,ij->p", Ninv, inv._DtD),
                "t_inv": xp.einsum("pii->p", Ninv)}
         if last:
@@ -190,7 +190,7 @@ class PatternSystems:
             bases = [parts[key] for key in base_keys]
             res, good = self._downdate(bases, np.array([base_index[key] for key in parent_keys]), rows[down],
                                        parents[down], self._ridge[idx[down]],
-                                       ridges(inv, parents[down] * inv.base_weights[None]), last, self.leverage)
+                                       ridges(inv, parents[down]), last, self.leverage)
             bad = down[~good]
             if bad.size:  # factorised afresh: their own bases
                 self._factorise(parts, [(keys[t], rows[t]) for t in bad], lam, last)
@@ -267,8 +267,8 @@ class PatternSystems:
             base = parts[full_key]
             res, good = self._downdate([base], np.zeros(near.size, dtype=np.int64), rows[near],
                                        np.broadcast_to(full, rows[near].shape),
-                                       ridges(self.inv, rows[near] * self.inv.base_weights[None]),
-                                       ridges(self.inv, full[None] * self.inv.base_weights[None]), last)
+                                       ridges(self.inv, rows[near]),
+                                       ridges(self.inv, full[None]), last)
             near = near[good]
             if near.size:
                 ok = ops.as_index(np.flatnonzero(good))
@@ -278,8 +278,7 @@ class PatternSystems:
                 self._keep(parts, [keys[t] for t in near], made)
         rest = np.setdiff1d(np.arange(len(keys)), near)
         if rest.size:
-            fresh = self._fresh(rows[rest], lam, last)
-            self._keep(parts, [keys[t] for t in rest], {name: value for name, value in fresh.items() if name != "H"})
+            self._keep(parts, [keys[t] for t in rest], self._fresh(rows[rest], lam, last))
 
     def _keep(self, parts, keys, arrays):
         """Puts the systems ``arrays`` (name → (g, ...)) of ``keys`` into ``parts`` and the cache."""

@@ -55,7 +55,7 @@ def normal_matrices(inv, weights):
     """
     # A^T W A one row at a time (a product over all rows at once may round differently with G)
     N0 = inv.ops.xp.matmul(inv._AT, weights[:, :, None] * inv._A)
-    ridge = 1e-12 * (N0[:, inv._diag, inv._diag].mean(-1) + inv._DtD[inv._diag, inv._diag].mean()) + 1e-14
+    ridge = _ridge(N0[:, inv._diag, inv._diag].mean(-1), inv._DtD[inv._diag, inv._diag].mean())
     N0[:, inv._diag, inv._diag] += ridge[:, None]
     return N0, ridge
 
@@ -94,11 +94,16 @@ def apply_flat(ops, M, order, starts, v):
     return back.swapaxes(1, 2)
 
 
-def ridges(inv, weights):
-    """The ridge (G,) of :func:`normal_matrices` for weight rows (G, m) (numpy), from the diagonal of ``A^T W A``
-    summed directly (the same to rounding)."""
-    diagonal = weights @ (inv.A_intervals**2)  # (G, n)
-    return 1e-12 * (diagonal.mean(-1) + np.diagonal(inv.DtD).mean()) + 1e-14
+def _ridge(diagonal_mean, dtd_mean):
+    """The ridge of a system whose ``A^T W A`` has the mean diagonal ``diagonal_mean`` (``dtd_mean``: DtD's)."""
+    return 1e-12 * (diagonal_mean + dtd_mean) + 1e-14
+
+
+def ridges(inv, rows):
+    """The ridge (G,) of :func:`normal_matrices` for robust-weight rows (G, m) (numpy; times the base weights), from
+    the diagonal of ``A^T W A`` summed directly (the same to rounding)."""
+    diagonal = (rows * inv.base_weights[None]) @ (inv.A_intervals**2)  # (G, n)
+    return _ridge(diagonal.mean(-1), np.diagonal(inv.DtD).mean())
 
 
 class WeightPatterns:
