@@ -45,14 +45,6 @@ from .vectorize import EIGHT, boundary_lines
 CAFFE_MIN_FRONT_LENGTH_M = 750.0
 
 
-def _largest(labels, n):
-    if n == 0:
-        return 0
-    sizes = np.bincount(labels.ravel(), minlength=n + 1)
-    sizes[0] = 0
-    return int(np.argmax(sizes))
-
-
 def _scene_edge(zones, nodata):
     """Mask of the scene's edge: the array's border and the valid pixels next to nodata (a footprint's margin)."""
     edge = np.zeros(zones.shape, bool)
@@ -67,9 +59,10 @@ def _scene_edge(zones, nodata):
 def _kept(labels, n, edge_min_px, edge):
     """Mask of the regions of ``labels`` kept: the largest, and with ``edge_min_px`` every region of at least
     that many pixels reaching the scene's ``edge`` (mask)."""
-    keep = [_largest(labels, n)]
+    sizes = np.bincount(labels.ravel(), minlength=n + 1)
+    sizes[0] = 0
+    keep = [int(np.argmax(sizes))]
     if edge_min_px:
-        sizes = np.bincount(labels.ravel(), minlength=n + 1)
         keep += [int(v) for v in np.unique(labels[edge & (labels > 0)]) if sizes[v] >= edge_min_px]
     return np.isin(labels, keep)
 
