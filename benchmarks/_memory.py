@@ -1,11 +1,13 @@
-"""Peak memory of a benchmark process and the machine it ran on, shared by the bench_*.py scripts. The peak is
-the core's :func:`serac.core.memory.peak_rss_mb`, loaded from its file (the scripts run before ``serac`` is
-importable)."""
+"""Peak memory of a benchmark process, the machine it ran on and the writing of its JSON, shared by the bench_*.py
+scripts. The peak is the core's :func:`serac.core.memory.peak_rss_mb`, loaded from its file (the scripts run before
+``serac`` is importable)."""
 
 import importlib
 import importlib.util
+import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -50,3 +52,11 @@ def _cpu_model():
             return next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), None)
     except OSError:
         return platform.processor() or None
+
+
+def write_result(path, data):
+    """Writes a benchmark's results ``data`` as JSON to ``path`` (its folder made if needed) and says so on stderr."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1))
+    print(f"wrote {path}", file=sys.stderr)

@@ -31,7 +31,7 @@ import tempfile
 import time
 
 from _checkout import ROOT  # benchmarks/ is on sys.path as the script folder; makes serac importable
-from _memory import machine_info, peak_rss_mb
+from _memory import machine_info, peak_rss_mb, write_result
 from pathlib import Path
 
 DATA = ROOT.parent / "shared" / "data" / "dem" / "longyearbyen_partial"
@@ -194,9 +194,7 @@ def main():
            "notes": "xDEM figures are the published NuthKaab numbers quoted in the issue, not measured here. "
                     "Timings on a shared machine are noisy.",
            "total_s": time.perf_counter() - t_start}
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text(json.dumps(out, indent=1))
-    print(f"wrote {args.output}", file=sys.stderr)
+    write_result(args.output, out)
     return 0
 
 

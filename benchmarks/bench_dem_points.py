@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _memory import peak_rss_mb  # noqa: E402 (benchmarks/ is on sys.path as the script folder)
+from _memory import peak_rss_mb, write_result  # noqa: E402 (benchmarks/ is on sys.path as the script folder)
 from bench_dem import DATA, ROOT, build_21mpx  # noqa: E402 (bench_dem makes serac importable)
 
 
@@ -128,8 +128,7 @@ def main():
                        "date": time.strftime("%Y-%m-%d %H:%M:%S")},
            "notes": "run once while the 2-CPU machine was shared by 6 agents: times are upper bounds",
            "cases": cases, "wall_s": time.perf_counter() - t_start}
-    Path(args.output).write_text(json.dumps(res, indent=1))
-    print(f"wrote {args.output}", file=sys.stderr)
+    write_result(args.output, res)
     return 0
 
 

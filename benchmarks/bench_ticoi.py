@@ -43,13 +43,15 @@ import tempfile
 import time
 from pathlib import Path
 
+import _instructions  # benchmarks/ is on sys.path as the script folder (in the TICOI venv's children too)
 import numpy as np
+from _memory import write_result
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 DEFAULT_TICOI_PYTHON = ROOT.parent / "ticoi_venv" / "bin" / "python"
-ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                                     "NUMBA_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")}
+#: one thread in every child: the callgrind children's settings, and numba's and Accelerate's (TICOI)
+ONE_THREAD = dict(_instructions.ONE_THREAD, NUMBA_NUM_THREADS="1", VECLIB_MAXIMUM_THREADS="1")
 STEP_DAYS = 30
 #: Serac's smoothing levels compared: lambda 1 and the default (automatic, per pixel).
 SERAC_RUNS = (("fixed_lambda_1", 1.0), ("auto", "auto"))
@@ -350,9 +352,7 @@ def main():
               "total_s": time.perf_counter() - t_start}
     if args.note:
         result["note"] = args.note
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text(json.dumps(result, indent=1))
-    print(f"wrote {args.output}", file=sys.stderr)
+    write_result(args.output, result)
     return 0
 
 

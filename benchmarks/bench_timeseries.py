@@ -45,7 +45,7 @@ import time
 
 from _checkout import ROOT  # benchmarks/ is on sys.path; makes serac (or SERAC_BENCH_CODE's) importable
 from _instructions import count_instructions, valgrind_available
-from _memory import machine_info, peak_rss_mb
+from _memory import machine_info, peak_rss_mb, write_result
 from pathlib import Path
 
 DATA = ROOT.parent / "shared" / "data" / "velocity"
@@ -370,9 +370,7 @@ def main():
                                        "case with cloud gaps (rows 60-99, columns 30-69), one thread, solve only "
                                        "(callgrind; the child minus a baseline child without the solve)",
                                "versions": counts}
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text(json.dumps(out, indent=1))
-    print(f"wrote {args.output}", file=sys.stderr)
+    write_result(args.output, out)
     return 0
 
 

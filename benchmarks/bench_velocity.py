@@ -43,7 +43,7 @@ import time
 
 from _checkout import ROOT  # benchmarks/ is on sys.path; makes serac (or SERAC_BENCH_CODE's) importable
 from _instructions import ONE_THREAD, count_instructions, valgrind_available
-from _memory import machine_info, peak_rss_mb
+from _memory import machine_info, peak_rss_mb, write_result
 from pathlib import Path
 
 import numpy as np
@@ -177,9 +177,7 @@ def point_cost(args):
               "rows": rows, "rounds": args.rounds, "load_average_1_5_15_min_per_round": loads}
     if args.note:
         result["note"] = args.note
-    path = Path(args.out or ROOT / "benchmarks" / "results" / "velocity_cpu_per_point.json")
-    path.write_text(json.dumps(result, indent=1))
-    print(f"wrote {path}", file=sys.stderr)
+    write_result(args.out or ROOT / "benchmarks" / "results" / "velocity_cpu_per_point.json", result)
 
 
 def make_sentinel2_pair(size, workdir):
@@ -303,9 +301,7 @@ def main(argv=None):
            "settings": {"chip_px": 32, "search_px": 16, "window_px": 64, "spacing_px": 12, "subpixel": "dft",
                         "chip_fallback": False},
            "results": results}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(out, indent=1))
-    print(f"wrote {args.out}", file=sys.stderr)
+    write_result(args.out, out)
 
 
 if __name__ == "__main__":
