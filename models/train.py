@@ -169,11 +169,19 @@ def _device(requested):
 def boundary_weights(y, classes, radius_px, weight):
     """Per-pixel loss weights for label tiles ``y`` (n, rows, cols): ``1 + weight`` on pixels within
     ``radius_px`` px (square neighbourhood) of both ``classes[0]`` and ``classes[1]`` (a band along their
-    boundary, e.g. the calving front between glacier and ocean), 1 elsewhere."""
+    boundary, e.g. the calving front between glacier and ocean), 1 elsewhere.
+
+    ``classes`` may also be a list of class pairs and ``weight`` a list of as many weights: each pair's band
+    gets its weight added (e.g. the calving front and the rock coast, each weighted)."""
+    pairs = [classes] if np.ndim(classes) == 1 else list(classes)
+    weights = [weight] * len(pairs) if np.ndim(weight) == 0 else list(weight)
     k = 2 * int(radius_px) + 1
-    near = [F.max_pool2d((y == c).float()[:, None], k, stride=1, padding=int(radius_px))[:, 0] > 0
-            for c in classes[:2]]
-    return 1.0 + float(weight) * (near[0] & near[1]).float()
+    near = {c: F.max_pool2d((y == c).float()[:, None], k, stride=1, padding=int(radius_px))[:, 0] > 0
+            for c in {int(c) for pair in pairs for c in pair[:2]}}
+    out = torch.ones(y.shape, dtype=torch.float32, device=y.device)
+    for (a, b, *_), w in zip(pairs, weights):
+        out = out + float(w) * (near[int(a)] & near[int(b)]).float()
+    return out
 
 
 def _loss(logits, y, n_classes_out, boundary=None):

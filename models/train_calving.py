@@ -43,7 +43,7 @@ from ..core.segmentation.fronts import clean_zones, front_mask
 from ..core.segmentation.inference import classify, predict_array
 from ..core.segmentation.metrics import mean_distance_error, segmentation_scores
 from ..core.segmentation.runtime import build_torch_module, load_model, onnx_state_dict, read_metadata
-from .calving_scenes import CLASSES, DEFAULT, GLACIER, MODERATE, OCEAN, RANDOMIZED, TERRAIN_SOURCES, columbia_scene, \
+from .calving_scenes import CLASSES, DEFAULT, GLACIER, MODERATE, OCEAN, RANDOMIZED, ROCK, TERRAIN_SOURCES, columbia_scene, \
     load_terrains, scene_set
 from .datasets import TileSampler
 from .export_onnx import embed_metadata, export_onnx
@@ -178,6 +178,17 @@ def front_centred(sampler, zones, fraction):
     return sample
 
 
+def boundary_weight(a):
+    """The loss's boundary weighting (:func:`serac.models.train.boundary_weights` arguments) from the
+    ``--front-weight``, ``--coast-weight`` and ``--front-radius`` options; None when off."""
+    if not a.front_weight:
+        return None
+    if not a.coast_weight:
+        return {"classes": [GLACIER, OCEAN], "radius_px": a.front_radius, "weight": a.front_weight}
+    return {"classes": [[GLACIER, OCEAN], [ROCK, OCEAN]], "radius_px": a.front_radius,
+            "weight": [a.front_weight, a.coast_weight]}
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--output", help="ONNX file to write")
@@ -198,7 +209,11 @@ def main(argv=None):
     p.add_argument("--jitter", type=float, default=0.05, help="gain / offset jitter of training tiles")
     p.add_argument("--front-weight", type=float, default=0.0,
                    help="extra cross-entropy weight on pixels near the glacier-ocean boundary (0: none)")
-    p.add_argument("--front-radius", type=int, default=3, help="px from the boundary that --front-weight covers")
+    p.add_argument("--front-radius", type=int, default=3,
+                   help="px from the boundary that --front-weight (and --coast-weight) covers")
+    p.add_argument("--coast-weight", type=float, default=0.0,
+                   help="extra cross-entropy weight on pixels near the rock-ocean boundary (0: none; needs "
+                        "--front-weight)")
     p.add_argument("--front-tiles", type=float, default=0.0,
                    help="share of every batch's tiles centred on a front pixel (0: all tiles at random)")
     p.add_argument("--test-scenes", type=int, default=16)
@@ -223,8 +238,7 @@ def main(argv=None):
                          tile_size=a.tile_size, base_channels=a.base_channels, depth=a.depth, lr=a.lr,
                          seed=a.seed, threads=a.threads, device=device, log_path=a.log, jitter=a.jitter,
                          init_model=a.init,
-                         boundary_weight=({"classes": [GLACIER, OCEAN], "radius_px": a.front_radius,
-                                           "weight": a.front_weight} if a.front_weight else None))
+                         boundary_weight=boundary_weight(a))
 
     terrains = load_terrains(a.shared_data, a.pixel_size) if os.path.isdir(a.shared_data) else []
     train_x, train_z = training_scenes(a, terrains)
@@ -292,6 +306,8 @@ def main(argv=None):
                      "device": device, "train_seconds": round(train_seconds, 1),
                      **({"front_weight": {"weight": a.front_weight, "radius_px": a.front_radius}}
                         if a.front_weight else {}),
+                     **({"coast_weight": {"weight": a.coast_weight, "radius_px": a.front_radius}}
+                        if a.front_weight and a.coast_weight else {}),
                      **({"front_centred_tiles": a.front_tiles} if a.front_tiles else {})},
     }
     report = export_onnx(model, meta, a.output)

@@ -169,6 +169,30 @@ def test_the_front_weight_is_higher_along_the_glacier_ocean_boundary_only():
     assert weighted > _loss(wrong_at_front, y, 3) + 0.5
 
 
+def test_the_coast_weight_adds_a_band_along_the_rock_ocean_boundary():
+    """``--coast-weight`` (sixth round): a second band, rock-ocean, with its own weight; a pixel near both
+    boundaries gets both weights; with the coast weight 0 the weights are the front weight's alone."""
+    torch = pytest.importorskip("torch")
+    from serac.models.train import boundary_weights
+    from serac.models.train_calving import boundary_weight
+
+    y = torch.zeros((1, 6, 12), dtype=torch.uint8)  # glacier in columns 0-3, ocean 4-7, rock 8-11
+    y[:, :, 4:8], y[:, :, 8:] = 1, 2
+    w = boundary_weights(y, [[0, 1], [2, 1]], 2, [4.0, 2.0])[0, 0]
+    assert w.tolist() == [1.0] * 2 + [5.0] * 4 + [3.0] * 4 + [1.0] * 2
+    assert torch.equal(boundary_weights(y, [[0, 1], [2, 1]], 2, [4.0, 0.0]), boundary_weights(y, [0, 1], 2, 4.0))
+    y[:, :, 6:8] = 2  # ocean only in columns 4-5: within 2 px of glacier and of rock
+    assert boundary_weights(y, [[0, 1], [2, 1]], 2, [4.0, 2.0])[0, 0, 4].item() == 7.0
+
+    class Args:
+        front_weight, coast_weight, front_radius = 4.0, 0.0, 3
+    assert boundary_weight(Args) == {"classes": [0, 1], "radius_px": 3, "weight": 4.0}
+    Args.coast_weight = 2.0
+    assert boundary_weight(Args) == {"classes": [[0, 1], [2, 1]], "radius_px": 3, "weight": [4.0, 2.0]}
+    Args.front_weight = 0.0
+    assert boundary_weight(Args) is None
+
+
 def test_export_checkpoint_without_a_checkpoint_file_is_a_usage_error(tmp_path):
     pytest.importorskip("torch")
     from serac.models.train_calving import main
