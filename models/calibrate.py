@@ -55,9 +55,17 @@ def _context(model, raw):
     m = meta.size_multiple
     rows, cols = raw.shape[1] // m * m, raw.shape[2] // m * m
     x, _ = _prepare(meta, raw[:, :rows, :cols])
-    errors = context_error(model.predict, x, meta.tile_size, m, step=7 * m)
-    context = next(d for d in sorted(errors) if errors[d] < TOLERANCE)
-    return context, {str(d): round(e, 4) for d, e in errors.items()}
+    tile = meta.tile_size
+    while True:  # a deeper network sees farther than half the training tile: measure on larger tiles
+        errors = context_error(model.predict, x, tile, m, step=7 * m)
+        context = next((d for d in sorted(errors) if errors[d] < TOLERANCE), None)
+        if context is not None:
+            return context, {str(d): round(e, 4) for d, e in errors.items()}
+        if 2 * tile > min(rows, cols):
+            raise SystemExit(f"{meta.name}: tiles of {tile} px still differ from the whole image by more than "
+                             f"{TOLERANCE} everywhere; the calibration scene ({rows} x {cols} px) is too small to "
+                             "measure this network's context.")
+        tile *= 2
 
 
 def _with_context(meta, context):
