@@ -72,13 +72,14 @@ def test_fine_tuning_refuses_a_different_band_count(tmp_path):
 
 
 def test_fine_tuning_refuses_a_model_without_architecture(tmp_path):
-    """The shipped calving ensemble (v3) has no architecture to rebuild: a clear error, not a backend hint."""
+    """The shipped calving ensembles (v3, v6) have no architecture to rebuild: a clear error, not a backend hint."""
     from serac.models import shipped_model_path
     from serac.models.train import train
 
-    cfg = _config(tmp_path, init_model=shipped_model_path("calving_zones_synthetic_v3"))
-    with pytest.raises(InputError, match="cannot be fine-tuned.*names no network architecture"):
-        train(cfg)
+    for name in ("calving_zones_synthetic_v3", "calving_zones_synthetic_v6"):
+        cfg = _config(tmp_path, init_model=shipped_model_path(name))
+        with pytest.raises(InputError, match="cannot be fine-tuned.*names no network architecture"):
+            train(cfg)
 
 
 def test_holdout_split_and_tile_sampler():
