@@ -228,6 +228,8 @@ def main(argv=None):
         p.error("--output is required (or --rescore)")
     if a.export_checkpoint and not (a.checkpoint and os.path.isfile(a.checkpoint)):
         p.error("--export-checkpoint needs --checkpoint naming the .pt file a training run saved")
+    if a.coast_weight and not a.front_weight:
+        p.error("--coast-weight weighs the coast beside the front: give --front-weight as well (e.g. --front-weight 4)")
     progress = as_progress(ConsoleFeedback(verbose=True))
     start = time.perf_counter()
     _seed_everything(a.seed, a.threads)
@@ -307,7 +309,7 @@ def main(argv=None):
                      **({"front_weight": {"weight": a.front_weight, "radius_px": a.front_radius}}
                         if a.front_weight else {}),
                      **({"coast_weight": {"weight": a.coast_weight, "radius_px": a.front_radius}}
-                        if a.front_weight and a.coast_weight else {}),
+                        if a.coast_weight else {}),
                      **({"front_centred_tiles": a.front_tiles} if a.front_tiles else {})},
     }
     report = export_onnx(model, meta, a.output)

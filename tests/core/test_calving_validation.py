@@ -204,6 +204,17 @@ def test_export_checkpoint_without_a_checkpoint_file_is_a_usage_error(tmp_path):
     assert not (tmp_path / "m.onnx").exists()
 
 
+def test_coast_weight_without_front_weight_is_a_usage_error(tmp_path):
+    """--coast-weight alone would be ignored (the band is built with the front's): refused before any work."""
+    pytest.importorskip("torch")
+    from serac.models.train_calving import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--output", str(tmp_path / "m.onnx"), "--coast-weight", "4"])
+    assert stop.value.code == 2
+    assert not (tmp_path / "m.onnx").exists()
+
+
 def test_front_centred_tiles_contain_the_front():
     pytest.importorskip("torch")  # train_calving imports it (Debian 13's set-up has no torch)
     from serac.models.datasets import TileSampler
