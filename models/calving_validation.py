@@ -107,8 +107,17 @@ def reference_front_lines(zones, grid, pixel_size_m=PIXEL_SIZE_M):
 
 def job_front_lines(db, grid, model_path, settings=None, workdir=None):
     """Front line features of the calving-front job run on ``db`` (written as a GeoTIFF on ``grid``)."""
+    return _run_job(db, grid, model_path, settings, workdir)[0].features["output_fronts"][0]
+
+
+def job_probabilities(db, grid, model_path, settings=None, workdir=None):
+    """Zone probabilities (classes, rows, cols) float32 that the calving-front job writes for ``db``."""
+    return _run_job(db, grid, model_path, settings, workdir, probabilities=True)[1]
+
+
+def _run_job(db, grid, model_path, settings, workdir, probabilities=False):
     from ..core.jobs import run_job
-    from ..core.raster_io import write_raster
+    from ..core.raster_io import read_raster, write_raster
 
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         path = os.path.join(tmp, "sigma0_db.tif")
@@ -117,7 +126,65 @@ def job_front_lines(db, grid, model_path, settings=None, workdir=None):
                    "output_uncertainty": os.path.join(tmp, "u.tif")}  # written only with settings["uncertainty"]
         result = run_job("segmentation_calving_front", {"input": path, "model": os.fspath(model_path)}, outputs,
                          dict(settings or {}), threads=1)
-    return result.features["output_fronts"][0]
+        p = read_raster(outputs["output_probability"]).data.astype(np.float32) if probabilities else None
+    return result, p
+
+
+class StoredProbabilities:
+    """One model's zone probabilities on the validation draws, computed through the job once and stored.
+
+    Files: ``cache_dir/<model stem>-<key>/<geometry>_<seed>.npy`` (float32, classes x rows x cols), ``key`` a
+    hash of the model file's bytes and the inference settings among ``settings`` (backend, overlap,
+    uncertainty, ...): a retrained file or other tiling never reuses stale probabilities. The post-processing
+    settings do not enter the key: they are applied afterwards (:func:`stored_front_lines`).
+    """
+
+    def __init__(self, model_path, cache_dir, settings=None):
+        import dataclasses
+        import hashlib
+        import json
+
+        from ..core.jobs.segmentation import InferenceSettings
+        from ..core.segmentation.runtime import read_metadata
+
+        inference = {f.name for f in dataclasses.fields(InferenceSettings)}
+        self.model_path = os.fspath(model_path)
+        self.settings = {k: v for k, v in (settings or {}).items() if k in inference}
+        self.metadata = read_metadata(self.model_path)
+        digest = hashlib.sha256(json.dumps(self.settings, sort_keys=True).encode())
+        with open(self.model_path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        stem = os.path.splitext(os.path.basename(self.model_path))[0]
+        self.folder = os.path.join(os.fspath(cache_dir), f"{stem}-{digest.hexdigest()[:12]}")
+
+    def __call__(self, geometry, seed, db, grid):
+        """Probabilities of draw ``seed`` of ``geometry`` (``db``, ``grid``: the simulated draw)."""
+        path = os.path.join(self.folder, f"{geometry}_{seed}.npy")
+        if os.path.exists(path):
+            return np.load(path)
+        p = job_probabilities(db, grid, self.model_path, self.settings)
+        os.makedirs(self.folder, exist_ok=True)
+        partial = path + ".partial.npy"  # a stopped run leaves no truncated file under the final name
+        np.save(partial, p)
+        os.replace(partial, path)
+        return p
+
+
+def stored_front_lines(members, weights, geometry, seed, db, grid, settings=None):
+    """Front line features of the ``weights``-weighted mean of the ``members``' stored probabilities
+    (:class:`StoredProbabilities`), classified and post-processed as the calving-front job does
+    (:func:`serac.core.segmentation.inference.classify`, :func:`serac.core.jobs.segmentation.calving_front_lines`
+    with ``settings``): what the job gives for an ensemble file of those members and weights
+    (:mod:`serac.models.calving_ensemble`), without running one."""
+    from ..core.jobs.segmentation import CalvingFrontSettings, calving_front_lines
+    from ..core.segmentation.inference import classify
+
+    meta = members[0].metadata
+    mean = sum(w * m(geometry, seed, db, grid) for m, w in zip(members, weights)) / float(sum(weights))
+    return calving_front_lines(classify(mean, meta), grid, meta.class_index(meta.front[0]),
+                               meta.class_index(meta.front[1]), CalvingFrontSettings.from_dict(settings or {}),
+                               meta.name)[0]
 
 
 def true_zone_front_lines(zones, grid, settings=None):
@@ -202,6 +269,37 @@ def validate(model_path, geometries=GEOMETRIES, n_draws=30, shared_data=None, se
 
     Returns {"geometries": {name: {"summary": ..., "draws": [...]}}, "held_out" and "all": pooled summaries}.
     """
+    def lines(geometry, seed, db, zones, grid):
+        return (true_zone_front_lines(zones, grid, settings) if model_path is None
+                else job_front_lines(db, grid, model_path, settings))
+
+    return _score_draws(lines, geometries, n_draws, shared_data, progress)
+
+
+def validate_stored(members, weights, cache_dir, geometries=GEOMETRIES, n_draws=30, shared_data=None, settings=None,
+                    progress=None):
+    """:func:`validate` for the weighted mean of several models (an ensemble not yet built, or one model) from
+    probabilities stored under ``cache_dir`` (:class:`StoredProbabilities`; computed through the job on the
+    first call): the same figures as the job with an ensemble file of those members and weights, at the cost
+    of the post-processing alone once the probabilities are stored. The screening of candidates uses it."""
+    if len(members) != len(weights) or not members or min(weights) <= 0:
+        raise ValueError("one positive weight per member model is needed")
+    stored = [StoredProbabilities(m, cache_dir, settings) for m in members]
+    first = stored[0].metadata
+    for s in stored[1:]:
+        if list(s.metadata.classes) != list(first.classes) or list(s.metadata.front) != list(first.front):
+            raise ValueError(f"{s.model_path} has other classes or front classes than {stored[0].model_path}; "
+                             "only models of the same zones can be averaged")
+
+    def lines(geometry, seed, db, zones, grid):
+        return stored_front_lines(stored, weights, geometry, seed, db, grid, settings)
+
+    return _score_draws(lines, geometries, n_draws, shared_data, progress)
+
+
+def _score_draws(lines_of, geometries, n_draws, shared_data, progress):
+    """The draws of ``geometries``, each scored against its reference front; ``lines_of(geometry, seed, db,
+    zones, grid)`` gives the predicted front line features."""
     import time
 
     terrains = load_geometry_terrains(shared_data) if shared_data and set(geometries) - set(HELD_OUT) else {}
@@ -215,9 +313,7 @@ def validate(model_path, geometries=GEOMETRIES, n_draws=30, shared_data=None, se
             t = time.perf_counter()
             db, zones, grid = simulated_draw(geometry, seed, shared_data, terrains)
             reference = front_pixels(reference_front_lines(zones, grid), grid)
-            lines = (true_zone_front_lines(zones, grid, settings) if model_path is None
-                     else job_front_lines(db, grid, model_path, settings))
-            predicted = front_pixels(lines, grid)
+            predicted = front_pixels(lines_of(geometry, seed, db, zones, grid), grid)
             d = dict(score_draw(predicted, reference, PIXEL_SIZE_M), seed=seed,
                      seconds=round(time.perf_counter() - t, 2))
             draws.append(d)
@@ -226,4 +322,3 @@ def validate(model_path, geometries=GEOMETRIES, n_draws=30, shared_data=None, se
                          f"found {d['found_fraction']}")
         report[geometry] = {"summary": summarize(draws), "draws": draws}
     return _pooled(report)
-

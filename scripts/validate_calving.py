@@ -7,6 +7,11 @@ Usage: ``nice -n 10 .venv/bin/python scripts/validate_calving.py [--model NAME_O
 edge_km2, short_fraction and drop_bridged_only when on, and the other --set values, merged into the file), quoted
 in ``docs/validation/calving.md`` and the model cards. ``--true-zones`` scores the job's post-processing on the true zones instead of a model.
 
+``--stored DIR`` screens candidates cheaply: each model's zone probabilities go through the job once and are
+stored under DIR; a ``--model`` may then be a weighted mean of several, ``A@2+B@1`` (what the job gives with an
+ensemble file of A and B weighted 2 : 1, built by ``python -m models.calving_ensemble``), and every further
+configuration costs the post-processing alone (:func:`serac.models.calving_validation.validate_stored`).
+
 Every draw goes through the plugin's calving-front job; see :mod:`serac.models.calving_validation` for the
 geometries, the seeds and the failure definitions. One thread (OMP_NUM_THREADS=1).
 """
@@ -47,9 +52,25 @@ def _model_path(text):
     return path if path.suffix == ".onnx" else ROOT / "models" / f"{text}.onnx"
 
 
+def _members(text):
+    """[(model path, weight)] of a ``--model`` value: NAME_OR_PATH, or a weighted mean ``A@2+B@1``."""
+    members = []
+    for part in text.split("+"):
+        name, _, weight = part.rpartition("@") if "@" in part else (part, "", "1")
+        members.append((_model_path(name), float(weight)))
+    return members
+
+
+def _label(members):
+    if len(members) == 1 and members[0][1] == 1:
+        return members[0][0].stem
+    return " + ".join(f"{path.stem} {weight:g}" for path, weight in members)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", action="append", help="shipped model name or .onnx path (repeat; default v1 and v2)")
+    p.add_argument("--model", action="append", help="shipped model name or .onnx path (repeat; default v1 and v2); "
+                                                   "with --stored also a weighted mean A@2+B@1")
     p.add_argument("--draws", type=int, default=30, help="draws per geometry")
     p.add_argument("--screening", action="store_true",
                    help="the 80-draw screening subset (8 Columbia, 12 of every other geometry) instead of --draws")
@@ -64,12 +85,28 @@ def main(argv=None):
     p.add_argument("--true-zones", action="store_true",
                    help="instead of a model: the job's post-processing on the true zones (the failures it makes "
                         "by itself); written as the entry 'true zones, ...'")
+    p.add_argument("--stored", metavar="DIR", default=None,
+                   help="zone probabilities stored under DIR (computed through the job on first use); --model may "
+                        "then be a weighted mean A@2+B@1; entries are keyed '..., stored'")
     p.add_argument("--quiet", action="store_true")
     a = p.parse_args(argv)
     try:
         extra = {k: json.loads(v) for k, v in (item.split("=", 1) for item in a.set)}
     except ValueError:
         p.error("--set takes KEY=VALUE with VALUE as JSON (e.g. clean=false, min_length_m=250)")
+    try:
+        specs = [] if a.true_zones else [_members(t) for t in a.model or ["calving_zones_synthetic_v1",
+                                                                            "calving_zones_synthetic_v2"]]
+    except ValueError:
+        p.error("--model A@2+B@1: each weight after @ is a number")
+    if a.stored and a.true_zones:
+        p.error("--stored stores model probabilities; --true-zones has none")
+    if not a.stored and any(len(m) > 1 or m[0][1] != 1 for m in specs):
+        p.error("a weighted mean of models (A@2+B@1) needs --stored DIR; or build the ensemble file with "
+                "python -m models.calving_ensemble and give its path")
+    missing = [str(path) for m in specs for path, _ in m if not path.exists()]
+    if missing:
+        p.error(f"no model file {', '.join(missing)}")
     import torch
 
     torch.set_num_threads(1)
@@ -93,16 +130,28 @@ def main(argv=None):
             g: r["summary"] for g, r in c["geometries"].items()}} for k, c in cut.items()}
     from serac.core.jobs.segmentation import CalvingFrontSettings
 
-    for text in [None] if a.true_zones else a.model or ["calving_zones_synthetic_v1", "calving_zones_synthetic_v2"]:
-        path = _model_path(text) if text else None
-        stem = path.stem if path else "true zones"
+    geometries = [g for g in a.geometries.split(",") if g]
+    draws = cv.SCREENING if a.screening else a.draws
+    for members in [None] if a.true_zones else specs:
+        stem = _label(members) + (", stored" if a.stored else "") if members else "true zones"
         for bridge in a.bridge or [0.0, CalvingFrontSettings().bridge_m]:
             settings = dict({"bridge_m": bridge}, **extra)
             start = time.perf_counter()
-            result = cv.validate(path, [g for g in a.geometries.split(",") if g], cv.SCREENING if a.screening
-                                 else a.draws, shared,
-                                 settings=settings, progress=None if a.quiet else print)
+            progress = None if a.quiet else print
+            if a.stored:
+                try:
+                    result = cv.validate_stored([m for m, _ in members], [w for _, w in members], a.stored,
+                                                geometries, draws, shared, settings=settings, progress=progress)
+                except ValueError as e:
+                    p.error(str(e))
+            else:
+                result = cv.validate(members[0][0] if members else None, geometries, draws, shared,
+                                     settings=settings, progress=progress)
             result.update(seconds=round(time.perf_counter() - start, 1), model=stem, settings=settings)
+            if a.stored:
+                result["members"] = {path.stem: weight for path, weight in members}
+                result["path"] = ("each member's zone probabilities through the job (stored), their weighted mean "
+                                  "classified and post-processed as the job does (validate_stored)")
             key = f"{stem}, bridge_m {bridge:g}" + _named(CalvingFrontSettings.from_dict(settings)) + "".join(
                 f", {k} {v}" for k, v in extra.items() if k not in NAMED)
             report["models"][key] = result

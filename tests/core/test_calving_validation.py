@@ -300,14 +300,9 @@ def test_the_validation_script_scores_the_post_processing_on_the_true_zones(tmp_
     keyed by the settings not in CaFFe that were on (edge_km2, short_fraction, drop_bridged_only: the job's defaults
     now, named in the key) and the other --set values."""
     pytest.importorskip("torch")  # the script sets torch's threads
-    import importlib.util
     import json
 
-    from tests.conftest import ROOT
-
-    spec = importlib.util.spec_from_file_location("validate_calving", ROOT / "scripts" / "validate_calving.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = validation_script()
     out = tmp_path / "v.json"
     common = ["--geometries", "procedural", "--draws", "1", "--bridge", "300", "--output", str(out), "--quiet"]
     assert script.main(["--true-zones", *common]) == 0
@@ -379,3 +374,65 @@ def test_fronts_made_by_bridging_alone_can_be_dropped():
     _, plain = front_features(zones, grid, 0, 1, 50.0)
     _, plain_own = front_features(zones, grid, 0, 1, 50.0, drop_bridged_only=True)
     assert np.array_equal(plain, plain_own) and not plain[:, :45].any()
+
+
+def test_stored_probabilities_give_the_job_s_fronts(tmp_path, monkeypatch):
+    """validate_stored (the screening of candidates): the weighted mean of stored member probabilities gives the
+    job's fronts exactly, for one model and for the shipped ensemble v3 (= v2 2 : v1 1), and a second run reads
+    the stored files instead of running the job."""
+    pytest.importorskip("torch")
+    from serac.core.jobs.segmentation import shipped_model_path
+
+    ship = shipped_model_path
+    draw = dict(geometries=["procedural"], n_draws=1, settings={"bridge_m": 300.0})
+    by_job = cv.validate(ship("calving_zones_synthetic_v3"), **draw)
+    stored = cv.validate_stored([ship("calving_zones_synthetic_v2"), ship("calving_zones_synthetic_v1")], [2, 1],
+                                tmp_path, **draw)
+    assert stored["all"] == by_job["all"] and stored["all"]["n_draws"] == 1
+    alone = cv.validate_stored([ship("calving_zones_synthetic_v2")], [1], tmp_path, **draw)
+    assert alone["all"] == cv.validate(ship("calving_zones_synthetic_v2"), **draw)["all"]
+    assert alone["all"]["pooled_mde_m"] != stored["all"]["pooled_mde_m"]  # the mean is not its first member
+    assert sorted(p.name for p in tmp_path.glob("*/*.npy")) == [f"procedural_{cv.draw_seed('procedural', 0)}.npy"] * 2
+
+    def no_job(*args, **kwargs):
+        raise AssertionError("the job ran although the probabilities were stored")
+
+    monkeypatch.setattr(cv, "job_probabilities", no_job)
+    again = cv.validate_stored([ship("calving_zones_synthetic_v2"), ship("calving_zones_synthetic_v1")], [2, 1],
+                               tmp_path, **draw)
+    assert again["all"] == stored["all"]
+    with pytest.raises(ValueError, match="weight"):
+        cv.validate_stored([ship("calving_zones_synthetic_v2")], [0], tmp_path, **draw)
+
+
+def validation_script():
+    import importlib.util
+
+    from tests.conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("validate_calving", ROOT / "scripts" / "validate_calving.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script
+
+
+def test_the_validation_script_scores_a_weighted_mean_from_stored_probabilities(tmp_path, capsys):
+    """scripts/validate_calving.py --stored DIR --model A@2+B@1: one entry keyed by members and weights; a weighted
+    mean without --stored, or a weight that is not a number, is a usage error naming the fix."""
+    pytest.importorskip("torch")
+    import json
+
+    script = validation_script()
+    out = tmp_path / "v.json"
+    common = ["--geometries", "procedural", "--draws", "1", "--bridge", "300", "--output", str(out), "--quiet"]
+    mean = "calving_zones_synthetic_v2@2+calving_zones_synthetic_v1@1"
+    with pytest.raises(SystemExit) as stop:
+        script.main(["--model", mean, *common])
+    assert stop.value.code == 2 and "--stored" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        script.main(["--model", "calving_zones_synthetic_v2@two", "--stored", str(tmp_path), *common])
+    assert script.main(["--model", mean, "--stored", str(tmp_path / "p"), *common]) == 0
+    (key, entry), = json.loads(out.read_text())["models"].items()
+    assert key.startswith("calving_zones_synthetic_v2 2 + calving_zones_synthetic_v1 1, stored, bridge_m 300")
+    assert entry["members"] == {"calving_zones_synthetic_v2": 2.0, "calving_zones_synthetic_v1": 1.0}
+    assert entry["all"]["n_draws"] == 1 and entry["all"]["n_failures"] == 0
