@@ -67,6 +67,17 @@ def _label(members):
     return " + ".join(f"{path.stem} {weight:g}" for path, weight in members)
 
 
+def _line(key, result):
+    """One line of a run's figures (what --quiet prints): failures, held-out failures, pooled MDE, median, then
+    per geometry pooled MDE (m) / failures."""
+    a, h = result["all"], result["held_out"] or {"n_failures": 0, "n_draws": 0}
+    geometries = " ".join(f"{g} {r['summary']['pooled_mde_m']}/{r['summary']['n_failures']}"
+                          for g, r in result["geometries"].items())
+    return (f"{key}: failures {a['n_failures']}/{a['n_draws']}, held out {h['n_failures']}/{h['n_draws']}, pooled "
+            f"{a['pooled_mde_m']} m, median {a['median_m']} m, P90 {a['p90_m']} m, no front {a['n_no_front']}, off "
+            f"front {a['n_off_front']} | {geometries}")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", action="append", help="shipped model name or .onnx path (repeat; default v1 and v2); "
@@ -88,7 +99,7 @@ def main(argv=None):
     p.add_argument("--stored", metavar="DIR", default=None,
                    help="zone probabilities stored under DIR (computed through the job on first use); --model may "
                         "then be a weighted mean A@2+B@1; entries are keyed '..., stored'")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no line per draw; one line of figures per run")
     a = p.parse_args(argv)
     try:
         extra = {k: json.loads(v) for k, v in (item.split("=", 1) for item in a.set)}
@@ -157,7 +168,8 @@ def main(argv=None):
             report["models"][key] = result
             out.write_text(json.dumps(report, indent=1) + "\n")
             summary = {g: r["summary"] for g, r in result["geometries"].items()}
-            print(json.dumps({key: {"held_out": result["held_out"], "all": result["all"], **summary}}, indent=1))
+            print(_line(key, result) if a.quiet else
+                  json.dumps({key: {"held_out": result["held_out"], "all": result["all"], **summary}}, indent=1))
     return 0
 
 

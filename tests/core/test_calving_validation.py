@@ -431,7 +431,9 @@ def test_the_validation_script_scores_a_weighted_mean_from_stored_probabilities(
     assert stop.value.code == 2 and "--stored" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         script.main(["--model", "calving_zones_synthetic_v2@two", "--stored", str(tmp_path), *common])
+    capsys.readouterr()
     assert script.main(["--model", mean, "--stored", str(tmp_path / "p"), *common]) == 0
+    assert "failures 0/1, held out 0/1" in capsys.readouterr().out
     (key, entry), = json.loads(out.read_text())["models"].items()
     assert key.startswith("calving_zones_synthetic_v2 2 + calving_zones_synthetic_v1 1, stored, bridge_m 300")
     assert entry["members"] == {"calving_zones_synthetic_v2": 2.0, "calving_zones_synthetic_v1": 1.0}
