@@ -55,8 +55,12 @@ def _cpu_model():
 
 
 def write_result(path, data):
-    """Writes a benchmark's results ``data`` as JSON to ``path`` (its folder made if needed) and says so on stderr."""
+    """Writes a benchmark's results ``data`` as JSON to ``path`` (its folder made if needed) and says so on stderr.
+
+    The file is written beside and renamed into place: a run stopped while writing leaves the earlier results."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=1))
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(data, indent=1) + "\n")
+    os.replace(partial, path)
     print(f"wrote {path}", file=sys.stderr)

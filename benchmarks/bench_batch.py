@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 from _checkout import ROOT  # benchmarks/ is on sys.path as the script folder; makes serac importable
-from _memory import machine_info
+from _memory import machine_info, write_result
 SAMPLE = ROOT / "resources" / "sample_data" / "everest_landsat" / "LE71400412000304SGS00_B4.tif"
 OUTLINES = ROOT / "resources" / "sample_data" / "everest_landsat" / "15_rgi60_glacier_outlines.gpkg"
 SHIFT = (0.37, -1.71)  # (dy, dx) px
@@ -155,9 +155,7 @@ def main(argv=None):
         print(results[-1], flush=True)
     payload = {"benchmark": "batch", "quick": args.quick, "machine": dict(machine_info("dask", "distributed"), shared=SHARED_NOTE), "settings": VELOCITY,
                "results": results}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(payload, indent=1))
-    print(f"wrote {args.out}")
+    write_result(args.out, payload)
 
 
 if __name__ == "__main__":

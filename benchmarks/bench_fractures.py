@@ -15,17 +15,15 @@ the engine needs, not GDAL's block cache):
 """
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 
 import _checkout  # noqa: F401 (benchmarks/ is on sys.path as the script folder; makes serac importable)
-from _memory import peak_rss_mb  # noqa: E402 (benchmarks/ is on sys.path as the script folder)
+from _memory import machine_info, peak_rss_mb, write_result  # noqa: E402 (benchmarks/ is on sys.path as the script folder)
 from _scenes import mirror_mosaic  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -103,22 +101,16 @@ def main():
                 results[case] = dict(json.loads(proc.stdout.strip().splitlines()[-1]),
                                      scene_preparation_s=round(prep, 1))
             print(case, json.dumps(results[case]), flush=True)
-    import numpy
-    import scipy
 
     doc = {"topic": "fractures", "quick": args.quick,
            "scenes": {"filter_bank": "mosaic of the real Landsat 8 B8 scene of Yahtse Glacier (15 m)",
                       "model": "mosaic of a Lai et al. 2020 MOA2009 test tile (125 m)"},
            "gdal_cachemax_mb": 256,
-           "machine": {"date": datetime.datetime.now().isoformat(timespec="seconds"),
-                       "note": "shared 2-core build machine with other agents' jobs running at the same time: "
-                               "throughput is a lower bound, rerun on a quiet machine for the docs",
-                       "platform": platform.platform(), "python": platform.python_version(),
-                       "cpu_count": os.cpu_count(), "numpy": numpy.__version__, "scipy": scipy.__version__},
+           "machine": dict(machine_info("onnxruntime"), note="shared 2-core build machine with other agents' jobs running at the "
+                                                "same time: throughput is a lower bound, rerun on a quiet machine "
+                                                "for the docs"),
            "results": results}
-    os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
-    with open(RESULTS, "w", encoding="utf-8") as f:
-        json.dump(doc, f, indent=1)
+    write_result(RESULTS, doc)
     return 0
 
 

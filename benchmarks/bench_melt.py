@@ -36,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _checkout import ROOT  # noqa: E402 (makes serac importable)
-from _memory import machine_info, peak_rss_mb  # noqa: E402
+from _memory import machine_info, peak_rss_mb, write_result  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data" / "sar"
 SAMPLE = ROOT / "resources" / "sample_data" / "sar"
@@ -115,13 +115,12 @@ def save(args, stack, results):
     report = {"topic": "melt", "quick": args.quick, "machine": machine_info(), "note": NOTE, "stack": stack,
               "cases": list(results)}
     out_dir = ROOT / "benchmarks" / "results"
-    out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / ("melt_quick.json" if args.quick else "melt.json")
     if args.only and path.exists():  # keep the other cases of the earlier run
         names = {r["case"] for r in results}
         report["cases"] = [c for c in json.loads(path.read_text())["cases"] if c["case"] not in names] + list(results)
         report["cases"].sort(key=lambda c: list(CASES).index(c["case"]))
-    path.write_text(json.dumps(report, indent=1))
+    write_result(path, report)
 
 
 def main():

@@ -37,7 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _checkout import ROOT  # noqa: E402 (makes serac importable)
-from _memory import machine_info  # noqa: E402
+from _memory import machine_info, write_result  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data" / "sar"
 
@@ -149,9 +149,7 @@ def main():
                              "make_inputs_s": make_s},
                   "target": "normalization within 2x of the plain read + write (copy)",
                   "cases": results}
-        out_dir = ROOT / "benchmarks" / "results"
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "sar.json").write_text(json.dumps(report, indent=1))
+        write_result(ROOT / "benchmarks" / "results" / "sar.json", report)
         for r in results:
             print(f"{r['case']:26s} ratio to copy {r['ratio_to_copy']:.2f}")
     finally:

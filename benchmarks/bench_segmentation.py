@@ -31,7 +31,7 @@ import tempfile
 import time
 
 import _checkout  # noqa: F401 (benchmarks/ is on sys.path as the script folder; makes serac importable)
-from _memory import machine_info, peak_rss_mb  # noqa: E402 (benchmarks/ is on sys.path as the script folder)
+from _memory import machine_info, peak_rss_mb, write_result  # noqa: E402 (benchmarks/ is on sys.path as the script folder)
 from _scenes import mirror_mosaic  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -185,10 +185,7 @@ def main():
            "scene": f"mosaic of the real Landsat 7 RGB scene of Everest (30 m), {size}x{size} px; large case "
                     f"{large}x{large} px", "scene_preparation_s": round(prep, 1), "machine": machine_info("onnxruntime", "torch"), "note": args.note,
            "results": results}
-    os.makedirs(os.path.dirname(args.output), exist_ok=True)
-    with open(args.output, "w", encoding="utf-8") as f:
-        json.dump(doc, f, indent=1)
-    print(f"wrote {args.output}")
+    write_result(args.output, doc)
     return 0
 
 
