@@ -118,9 +118,12 @@ def main(argv=None):
     missing = [str(path) for m in specs for path, _ in m if not path.exists()]
     if missing:
         p.error(f"no model file {', '.join(missing)}")
-    import torch
+    try:  # one thread where torch runs the models; ONNX Runtime alone (no torch installed) is enough
+        import torch
 
-    torch.set_num_threads(1)
+        torch.set_num_threads(1)
+    except ImportError:
+        pass
     out = Path(a.output or (SCREENING_RESULTS if a.screening else RESULTS))
     report = json.loads(out.read_text()) if out.exists() else {}
     shared = a.shared_data if os.path.isdir(a.shared_data) else None

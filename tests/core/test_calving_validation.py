@@ -299,7 +299,6 @@ def test_the_validation_script_scores_the_post_processing_on_the_true_zones(tmp_
     """scripts/validate_calving.py --true-zones --set: the job's front extraction on the true zones of a draw,
     keyed by the settings not in CaFFe that were on (edge_km2, short_fraction, drop_bridged_only: the job's defaults
     now, named in the key) and the other --set values."""
-    pytest.importorskip("torch")  # the script sets torch's threads
     import json
 
     script = validation_script()
@@ -380,7 +379,6 @@ def test_stored_probabilities_give_the_job_s_fronts(tmp_path, monkeypatch):
     """validate_stored (the screening of candidates): the weighted mean of stored member probabilities gives the
     job's fronts exactly, for one model and for the shipped ensemble v3 (= v2 2 : v1 1), and a second run reads
     the stored files instead of running the job."""
-    pytest.importorskip("torch")
     from serac.core.jobs.segmentation import shipped_model_path
 
     ship = shipped_model_path
@@ -419,7 +417,6 @@ def validation_script():
 def test_the_validation_script_scores_a_weighted_mean_from_stored_probabilities(tmp_path, capsys):
     """scripts/validate_calving.py --stored DIR --model A@2+B@1: one entry keyed by members and weights; a weighted
     mean without --stored, or a weight that is not a number, is a usage error naming the fix."""
-    pytest.importorskip("torch")
     import json
 
     script = validation_script()
