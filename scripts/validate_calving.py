@@ -146,12 +146,12 @@ def main(argv=None):
 
     geometries = [g for g in a.geometries.split(",") if g]
     draws = cv.SCREENING if a.screening else a.draws
+    progress = None if a.quiet else print
     for members in [None] if a.true_zones else specs:
         stem = _label(members) + (", stored" if a.stored else "") if members else "true zones"
         for bridge in a.bridge or [0.0, CalvingFrontSettings().bridge_m]:
             settings = dict({"bridge_m": bridge}, **extra)
             start = time.perf_counter()
-            progress = None if a.quiet else print
             if a.stored:
                 try:
                     result = cv.validate_stored([m for m, _ in members], [w for _, w in members], a.stored,

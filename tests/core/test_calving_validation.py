@@ -401,6 +401,8 @@ def test_stored_probabilities_give_the_job_s_fronts(tmp_path, monkeypatch):
     assert again["all"] == stored["all"]
     with pytest.raises(ValueError, match="weight"):
         cv.validate_stored([ship("calving_zones_synthetic_v2")], [0], tmp_path, **draw)
+    with pytest.raises(ValueError, match="other classes"):  # a glacier-outline model cannot be averaged in
+        cv.validate_stored([ship("calving_zones_synthetic_v2"), ship("glacier_rgb_v2")], [1, 1], tmp_path, **draw)
 
 
 def validation_script():
