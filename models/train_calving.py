@@ -12,6 +12,8 @@ Glacier's real geometry (RGI 6.0 outline and DEM), which no training scene resem
 
 (the defaults are v1's recipe; the exact command of each shipped model is in its model card).
 ``--init`` continues training from a model's weights (batch norms frozen, as fine-tuning does);
+``--resume run.pt`` continues an earlier run from the weights its ``--checkpoint`` saved, batch norms still
+learning (a longer run; the learning rate starts a new cosine schedule at ``--lr``);
 ``--randomized-fraction`` of the training scenes take the widened backscatter ranges of
 :data:`serac.models.calving_scenes.RANDOMIZED` (domain randomisation). ``--rescore model.onnx``
 scores an existing model again (e.g. after ``python -m models.calibrate`` changed its tiling) and
@@ -142,6 +144,21 @@ def _checkpointer(path, normalization):
     return save
 
 
+def _resumed(a, parser):
+    """(model, normalization, step) of the checkpoint ``a.resume``, built with ``a.base_channels`` and ``a.depth``
+    (a mismatch is a usage error naming them); the run's own normalization is kept."""
+    import torch
+
+    saved = torch.load(a.resume, map_location="cpu", weights_only=True)
+    model = UNet(1, len(CLASSES), a.base_channels, a.depth)
+    try:
+        model.load_state_dict(saved["state_dict"])
+    except (KeyError, RuntimeError) as exc:
+        parser.error(f"--resume {a.resume}: its weights do not fit a U-Net of --base-channels {a.base_channels} "
+                     f"and --depth {a.depth} (give the run's own values): {str(exc).splitlines()[0]}")
+    return model, saved["normalization"], int(saved["step"])
+
+
 def front_origins(zones, tile):
     """Tile origins (scene, row, col) of ``tile`` px tiles centred (as nearly as the scene allows) on each
     front pixel (glacier next to ocean, 4-neighbours) of every scene in ``zones``; duplicates removed."""
@@ -196,6 +213,9 @@ def main(argv=None):
     p.add_argument("--name", default="calving_zones_synthetic_v1")
     p.add_argument("--version", default="1.0.0")
     p.add_argument("--init", default=None, help="ONNX model whose weights training continues from")
+    p.add_argument("--resume", default=None,
+                   help="a .pt checkpoint of an earlier run (its --checkpoint) whose weights training continues from, "
+                        "batch norms still learning (a longer run; --init fine-tunes with them frozen)")
     p.add_argument("--train-scenes", type=int, default=160)
     p.add_argument("--terrain-fraction", type=float, default=0.6,
                    help="share of training scenes on real terrain (needs --shared-data)")
@@ -228,6 +248,8 @@ def main(argv=None):
         p.error("--output is required (or --rescore)")
     if a.export_checkpoint and not (a.checkpoint and os.path.isfile(a.checkpoint)):
         p.error("--export-checkpoint needs --checkpoint naming the .pt file a training run saved")
+    if a.resume and (a.init or not os.path.isfile(a.resume)):
+        p.error("--resume needs the .pt file an earlier run's --checkpoint saved, and no --init")
     if a.coast_weight and not a.front_weight:
         p.error("--coast-weight weighs the coast beside the front: give --front-weight as well (e.g. --front-weight 4)")
     progress = as_progress(ConsoleFeedback(verbose=True))
@@ -239,7 +261,7 @@ def main(argv=None):
                          front=["glacier", "ocean"], steps=a.steps, batch_size=a.batch_size,
                          tile_size=a.tile_size, base_channels=a.base_channels, depth=a.depth, lr=a.lr,
                          seed=a.seed, threads=a.threads, device=device, log_path=a.log, jitter=a.jitter,
-                         init_model=a.init,
+                         init_model=a.init or a.resume,
                          boundary_weight=boundary_weight(a))
 
     terrains = load_terrains(a.shared_data, a.pixel_size) if os.path.isdir(a.shared_data) else []
@@ -249,6 +271,9 @@ def main(argv=None):
         model = freeze_batchnorm_statistics(unfuse_batchnorm(build_torch_module(init_meta, onnx_state_dict(a.init),
                                                                                 a.init)))
         normalization = init_meta.normalization.to_dict()
+        mean, std = normalization["mean"][0], normalization["std"][0]
+    elif a.resume:
+        model, normalization, resumed_step = _resumed(a, p)
         mean, std = normalization["mean"][0], normalization["std"][0]
     else:
         mean, std = float(train_x.mean()), float(train_x.std())
@@ -304,7 +329,8 @@ def main(argv=None):
                                "images; use its fronts as a starting point for review, or fine-tune / replace it "
                                "with a model trained on labelled SAR (e.g. the CaFFe benchmark).",
                      "script": "python -m models.train_calving", "steps": steps_done, "seed": a.seed,
-                     "base_model": os.path.basename(a.init) if a.init else None,
+                     "base_model": os.path.basename(a.init or a.resume or "") or None,
+                     **({"resumed_from_step": resumed_step} if a.resume else {}),
                      "device": device, "train_seconds": round(train_seconds, 1),
                      **({"front_weight": {"weight": a.front_weight, "radius_px": a.front_radius}}
                         if a.front_weight else {}),
