@@ -149,14 +149,18 @@ def _resumed(a, parser):
     (a mismatch is a usage error naming them); the run's own normalization is kept."""
     import torch
 
-    saved = torch.load(a.resume, map_location="cpu", weights_only=True)
+    try:
+        saved = torch.load(a.resume, map_location="cpu", weights_only=True)
+        state, normalization, step = saved["state_dict"], saved["normalization"], int(saved["step"])
+    except Exception as exc:  # not a checkpoint of train_calving (another .pt, a truncated file)
+        parser.error(f"--resume {a.resume} is not a checkpoint that train_calving --checkpoint saved: {exc}")
     model = UNet(1, len(CLASSES), a.base_channels, a.depth)
     try:
-        model.load_state_dict(saved["state_dict"])
-    except (KeyError, RuntimeError) as exc:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
         parser.error(f"--resume {a.resume}: its weights do not fit a U-Net of --base-channels {a.base_channels} "
                      f"and --depth {a.depth} (give the run's own values): {str(exc).splitlines()[0]}")
-    return model, saved["normalization"], int(saved["step"])
+    return model, normalization, step
 
 
 def front_origins(zones, tile):

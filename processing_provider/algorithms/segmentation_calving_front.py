@@ -24,7 +24,7 @@ class CalvingFrontDLAlgorithm(SegmentationInferenceAlgorithm):
         "default; 0 = CaFFe) and touching the zone map's own glacier, so that small glaciers whose whole front is "
         "short keep it; and front pieces made by bridging alone (coast that the zone map's glacier touches nowhere) "
         "are dropped (advanced option, on by default). The default model (calving_zones_synthetic_v8, the mean of two "
-        "networks trained the same way from two seeds) comes from models trained on SIMULATED SAR-like scenes only: "
+        "networks of one recipe from two seeds) comes from models trained on SIMULATED SAR-like scenes only: "
         "treat its fronts as a starting point for review, or fine-tune/replace it with "
         "a model trained on real labelled SAR (any ONNX model with Serac metadata, task calving_front_zones). "
         "A multi-source model takes the further rasters its metadata declares (e.g. a DEM), resampled onto the "

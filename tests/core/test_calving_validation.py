@@ -68,21 +68,25 @@ DRAW = 0  # the first procedural draw of the validation protocol (docs/validatio
 
 
 def test_no_front_is_reported_as_a_failure_not_as_a_distance(tmp_path):
-    """A scene without ocean: the job warns and draws nothing; the draw counts as a failure, not as a number."""
-    rng = np.random.default_rng(3)
-    db = (-9.0 + 1.5 * rng.standard_normal((1, 128, 128))).astype(np.float32)  # rock-like, no sea
-    grid = cv.scene_grid((128, 128))
-    path = tmp_path / "rock.tif"
-    rio.write_raster(path, db, grid, cog=False)
+    """Scenes without ocean: the job warns and draws nothing; the draw counts as a failure, not as a number.
+
+    Three rock-like noise scenes: a model that passed the 210 validation draws (all with a sea) drew fronts on
+    six of eight such scenes (docs/validation/calving.md, eighth round), so more than one is checked."""
     from serac.core.jobs import run_job
 
-    feedback = RecordingFeedback()
-    result = run_job("segmentation_calving_front", {"input": str(path)},
-                     {"output_probability": str(tmp_path / "p.tif"), "output_zones": str(tmp_path / "z.tif")},
-                     {}, feedback=feedback, threads=1)
-    lines = result.features["output_fronts"][0]
-    assert lines == [] and result.numbers["n_fronts"] == 0
-    assert any("No calving front found" in w for w in feedback.warnings)
+    grid = cv.scene_grid((128, 128))
+    for seed in (3, 5, 7):
+        rng = np.random.default_rng(seed)
+        db = (-9.0 + 1.5 * rng.standard_normal((1, 128, 128))).astype(np.float32)  # rock-like, no sea
+        path = tmp_path / f"rock{seed}.tif"
+        rio.write_raster(path, db, grid, cog=False)
+        feedback = RecordingFeedback()
+        result = run_job("segmentation_calving_front", {"input": str(path)},
+                         {"output_probability": str(tmp_path / f"p{seed}.tif"),
+                          "output_zones": str(tmp_path / f"z{seed}.tif")}, {}, feedback=feedback, threads=1)
+        lines = result.features["output_fronts"][0]
+        assert lines == [] and result.numbers["n_fronts"] == 0, seed
+        assert any("No calving front found" in w for w in feedback.warnings)
 
     zones = np.full((128, 128), 2, np.uint8)
     zones[:60, 40:80] = 0

@@ -45,3 +45,7 @@ def test_resume_refuses_weights_of_another_network_size(tmp_path, capsys):
     assert not (tmp_path / "b.onnx").exists()
     with pytest.raises(SystemExit):
         _train(tmp_path, "--output", str(tmp_path / "c.onnx"), "--resume", str(tmp_path / "missing.pt"))
+    torch.save({"weights": {}}, tmp_path / "other.pt")  # a .pt that no training run of this script saved
+    with pytest.raises(SystemExit):
+        _train(tmp_path, "--output", str(tmp_path / "d.onnx"), "--steps", "0", "--resume", str(tmp_path / "other.pt"))
+    assert "is not a checkpoint that train_calving --checkpoint saved" in capsys.readouterr().err
