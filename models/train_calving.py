@@ -144,23 +144,24 @@ def _checkpointer(path, normalization):
     return save
 
 
-def _resumed(a, parser):
-    """(model, normalization, step) of the checkpoint ``a.resume``, built with ``a.base_channels`` and ``a.depth``
-    (a mismatch is a usage error naming them); the run's own normalization is kept."""
+def _load_checkpoint(model, path, option, a, parser):
+    """Load the weights of the checkpoint at ``path`` (what :func:`_checkpointer` saved) into ``model``; returns the
+    checkpoint dict (step, state_dict, log, normalization). Any other file, or weights that do not fit a U-Net of
+    ``a.base_channels`` and ``a.depth``, is a usage error naming ``option``."""
     import torch
 
     try:
-        saved = torch.load(a.resume, map_location="cpu", weights_only=True)
-        state, normalization, step = saved["state_dict"], saved["normalization"], int(saved["step"])
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        saved["step"], saved["normalization"] = int(saved["step"]), saved["normalization"]
+        state = saved["state_dict"]
     except Exception as exc:  # not a checkpoint of train_calving (another .pt, a truncated file)
-        parser.error(f"--resume {a.resume} is not a checkpoint that train_calving --checkpoint saved: {exc}")
-    model = UNet(1, len(CLASSES), a.base_channels, a.depth)
+        parser.error(f"{option} {path} is not a checkpoint that train_calving --checkpoint saved: {exc}")
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
-        parser.error(f"--resume {a.resume}: its weights do not fit a U-Net of --base-channels {a.base_channels} "
+        parser.error(f"{option} {path}: its weights do not fit a U-Net of --base-channels {a.base_channels} "
                      f"and --depth {a.depth} (give the run's own values): {str(exc).splitlines()[0]}")
-    return model, normalization, step
+    return saved
 
 
 def front_origins(zones, tile):
@@ -276,8 +277,10 @@ def main(argv=None):
                                                                                 a.init)))
         normalization = init_meta.normalization.to_dict()
         mean, std = normalization["mean"][0], normalization["std"][0]
-    elif a.resume:
-        model, normalization, resumed_step = _resumed(a, p)
+    elif a.resume:  # the run's own normalization, not that of the scenes generated here
+        model = UNet(1, len(CLASSES), a.base_channels, a.depth)
+        resumed = _load_checkpoint(model, a.resume, "--resume", a, p)
+        normalization = resumed["normalization"]
         mean, std = normalization["mean"][0], normalization["std"][0]
     else:
         mean, std = float(train_x.mean()), float(train_x.std())
@@ -291,12 +294,9 @@ def main(argv=None):
     n_default, n_random, n_moderate = scene_counts(a)
     progress.info(f"{a.train_scenes} training scenes ({n_random} domain-randomised, {n_moderate} moderately "
                   f"widened), {a.test_scenes} held-out scenes ({a.size} px, {a.pixel_size:g} m); training on {device}"
-                  f"{' from ' + os.path.basename(a.init) if a.init else ''}.")
+                  f"{' from ' + os.path.basename(a.init or a.resume) if a.init or a.resume else ''}.")
     if a.export_checkpoint:
-        import torch
-
-        saved = torch.load(a.checkpoint, map_location="cpu", weights_only=True)
-        model.load_state_dict(saved["state_dict"])
+        saved = _load_checkpoint(model, a.checkpoint, "--checkpoint", a, p)
         model.eval()
         normalization = saved["normalization"]  # the run's, not that of the scenes generated here
         log, train_seconds = saved["log"], saved["log"][-1]["seconds"] if saved["log"] else 0.0
@@ -334,7 +334,7 @@ def main(argv=None):
                                "with a model trained on labelled SAR (e.g. the CaFFe benchmark).",
                      "script": "python -m models.train_calving", "steps": steps_done, "seed": a.seed,
                      "base_model": os.path.basename(a.init or a.resume or "") or None,
-                     **({"resumed_from_step": resumed_step} if a.resume else {}),
+                     **({"resumed_from_step": resumed["step"]} if a.resume else {}),
                      "device": device, "train_seconds": round(train_seconds, 1),
                      **({"front_weight": {"weight": a.front_weight, "radius_px": a.front_radius}}
                         if a.front_weight else {}),

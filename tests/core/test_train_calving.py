@@ -49,3 +49,7 @@ def test_resume_refuses_weights_of_another_network_size(tmp_path, capsys):
     with pytest.raises(SystemExit):
         _train(tmp_path, "--output", str(tmp_path / "d.onnx"), "--steps", "0", "--resume", str(tmp_path / "other.pt"))
     assert "is not a checkpoint that train_calving --checkpoint saved" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # --export-checkpoint reads checkpoints the same way
+        _train(tmp_path, "--output", str(tmp_path / "e.onnx"), "--checkpoint", str(tmp_path / "other.pt"),
+               "--export-checkpoint")
+    assert "--checkpoint " + str(tmp_path / "other.pt") + " is not a checkpoint" in capsys.readouterr().err
