@@ -160,7 +160,8 @@ def scene_backscatter(zones, rng, terrain=None, ranges=DEFAULT):
             + _draw(rng, ranges.rock_texture_db) * fractal_noise((h, w), rng, 3))
     db[r] = rock[r]
     # glacier: distance upstream of the front (px) for crevasses
-    dist_to_ocean = ndimage.distance_transform_edt(~o)
+    # (a scene without sea, :func:`land_scene`, has no front and so no crevasse band)
+    dist_to_ocean = ndimage.distance_transform_edt(~o) if o.any() else np.full((h, w), np.inf)
     wet = rng.random() < ranges.wet_probability
     base = _draw(rng, ranges.wet_glacier_db) if wet else rng.uniform(*ranges.glacier_db)
     glacier = base + rng.uniform(*ranges.glacier_texture_db) * fractal_noise((h, w), rng, rng.uniform(3, 10))
@@ -335,6 +336,35 @@ def terrain_scene(terrain, rng, size=256, tries=30, ranges=DEFAULT):
         d = upsample(_crop(dem, (r0, c0), window), size / window, 1)[:size, :size]
         return _orient(scene_backscatter(z, rng, terrain=d, ranges=ranges), z, rng)
     return synthetic_calving_scene(rng, size, ranges=ranges)
+
+
+def land_scene(terrain, rng, size=256, tries=30, ranges=DEFAULT):
+    """A scene on real terrain WITHOUT sea (glacier and rock only: land-terminating glaciers), randomly oriented:
+    (db (1, size, size), zones). A front model should draw no front on it.
+
+    The crop is centred near a random pixel of the glacier's margin, at a pixel size randomly 0.8-1.25 times
+    that of ``terrain`` (a :func:`load_terrains` entry), with 5-80 % glacier; the backscatter is
+    :func:`scene_backscatter`'s with the rock relief of the DEM. Raises ValueError when no crop qualifies.
+    """
+    dem, glacier = terrain
+    margin = glacier & ~ndimage.binary_erosion(glacier, structure=np.ones((3, 3)), border_value=1)
+    if not margin.any():
+        raise ValueError("the terrain has no glacier margin to centre a scene on")
+    cells = np.argwhere(margin)
+    for _ in range(tries):
+        window = int(round(size * rng.uniform(0.8, 1.25)))
+        r, c = cells[int(rng.integers(0, len(cells)))]
+        r0 = int(np.clip(r - window // 2 + rng.integers(-window // 4, window // 4 + 1), 0,
+                         max(dem.shape[0] - window, 0)))
+        c0 = int(np.clip(c - window // 2 + rng.integers(-window // 4, window // 4 + 1), 0,
+                         max(dem.shape[1] - window, 0)))
+        zones = np.where(_crop(glacier, (r0, c0), window), GLACIER, ROCK).astype(np.uint8)
+        z = upsample(zones, size / window, 0)[:size, :size].astype(np.uint8)
+        if z.shape != (size, size) or not 0.05 <= np.mean(z == GLACIER) <= 0.8:
+            continue
+        d = upsample(_crop(dem, (r0, c0), window), size / window, 1)[:size, :size]
+        return _orient(scene_backscatter(z, rng, terrain=d, ranges=ranges), z, rng)
+    raise ValueError(f"no crop of {size} px with 5-80 % glacier in {tries} tries")
 
 
 # ---------------------------------------------------------------------------- Columbia

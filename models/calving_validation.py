@@ -28,6 +28,10 @@ reference, and a status:
 Draw seeds are :data:`DRAW_SEED_BASE` + 1000 x geometry index + draw number: never a training,
 test or calibration seed of the shipped models (1000-1001, 2000, 3000, 4000, 7) or of the v2 attempts
 (:data:`serac.models.train_calving.RANDOMIZED_SEED_BASE` and ``MODERATE_SEED_BASE`` ranges, 11000-12001).
+
+Every draw above has a sea. *Scenes without sea* (``no_sea``: land-terminating glaciers on the real terrains,
+:func:`no_sea_draw`, seeds from :data:`NO_SEA_SEED_BASE`) are scored apart: any front drawn there is a false
+front (:func:`score_no_sea`); they enter neither the MDE nor the failures above.
 """
 
 import os
@@ -36,7 +40,7 @@ import tempfile
 import numpy as np
 
 from ..core.segmentation.metrics import front_distances, mean_distance_error
-from .calving_scenes import GLACIER, OCEAN, TERRAIN_SOURCES, columbia_scene, load_terrains, \
+from .calving_scenes import GLACIER, OCEAN, TERRAIN_SOURCES, columbia_scene, land_scene, load_terrains, \
     synthetic_calving_scene, terrain_scene
 
 GEOMETRIES = ("columbia", "procedural", *TERRAIN_SOURCES)
@@ -53,6 +57,13 @@ FAILURES = ("no_front", "partial")
 #: draws per geometry of the cheaper screening subset used to compare candidate models before the full run
 #: (the first 8 Columbia draws and the first 12 of every other geometry: 80 draws, the same seeds as the full run)
 SCREENING = {g: 8 if g == "columbia" else 12 for g in GEOMETRIES}
+#: scenes WITHOUT sea (land-terminating glaciers on the real terrains, :func:`serac.models.calving_scenes.land_scene`),
+#: scored apart from the draws above: a front drawn there is a false front. Draw ``k`` uses the ``k`` mod 5-th terrain
+#: of :data:`TERRAIN_SOURCES` and the seed ``NO_SEA_SEED_BASE + k`` (disjoint from the draws above and from training).
+NO_SEA_SEED_BASE = 58_000
+NO_SEA_DRAWS = 30
+#: scenes without sea in the screening subset (the first of the full run's)
+SCREENING_NO_SEA = 10
 
 
 def draw_seed(geometry, k):
@@ -96,6 +107,15 @@ def simulated_draw(geometry, seed, shared_data=None, terrains=None, size=SCENE_S
     else:
         db, zones = terrain_scene(terrains[geometry], rng, size)
     return db.astype(np.float32), zones, scene_grid(zones.shape, pixel_size_m)
+
+
+def no_sea_draw(k, terrains):
+    """(terrain name, seed, (sigma0 dB (1, rows, cols) float32, zones without ocean, grid)) of scene ``k`` without
+    sea (see :data:`NO_SEA_SEED_BASE`); ``terrains``: :func:`load_geometry_terrains`."""
+    names = [n for n in TERRAIN_SOURCES if n in terrains]
+    name, seed = names[int(k) % len(names)], NO_SEA_SEED_BASE + int(k)
+    db, zones = land_scene(terrains[name], np.random.default_rng(seed), SCENE_SIZE_PX)
+    return name, seed, (db.astype(np.float32), zones, scene_grid(zones.shape))
 
 
 def reference_front_lines(zones, grid, pixel_size_m=PIXEL_SIZE_M):
@@ -224,6 +244,21 @@ def score_draw(predicted, reference, pixel_size_m=PIXEL_SIZE_M, tolerance_m=TOLE
                 on_front_fraction=round(on_front, 4))
 
 
+def score_no_sea(predicted, pixel_size_m=PIXEL_SIZE_M):
+    """Score of a scene without sea from its predicted front pixel mask: status ``false_front`` when anything was
+    drawn (a failure of its own kind, apart from the draws with a sea), else ``none``; ``false_front_m``: the
+    drawn front's length, about its pixel count x pixel size (m)."""
+    n = int(np.count_nonzero(predicted))
+    return {"predicted_px": n, "status": "false_front" if n else "none", "false_front_m": n * pixel_size_m}
+
+
+def summarize_no_sea(draws):
+    """Share of the scenes without sea (dicts of :func:`score_no_sea`) given a false front, and its length."""
+    n = sum(d["status"] == "false_front" for d in draws)
+    return {"n_draws": len(draws), "n_false_front": n, "false_front_rate": round(n / len(draws), 3) if draws else None,
+            "false_front_km": round(sum(d["false_front_m"] for d in draws) / 1000.0, 2)}
+
+
 def summarize(draws):
     """Pooled statistics of draws (dicts of :func:`score_draw`).
 
@@ -251,7 +286,11 @@ def subset(result, counts):
     (e.g. the full run's figures on the :data:`SCREENING` subset)."""
     report = {g: {"summary": summarize(r["draws"][:counts[g]]), "draws": r["draws"][:counts[g]]}
               for g, r in result["geometries"].items() if g in counts}
-    return _pooled(report)
+    out = _pooled(report)
+    if result.get("without_sea"):
+        cut = result["without_sea"]["draws"][:SCREENING_NO_SEA]
+        out["without_sea"] = {"summary": summarize_no_sea(cut), "draws": cut}
+    return out
 
 
 def _pooled(report):
@@ -261,23 +300,26 @@ def _pooled(report):
             "all": summarize(everything) if everything else None}
 
 
-def validate(model_path, geometries=GEOMETRIES, n_draws=30, shared_data=None, settings=None, progress=None):
+def validate(model_path, geometries=GEOMETRIES, n_draws=30, shared_data=None, settings=None, progress=None,
+             no_sea=0):
     """Every draw of ``geometries`` through the calving-front job with ``model_path`` (None: the job's
     post-processing on the true zones, :func:`true_zone_front_lines`).
 
-    ``n_draws``: draws per geometry, or a {geometry: draws} dict (e.g. :data:`SCREENING`).
+    ``n_draws``: draws per geometry, or a {geometry: draws} dict (e.g. :data:`SCREENING`); ``no_sea``: scenes
+    without sea (:func:`no_sea_draw`, needs ``shared_data``) scored apart (:func:`score_no_sea`).
 
-    Returns {"geometries": {name: {"summary": ..., "draws": [...]}}, "held_out" and "all": pooled summaries}.
+    Returns {"geometries": {name: {"summary": ..., "draws": [...]}}, "held_out" and "all": pooled summaries of
+    the draws with a sea, and with ``no_sea`` "without_sea": {"summary": ..., "draws": [...]}}.
     """
     def lines(geometry, seed, db, zones, grid):
         return (true_zone_front_lines(zones, grid, settings) if model_path is None
                 else job_front_lines(db, grid, model_path, settings))
 
-    return _score_draws(lines, geometries, n_draws, shared_data, progress)
+    return _score_draws(lines, geometries, n_draws, shared_data, progress, no_sea)
 
 
 def validate_stored(members, weights, cache_dir, geometries=GEOMETRIES, n_draws=30, shared_data=None, settings=None,
-                    progress=None):
+                    progress=None, no_sea=0):
     """:func:`validate` for the weighted mean of several models (an ensemble not yet built, or one model) from
     probabilities stored under ``cache_dir`` (:class:`StoredProbabilities`; computed through the job on the
     first call): the same figures as the job with an ensemble file of those members and weights, at the cost
@@ -294,15 +336,17 @@ def validate_stored(members, weights, cache_dir, geometries=GEOMETRIES, n_draws=
     def lines(geometry, seed, db, zones, grid):
         return stored_front_lines(stored, weights, geometry, seed, db, grid, settings)
 
-    return _score_draws(lines, geometries, n_draws, shared_data, progress)
+    return _score_draws(lines, geometries, n_draws, shared_data, progress, no_sea)
 
 
-def _score_draws(lines_of, geometries, n_draws, shared_data, progress):
-    """The draws of ``geometries``, each scored against its reference front; ``lines_of(geometry, seed, db,
-    zones, grid)`` gives the predicted front line features."""
+def _score_draws(lines_of, geometries, n_draws, shared_data, progress, no_sea=0):
+    """The draws of ``geometries``, each scored against its reference front, and ``no_sea`` scenes without sea;
+    ``lines_of(geometry, seed, db, zones, grid)`` gives the predicted front line features (``geometry``
+    ``land_<terrain>`` for a scene without sea)."""
     import time
 
-    terrains = load_geometry_terrains(shared_data) if shared_data and set(geometries) - set(HELD_OUT) else {}
+    wants_terrain = set(geometries) - set(HELD_OUT) or no_sea
+    terrains = load_geometry_terrains(shared_data) if shared_data and wants_terrain else {}
     report = {}
     for geometry in geometries:
         if geometry in TERRAIN_SOURCES and geometry not in terrains or geometry == "columbia" and not shared_data:
@@ -321,4 +365,16 @@ def _score_draws(lines_of, geometries, n_draws, shared_data, progress):
                 progress(f"{geometry} draw {k} (seed {seed}): {d['status']}, MDE {d['mde_m']} m, "
                          f"found {d['found_fraction']}")
         report[geometry] = {"summary": summarize(draws), "draws": draws}
-    return _pooled(report)
+    result = _pooled(report)
+    if no_sea and terrains:
+        draws = []
+        for k in range(no_sea):
+            t = time.perf_counter()
+            name, seed, (db, zones, grid) = no_sea_draw(k, terrains)
+            d = dict(score_no_sea(front_pixels(lines_of(f"land_{name}", seed, db, zones, grid), grid)),
+                     terrain=name, seed=seed, seconds=round(time.perf_counter() - t, 2))
+            draws.append(d)
+            if progress:
+                progress(f"without sea {k} ({name}, seed {seed}): {d['status']}, {d['false_front_m']:g} m drawn")
+        result["without_sea"] = {"summary": summarize_no_sea(draws), "draws": draws}
+    return result

@@ -39,7 +39,7 @@ SHARED = ROOT.parent / "shared" / "data"
 
 
 #: settings not in CaFFe named in a run's key whenever they are on (the job's defaults are on)
-NAMED = ("edge_km2", "short_fraction", "drop_bridged_only")
+NAMED = ("edge_km2", "short_fraction", "drop_bridged_only", "min_ocean_km2")
 
 
 def _named(settings):
@@ -73,9 +73,12 @@ def _line(key, result):
     a, h = result["all"], result["held_out"] or {"n_failures": 0, "n_draws": 0}
     geometries = " ".join(f"{g} {r['summary']['pooled_mde_m']}/{r['summary']['n_failures']}"
                           for g, r in result["geometries"].items())
+    land = result.get("without_sea")
+    land = (f" | without sea: fronts on {land['summary']['n_false_front']}/{land['summary']['n_draws']} "
+            f"({land['summary']['false_front_km']} km)") if land else ""
     return (f"{key}: failures {a['n_failures']}/{a['n_draws']}, held out {h['n_failures']}/{h['n_draws']}, pooled "
             f"{a['pooled_mde_m']} m, median {a['median_m']} m, P90 {a['p90_m']} m, no front {a['n_no_front']}, off "
-            f"front {a['n_off_front']} | {geometries}")
+            f"front {a['n_off_front']} | {geometries}{land}")
 
 
 def main(argv=None):
@@ -85,6 +88,9 @@ def main(argv=None):
     p.add_argument("--draws", type=int, default=30, help="draws per geometry")
     p.add_argument("--screening", action="store_true",
                    help="the 80-draw screening subset (8 Columbia, 12 of every other geometry) instead of --draws")
+    p.add_argument("--no-sea", type=int, default=None, metavar="N",
+                   help=f"scenes without sea (land-terminating glaciers) scored apart: a front drawn there is a false "
+                        f"front (default {cv.NO_SEA_DRAWS}, {cv.SCREENING_NO_SEA} with --screening; 0: none)")
     p.add_argument("--geometries", default=",".join(cv.GEOMETRIES))
     p.add_argument("--shared-data", default=str(SHARED))
     p.add_argument("--output", default=None, help=f"default {RESULTS.name} ({SCREENING_RESULTS.name} with --screening)")
@@ -125,6 +131,7 @@ def main(argv=None):
     except ImportError:
         pass
     out = Path(a.output or (SCREENING_RESULTS if a.screening else RESULTS))
+    no_sea = a.no_sea if a.no_sea is not None else cv.SCREENING_NO_SEA if a.screening else cv.NO_SEA_DRAWS
     report = json.loads(out.read_text()) if out.exists() else {}
     shared = a.shared_data if os.path.isdir(a.shared_data) else None
     report.update({
@@ -133,6 +140,8 @@ def main(argv=None):
                      "draw_seeds": f"{cv.DRAW_SEED_BASE} + 1000 x geometry index + draw", "geometries": list(cv.GEOMETRIES), "held_out_geometries": list(cv.HELD_OUT),
                      "tolerance_m": cv.TOLERANCE_M, "found_fraction_for_success": cv.FOUND_FRACTION,
                      "pixel_size_m": cv.PIXEL_SIZE_M, "scene_size_px": cv.SCENE_SIZE_PX,
+                     "scenes_without_sea": {"draws": no_sea, "seeds": f"{cv.NO_SEA_SEED_BASE} + draw",
+                                            "terrains": "draw mod 5 of " + ", ".join(cv.TERRAIN_SOURCES)},
                      "path": "GeoTIFF -> segmentation_calving_front job (default settings) -> front lines, "
                              "rasterised (all touched) with the reference front on the scene grid",
                      "shared_data": bool(shared)},
@@ -141,7 +150,9 @@ def main(argv=None):
         full = json.loads(RESULTS.read_text())["models"]
         cut = {k: cv.subset(r, cv.SCREENING) for k, r in full.items()}
         report["full_runs_cut_to_these_draws"] = {k: {"held_out": c["held_out"], "all": c["all"], **{
-            g: r["summary"] for g, r in c["geometries"].items()}} for k, c in cut.items()}
+            g: r["summary"] for g, r in c["geometries"].items()}, **({"without_sea": c["without_sea"]["summary"]}
+                                                                     if "without_sea" in c else {})}
+            for k, c in cut.items()}
     from serac.core.jobs.segmentation import CalvingFrontSettings
 
     geometries = [g for g in a.geometries.split(",") if g]
@@ -155,12 +166,13 @@ def main(argv=None):
             if a.stored:
                 try:
                     result = cv.validate_stored([m for m, _ in members], [w for _, w in members], a.stored,
-                                                geometries, draws, shared, settings=settings, progress=progress)
+                                                geometries, draws, shared, settings=settings, progress=progress,
+                                                no_sea=no_sea)
                 except ValueError as e:
                     p.error(str(e))
             else:
                 result = cv.validate(members[0][0] if members else None, geometries, draws, shared,
-                                     settings=settings, progress=progress)
+                                     settings=settings, progress=progress, no_sea=no_sea)
             result.update(seconds=round(time.perf_counter() - start, 1), model=stem, settings=settings)
             if a.stored:
                 result["members"] = {path.stem: weight for path, weight in members}
@@ -171,6 +183,8 @@ def main(argv=None):
             report["models"][key] = result
             out.write_text(json.dumps(report, indent=1) + "\n")
             summary = {g: r["summary"] for g, r in result["geometries"].items()}
+            if "without_sea" in result:
+                summary["without_sea"] = result["without_sea"]["summary"]
             print(_line(key, result) if a.quiet else
                   json.dumps({key: {"held_out": result["held_out"], "all": result["all"], **summary}}, indent=1))
     return 0

@@ -56,6 +56,8 @@ class CalvingFrontSettings(InferenceSettings):
     clean: bool = setting(True, "CaFFe ocean clean-up (fill ocean gaps, keep the largest ocean)")
     edge_km2: float = setting(1.0, "Clean-up keeps regions at the scene edge from (km²; 0: as CaFFe)",
                               unit="km²", minimum=0.0, maximum=1e4, optional=True)  # optional: older saved models
+    min_ocean_km2: float = setting(1.0, "Smallest ocean region counted as sea (km²; 0: as CaFFe)", unit="km²",
+                                   minimum=0.0, maximum=1e4, optional=True)  # optional: older saved models
     short_fraction: float = setting(0.25, "Keep shorter pieces from this share of the longest (0: as CaFFe)",
                                     minimum=0.0, maximum=1.0, optional=True)  # optional: older saved models
     bridge_m: float = setting(300.0, "Bridge land gaps between glacier and ocean up to (m; 0: as CaFFe)", unit="m",
@@ -165,7 +167,8 @@ def run_outlines(inputs: Mapping, outputs: Mapping, settings: OutlinesSettings, 
 
 def calving_front_lines(zones, grid, glacier, ocean, settings: CalvingFrontSettings, model_name=""):
     """(front line features, front pixel mask) of a zone class map on ``grid`` with the job's post-processing
-    ``settings`` (clean-up, edge area, bridging, minimum length and share of the longest piece, simplification);
+    ``settings`` (clean-up, edge area, smallest sea, bridging, minimum length and share of the longest piece,
+    simplification);
     ``glacier``, ``ocean``: the class indices that meet at the front."""
     from ..raster_io import pixel_size_m
     from ..segmentation.fronts import front_features
@@ -173,7 +176,8 @@ def calving_front_lines(zones, grid, glacier, ocean, settings: CalvingFrontSetti
     return front_features(zones, grid, glacier, ocean, pixel_size_m(grid), min_length_m=settings.min_length_m,
                           clean=settings.clean, simplify_m=settings.simplify_m, model_name=model_name,
                           bridge_m=settings.bridge_m, edge_km2=settings.edge_km2,
-                          short_fraction=settings.short_fraction, drop_bridged_only=settings.drop_bridged_only)
+                          short_fraction=settings.short_fraction, drop_bridged_only=settings.drop_bridged_only,
+                          min_ocean_km2=settings.min_ocean_km2)
 
 
 def run_calving_front(inputs: Mapping, outputs: Mapping, settings: CalvingFrontSettings, feedback=None,
@@ -197,9 +201,11 @@ def run_calving_front(inputs: Mapping, outputs: Mapping, settings: CalvingFrontS
     length_km = sum(f["properties"]["length_m"] for f in features) / 1000.0
     progress.info(f"{len(features)} front line(s), {length_km:.2f} km in total.")
     if not features:
+        sea = f" next to an {meta.front[1]} region of at least {settings.min_ocean_km2:g} km²" \
+            if settings.min_ocean_km2 > 0 else ""
         progress.warn(f"No calving front found: the zone map has no {meta.front[0]}-{meta.front[1]} boundary longer "
-                      f"than {settings.min_length_m:g} m. Check the zone map; the front layer is empty (no distance "
-                      "to a reference front can be computed).")
+                      f"than {settings.min_length_m:g} m{sea}. Check the zone map; the front layer is empty (no "
+                      "distance to a reference front can be computed).")
     return Result(dict({"output_probability": prob_path, "output_zones": zones_path}, **_uncertainty_result(unc_path)),
                   {"backend_used": run.backend, "mpx_per_s": run.mpx_per_s, "n_fronts": len(features),
                    "front_length_km": length_km}, _report(run, model),

@@ -19,7 +19,10 @@ class CalvingFrontDLAlgorithm(SegmentationInferenceAlgorithm):
         "glacier's side then also counts as front). Not in CaFFe either: land and ocean regions reaching the scene "
         "edge (the raster's border or the border of its nodata) from the edge area (1 km² by default; 0 = CaFFe) "
         "are kept by the clean-up, so that the fronts on "
-        "other fjords of a coast are not removed. Not in CaFFe either (docs/validation/calving.md, fifth round): "
+        "other fjords of a coast are not removed. Not in CaFFe either (ninth round): ocean regions smaller than the "
+        "smallest sea (1 km² by default; 0 = CaFFe) are not counted as sea, so that a scene without sea (a "
+        "land-terminating glacier, or the sea outside the image) gets no front drawn around a dark speck. Not in CaFFe "
+        "either (docs/validation/calving.md, fifth round): "
         "front pieces up to the minimum length are kept when longer than a share of the scene's longest piece (0.25 by "
         "default; 0 = CaFFe) and touching the zone map's own glacier, so that small glaciers whose whole front is "
         "short keep it; and front pieces made by bridging alone (coast that the zone map's glacier touches nowhere) "
@@ -32,6 +35,6 @@ class CalvingFrontDLAlgorithm(SegmentationInferenceAlgorithm):
         "probabilities, the zone map (0 glacier, 1 ocean, 2 rock for the shipped model) and front lines with "
         "id, length_m, model and the review fields" + REVIEW_FIELDS_HELP)
 
-    ORDER = INFERENCE_ORDER + ("min_length_m", "short_fraction", "clean", "edge_km2", "bridge_m", "drop_bridged_only",
-                              "simplify_m")
+    ORDER = INFERENCE_ORDER + ("min_length_m", "short_fraction", "clean", "edge_km2", "min_ocean_km2", "bridge_m",
+                              "drop_bridged_only", "simplify_m")
     FIELDS = {"output_fronts": FRONT_FIELDS}

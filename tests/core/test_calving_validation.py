@@ -307,18 +307,20 @@ def test_the_validation_script_scores_the_post_processing_on_the_true_zones(tmp_
 
     script = validation_script()
     out = tmp_path / "v.json"
-    common = ["--geometries", "procedural", "--draws", "1", "--bridge", "300", "--output", str(out), "--quiet"]
+    common = ["--geometries", "procedural", "--draws", "1", "--bridge", "300", "--output", str(out), "--quiet",
+              "--no-sea", "0"]
     assert script.main(["--true-zones", *common]) == 0
     assert script.main(["--true-zones", "--set", "edge_km2=0", "--set", "min_length_m=0", *common]) == 0
     assert script.main(["--true-zones", "--set", "short_fraction=0", "--set", "drop_bridged_only=false", *common]) == 0
     models = json.loads(out.read_text())["models"]
-    assert set(models) == {"true zones, bridge_m 300, edge_km2 1, short_fraction 0.25, drop_bridged_only True",
-                           "true zones, bridge_m 300, short_fraction 0.25, drop_bridged_only True, min_length_m 0",
-                           "true zones, bridge_m 300, edge_km2 1"}
+    assert set(models) == {
+        "true zones, bridge_m 300, edge_km2 1, short_fraction 0.25, drop_bridged_only True, min_ocean_km2 1",
+        "true zones, bridge_m 300, short_fraction 0.25, drop_bridged_only True, min_ocean_km2 1, min_length_m 0",
+        "true zones, bridge_m 300, edge_km2 1, min_ocean_km2 1"}
     for entry in models.values():
         assert entry["all"]["n_failures"] == 0 and entry["all"]["pooled_mde_m"] < 100  # a perfect zone map
-    assert models["true zones, bridge_m 300, short_fraction 0.25, drop_bridged_only True, min_length_m 0"][
-        "settings"] == {"bridge_m": 300.0, "edge_km2": 0, "min_length_m": 0}
+    assert models["true zones, bridge_m 300, short_fraction 0.25, drop_bridged_only True, min_ocean_km2 1, "
+                  "min_length_m 0"]["settings"] == {"bridge_m": 300.0, "edge_km2": 0, "min_length_m": 0}
 
 
 def test_short_fronts_are_kept_relative_to_the_scene():
@@ -379,6 +381,47 @@ def test_fronts_made_by_bridging_alone_can_be_dropped():
     assert np.array_equal(plain, plain_own) and not plain[:, :45].any()
 
 
+def test_an_ocean_speck_is_no_sea():
+    """min_ocean_km2: after CaFFe's clean-up (which keeps the largest ocean region, however small), ocean regions
+    under that area become glacier, so a dark speck next to a glacier in a scene without sea makes no front; a sea
+    of that area or more keeps its front; 0 is CaFFe's behaviour."""
+    from serac.core.segmentation.fronts import drop_small_ocean, front_features
+
+    zones = np.full((60, 60), 2, np.uint8)  # rock
+    zones[10:40, 10:40] = 0  # a land-terminating glacier
+    zones[40:44, 20:24] = 1  # a dark speck below its tongue taken for ocean (16 px, 0.04 km²)
+    grid = cv.scene_grid(zones.shape)
+    _, caffe = front_features(zones, grid, 0, 1, 50.0, short_fraction=0.25)
+    _, sea = front_features(zones, grid, 0, 1, 50.0, short_fraction=0.25, min_ocean_km2=1.0)
+    assert caffe.any() and not sea.any()
+    assert np.array_equal(drop_small_ocean(zones, 1, 0, 17)[40:44, 20:24], np.zeros((4, 4)))
+    assert np.array_equal(drop_small_ocean(zones, 1, 0, 16), zones)  # a region of exactly min_px stays
+    fjord = zones.copy()
+    fjord[40:, :] = 1  # 1200 px = 3 km² of sea
+    _, kept = front_features(fjord, grid, 0, 1, 50.0, short_fraction=0.25, min_ocean_km2=1.0)
+    _, plain = front_features(fjord, grid, 0, 1, 50.0, short_fraction=0.25)
+    assert kept[40, 10:40].all() and np.array_equal(kept, plain)
+
+
+def test_a_scene_without_sea_gets_no_front(shared_data):
+    """A simulated land-terminating glacier (real Baltoro terrain, no sea; the validation's scenes without sea): the
+    default model takes a few dark pixels for ocean; with min_ocean_km2 0 (CaFFe) the job draws a front around them,
+    with its default (1 km²) none, and the validation scores the two as a false front and as none."""
+    from serac.models.calving_scenes import OCEAN, load_terrains
+
+    terrains = {"baltoro": load_terrains(str(shared_data), cv.PIXEL_SIZE_M, names=["baltoro"])[0]}
+    name, seed, (db, zones, grid) = cv.no_sea_draw(3, terrains)
+    assert (name, seed) == ("baltoro", cv.NO_SEA_SEED_BASE + 3) and not (zones == OCEAN).any()
+    assert 0.05 <= np.mean(zones == GLACIER) <= 0.8
+    caffe = cv.score_no_sea(cv.front_pixels(cv.job_front_lines(db, grid, default_front_model(),
+                                                               {"min_ocean_km2": 0}), grid))
+    default = cv.score_no_sea(cv.front_pixels(cv.job_front_lines(db, grid, default_front_model()), grid))
+    assert caffe["status"] == "false_front" and caffe["false_front_m"] > 0
+    assert default == {"predicted_px": 0, "status": "none", "false_front_m": 0.0}
+    summary = cv.summarize_no_sea([caffe, default])
+    assert summary["n_false_front"] == 1 and summary["false_front_rate"] == 0.5
+
+
 def test_stored_probabilities_give_the_job_s_fronts(tmp_path, monkeypatch):
     """validate_stored (the screening of candidates): the weighted mean of stored member probabilities gives the
     job's fronts exactly, for one model and for the shipped ensemble v3 (= v2 2 : v1 1), and a second run reads
@@ -428,6 +471,7 @@ def test_the_validation_script_scores_a_weighted_mean_from_stored_probabilities(
     script = validation_script()
     out = tmp_path / "v.json"
     common = ["--geometries", "procedural", "--draws", "1", "--bridge", "300", "--output", str(out), "--quiet"]
+    common += ["--no-sea", "0"]
     mean = "calving_zones_synthetic_v2@2+calving_zones_synthetic_v1@1"
     with pytest.raises(SystemExit) as stop:
         script.main(["--model", mean, *common])

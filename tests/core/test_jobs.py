@@ -105,11 +105,11 @@ def test_an_optional_setting_left_unset_takes_its_default():
     only a field whose default is None (decided automatically) stays None."""
     front = get_job("segmentation_calving_front").settings
     unset = front.from_dict({"bridge_m": None, "edge_km2": None, "short_fraction": None, "drop_bridged_only": None,
-                             "uncertainty": None, "overlap": None})
+                             "uncertainty": None, "overlap": None, "min_ocean_km2": None})
     assert (unset.bridge_m, unset.edge_km2, unset.uncertainty) == (front().bridge_m, front().edge_km2, False)
     assert (unset.short_fraction, unset.drop_bridged_only) == (front().short_fraction, front().drop_bridged_only)
     assert unset.bridge_m == 300.0 and unset.edge_km2 == 1.0
-    assert unset.short_fraction == 0.25 and unset.drop_bridged_only is True
+    assert unset.short_fraction == 0.25 and unset.drop_bridged_only is True and unset.min_ocean_km2 == 1.0
     assert unset.overlap is None and front().overlap is None
 
 
