@@ -22,7 +22,6 @@ For each model:
 import dataclasses
 import json
 import os
-import sys
 
 if __name__ == "__main__" and __package__ != "serac.models":
     if __package__:
@@ -166,9 +165,21 @@ def calving(path):
 
 
 def main(argv=None):
-    name = (argv or sys.argv[1:])[0]
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m models.calibrate", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("name", help="a model in models/ (NAME.onnx): calving_zones_synthetic_* or glacier_landsat_v1")
+    name = p.parse_args(argv).name
     path = os.path.join(HERE, name + ".onnx")
-    tool = calving if name.startswith("calving_zones_synthetic_") else {"glacier_landsat_v1": glacier}[name]
+    if name.startswith("calving_zones_synthetic_"):
+        tool = calving
+    elif name == "glacier_landsat_v1":
+        tool = glacier
+    else:
+        p.error(f"no calibration data for '{name}': calving_zones_synthetic_* and glacier_landsat_v1 are known")
+    if not os.path.isfile(path):
+        p.error(f"no model file {path}: copy the model into models/ as {name}.onnx first")
     meta, context, overlap, t, calibration, errors = tool(path)
     calibration["context_px"] = context
     calibration["context_error_by_distance_px"] = errors

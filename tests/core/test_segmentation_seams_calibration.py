@@ -150,3 +150,16 @@ def test_uncertainty_off_writes_no_raster_and_no_attribute(tmp_path):
                      {"backend": "onnxruntime"})
     assert "output_uncertainty" not in result.outputs
     assert "mean_uncertainty" not in result.features["output_outlines"][0][0]["properties"]
+
+
+def test_the_calibration_tool_names_a_model_it_cannot_calibrate(capsys):
+    """python -m models.calibrate NAME: a model without calibration data, or a file that is not in models/, is a
+    usage error naming what is known or where to copy it (it raised a raw KeyError), and nothing is written."""
+    from serac.models import calibrate
+
+    for name, said in (("nothing_v1", "calving_zones_synthetic_* and glacier_landsat_v1"),
+                       ("calving_zones_synthetic_v99", "copy the model into models/")):
+        with pytest.raises(SystemExit) as stop:
+            calibrate.main([name])
+        assert stop.value.code == 2 and said in capsys.readouterr().err
+    assert not (ROOT / "models" / "logs" / "calving_zones_synthetic_v99_calibration.json").exists()
