@@ -18,6 +18,16 @@ Its tiling is the widest of its members' (context, overlap). Command line::
     python -m models.calving_ensemble --member models/calving_zones_synthetic_v2.onnx \\
         --member models/calving_zones_synthetic_v1.onnx --output models/calving_zones_ensemble.onnx \\
         --name calving_zones_ensemble --version 1.0.0
+
+Its members can be taken out again (:func:`extract_member`), each as a model of its own with its name, version,
+normalisation and temperature as the ensemble's metadata records them (e.g. to build a larger ensemble from a
+shipped one whose member files were not kept)::
+
+    python -m models.calving_ensemble --extract models/calving_zones_synthetic_v8.onnx --index 0 \\
+        --architecture-from models/calving_zones_synthetic_v5.onnx --output v8a.onnx
+
+``--architecture-from`` (a model of the same network) is needed only for ensembles built before their metadata
+recorded each member's architecture (up to ``calving_zones_synthetic_v8``).
 """
 
 if __name__ == "__main__" and __package__ != "serac.models":
@@ -33,6 +43,7 @@ import os
 
 import torch
 
+from ..core.segmentation.model_metadata import ModelMetadata
 from ..core.segmentation.runtime import build_torch_module, onnx_state_dict, read_metadata
 from .export_onnx import export_onnx
 
@@ -110,7 +121,8 @@ def ensemble_metadata(metas, name, version, weights):
     d["training"] = {
         "data": "none of its own: a weighted mean of the members' calibrated probabilities",
         "members": [{"name": m.name, "version": m.version, "weight": round(w, 4), "temperature": m.temperature,
-                     "normalization": m.normalization.to_dict()} for m, w in zip(metas, weights)],
+                     "normalization": m.normalization.to_dict(), "architecture": dict(m.architecture)}
+                    for m, w in zip(metas, weights)],
         "labels": "simulated zones", "date": datetime.date.today().isoformat(),
         "region": first.training.get("region"), "sensor": first.training.get("sensor"),
         "season": first.training.get("season"), "limits": first.training.get("limits"),
@@ -129,17 +141,75 @@ def build(member_paths, output, name, version, weights=None):
     return export_onnx(module, meta, output, tolerance=1e-4)
 
 
+def extract_member(ensemble_path, index, output, architecture=None):
+    """Write member ``index`` (0, 1, ...) of the ensemble file ``ensemble_path`` as a model of its own at ``output``:
+    its weights as the ensemble holds them, its name, version, normalisation and temperature as the ensemble's
+    metadata records them, the ensemble's tiling; returns the :class:`ExportReport`.
+
+    ``architecture``: the members' network (a metadata ``architecture`` dict) where the ensemble's metadata does
+    not record it (ensembles built before it did). Raises ValueError naming the fix for a file that is not an
+    ensemble, an index out of range, an unknown architecture or weights that do not fit it.
+    """
+    from ..core.errors import ModelError
+
+    meta = read_metadata(ensemble_path)
+    members = (meta.training or {}).get("members") or []
+    name = os.path.basename(os.fspath(ensemble_path))
+    if meta.architecture or not members:
+        raise ValueError(f"{name} is not an ensemble built by python -m models.calving_ensemble (no members)")
+    if not 0 <= index < len(members):
+        raise ValueError(f"{name} has {len(members)} members: --index 0 to {len(members) - 1}")
+    record = members[index]
+    architecture = record.get("architecture") or architecture
+    if not architecture:
+        raise ValueError(f"{name} does not record its members' architecture: pass --architecture-from a model of "
+                         "the same network (e.g. the model the members were trained like)")
+    prefix = f"members.{index}."
+    state = {k[len(prefix):]: v for k, v in onnx_state_dict(ensemble_path).items() if k.startswith(prefix)}
+    d = meta.to_dict()
+    d.update(name=record["name"], version=record["version"], architecture=dict(architecture),
+             description=f"Member {index} of the ensemble {meta.name} {meta.version}, taken out of its file "
+                         f"(python -m models.calving_ensemble --extract). The ensemble: {meta.description}")
+    d["input"]["normalization"] = record["normalization"]
+    d["output"]["temperature"] = record["temperature"]
+    d["training"] = dict({k: v for k, v in (meta.training or {}).items() if k not in ("members", "metrics", "data")},
+                         data=f"member {index} of the ensemble {meta.name} {meta.version} (its training is recorded "
+                              "in that model's card)", extracted_from=f"{meta.name} {meta.version}")
+    member_meta = ModelMetadata.from_dict(d)
+    try:
+        module = build_torch_module(member_meta, state, name)
+    except ModelError as exc:
+        raise ValueError(f"member {index} of {name}: {exc}") from None
+    return export_onnx(module, member_meta, output, tolerance=1e-4)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--member", action="append", required=True, help="member ONNX model (repeat; first sets the input)")
+    p.add_argument("--member", action="append", help="member ONNX model (repeat; first sets the input)")
     p.add_argument("--output", required=True, help="ONNX file to write (metadata JSON written beside it)")
-    p.add_argument("--name", required=True)
+    p.add_argument("--name", help="the ensemble's name (with --member)")
     p.add_argument("--version", default="1.0.0")
     p.add_argument("--weight", type=float, action="append", help="member weight, in --member order (default: equal)")
+    p.add_argument("--extract", metavar="ENSEMBLE", help="instead: write member --index of this ensemble file")
+    p.add_argument("--index", type=int, default=0, help="with --extract: the member (0, 1, ...)")
+    p.add_argument("--architecture-from", metavar="MODEL",
+                   help="with --extract: a model of the members' network, for ensembles that do not record it")
     a = p.parse_args(argv)
+    torch.set_num_threads(1)
+    if a.extract:
+        if a.member:
+            p.error("--extract takes one ensemble file; --member builds one")
+        architecture = read_metadata(a.architecture_from).architecture if a.architecture_from else None
+        try:
+            report = extract_member(a.extract, a.index, a.output, architecture)
+        except ValueError as exc:
+            p.error(str(exc))
+        print(f"Wrote {report.onnx_path} ({report.size_bytes / 1e6:.2f} MB)")
+        return 0
+    if not a.member or not a.name:
+        p.error("give --member (at least two) and --name, or --extract ENSEMBLE")
     if a.weight and len(a.weight) != len(a.member):
         p.error("give one --weight per --member (or none)")
-    torch.set_num_threads(1)
     report = build(a.member, a.output, a.name, a.version, a.weight)
     print(f"Wrote {report.onnx_path} ({report.size_bytes / 1e6:.2f} MB); torch vs ONNX max |diff| = "
           f"{report.max_abs_diff:.2e}")

@@ -265,6 +265,42 @@ def test_the_ensemble_model_is_the_mean_of_its_members(tmp_path):
     assert np.abs(got - loaded[0].predict(loaded[0].metadata.normalization.apply(raw)[None])).max() > 0.01
 
 
+def test_a_member_taken_out_of_an_ensemble_gives_its_probabilities_again(tmp_path):
+    """models.calving_ensemble --extract: the members of an ensemble file come out as models of their own (weights,
+    normalisation, temperature), and averaged again they give the ensemble's probabilities; a newer ensemble records
+    its members' architecture, an older one (the shipped v8) needs --architecture-from; usage errors name the fix."""
+    pytest.importorskip("torch")
+    from serac.core.jobs.segmentation import shipped_model_path
+    from serac.core.segmentation.runtime import load_model, read_metadata
+    from serac.models.calving_ensemble import build, extract_member, main
+
+    members = [shipped_model_path("calving_zones_synthetic_v2"), shipped_model_path("calving_zones_synthetic_v1")]
+    ensemble = build(members, tmp_path / "ens.onnx", "calving_zones_test_ensemble", "0.1.0", weights=[2, 1]).onnx_path
+    assert read_metadata(ensemble).training["members"][1]["architecture"] == read_metadata(members[1]).architecture
+    out = extract_member(ensemble, 1, tmp_path / "v1_again.onnx").onnx_path
+    meta, original = read_metadata(out), read_metadata(members[1])
+    assert (meta.name, meta.version, meta.temperature) == (original.name, original.version, original.temperature)
+    assert meta.normalization.to_dict() == original.normalization.to_dict()
+    raw = np.random.default_rng(1).normal(-11.0, 5.0, (1, 96, 96)).astype(np.float32)
+    again, v1 = (load_model(p, backend="onnxruntime", threads=1) for p in (out, members[1]))
+    assert np.abs(again.predict(meta.normalization.apply(raw)[None])
+                  - v1.predict(original.normalization.apply(raw)[None])).max() < 1e-4
+
+    v8 = shipped_model_path("calving_zones_synthetic_v8")
+    with pytest.raises(ValueError, match="--architecture-from"):
+        extract_member(v8, 0, tmp_path / "x.onnx")
+    with pytest.raises(ValueError, match="--index 0 to 1"):
+        extract_member(v8, 2, tmp_path / "x.onnx", read_metadata(members[0]).architecture)
+    with pytest.raises(ValueError, match="not an ensemble"):
+        extract_member(members[0], 0, tmp_path / "x.onnx")
+    with pytest.raises(SystemExit) as stop:
+        main(["--extract", str(v8), "--output", str(tmp_path / "x.onnx")])
+    assert stop.value.code == 2 and not (tmp_path / "x.onnx").exists()
+    assert main(["--extract", str(v8), "--index", "1", "--architecture-from",
+                 str(shipped_model_path("calving_zones_synthetic_v5")), "--output", str(tmp_path / "v8b.onnx")]) == 0
+    assert read_metadata(tmp_path / "v8b.onnx").name == "calving_zones_synthetic_v8b"
+
+
 def test_the_edge_clean_up_keeps_the_fronts_of_other_fjords():
     """A crop of a coast: a second water body and a land piece cut off by it, each with a glacier front.
     CaFFe's clean-up keeps only the largest land piece and water body and loses those fronts; with edge_km2 the
