@@ -308,6 +308,13 @@ def flooded_zones(dem, glacier, rng):
     return zones
 
 
+def _origin_near(cell, window, shape, rng):
+    """(row, col) origin of a ``window``-px crop of an array of ``shape`` whose centre lies within a quarter window
+    of ``cell`` (row, col), kept inside the array."""
+    return tuple(int(np.clip(v - window // 2 + rng.integers(-window // 4, window // 4 + 1), 0, max(n - window, 0)))
+                 for v, n in zip(cell, shape))
+
+
 def terrain_scene(terrain, rng, size=256, tries=30, ranges=DEFAULT):
     """A scene on real terrain (see the module docstring): (db (1, size, size), zones), randomly oriented.
 
@@ -320,13 +327,8 @@ def terrain_scene(terrain, rng, size=256, tries=30, ranges=DEFAULT):
         front = front_mask(zones, GLACIER, OCEAN, 1.0, min_length_m=0)
         if not front.any():
             continue
-        scale = rng.uniform(0.8, 1.25)
-        window = int(round(size * scale))
-        r, c = np.argwhere(front)[int(rng.integers(0, int(front.sum())))]
-        r0 = int(np.clip(r - window // 2 + rng.integers(-window // 4, window // 4 + 1), 0,
-                         max(dem.shape[0] - window, 0)))
-        c0 = int(np.clip(c - window // 2 + rng.integers(-window // 4, window // 4 + 1), 0,
-                         max(dem.shape[1] - window, 0)))
+        window = int(round(size * rng.uniform(0.8, 1.25)))
+        r0, c0 = _origin_near(np.argwhere(front)[int(rng.integers(0, int(front.sum())))], window, dem.shape, rng)
         z = upsample(_crop(zones, (r0, c0), window), size / window, 0)[:size, :size].astype(np.uint8)
         if z.shape != (size, size):
             continue
@@ -353,11 +355,7 @@ def land_scene(terrain, rng, size=256, tries=30, ranges=DEFAULT):
     cells = np.argwhere(margin)
     for _ in range(tries):
         window = int(round(size * rng.uniform(0.8, 1.25)))
-        r, c = cells[int(rng.integers(0, len(cells)))]
-        r0 = int(np.clip(r - window // 2 + rng.integers(-window // 4, window // 4 + 1), 0,
-                         max(dem.shape[0] - window, 0)))
-        c0 = int(np.clip(c - window // 2 + rng.integers(-window // 4, window // 4 + 1), 0,
-                         max(dem.shape[1] - window, 0)))
+        r0, c0 = _origin_near(cells[int(rng.integers(0, len(cells)))], window, dem.shape, rng)
         zones = np.where(_crop(glacier, (r0, c0), window), GLACIER, ROCK).astype(np.uint8)
         z = upsample(zones, size / window, 0)[:size, :size].astype(np.uint8)
         if z.shape != (size, size) or not 0.05 <= np.mean(z == GLACIER) <= 0.8:
