@@ -43,6 +43,7 @@ import os
 
 import torch
 
+from ..core.errors import ModelError
 from ..core.segmentation.model_metadata import ModelMetadata
 from ..core.segmentation.runtime import build_torch_module, onnx_state_dict, read_metadata
 from .export_onnx import export_onnx
@@ -150,8 +151,6 @@ def extract_member(ensemble_path, index, output, architecture=None):
     not record it (ensembles built before it did). Raises ValueError naming the fix for a file that is not an
     ensemble, an index out of range, an unknown architecture or weights that do not fit it.
     """
-    from ..core.errors import ModelError
-
     meta = read_metadata(ensemble_path)
     members = (meta.training or {}).get("members") or []
     name = os.path.basename(os.fspath(ensemble_path))
@@ -195,22 +194,21 @@ def main(argv=None):
     p.add_argument("--architecture-from", metavar="MODEL",
                    help="with --extract: a model of the members' network, for ensembles that do not record it")
     a = p.parse_args(argv)
-    torch.set_num_threads(1)
-    if a.extract:
-        if a.member:
-            p.error("--extract takes one ensemble file; --member builds one")
-        architecture = read_metadata(a.architecture_from).architecture if a.architecture_from else None
-        try:
-            report = extract_member(a.extract, a.index, a.output, architecture)
-        except ValueError as exc:
-            p.error(str(exc))
-        print(f"Wrote {report.onnx_path} ({report.size_bytes / 1e6:.2f} MB)")
-        return 0
-    if not a.member or not a.name:
+    if a.extract and a.member:
+        p.error("--extract takes one ensemble file; --member builds one")
+    if not a.extract and (not a.member or not a.name):
         p.error("give --member (at least two) and --name, or --extract ENSEMBLE")
-    if a.weight and len(a.weight) != len(a.member):
+    if a.weight and len(a.weight) != len(a.member or []):
         p.error("give one --weight per --member (or none)")
-    report = build(a.member, a.output, a.name, a.version, a.weight)
+    torch.set_num_threads(1)
+    try:  # a missing or unreadable model file, members that cannot be averaged, a member that is not there
+        if a.extract:
+            architecture = read_metadata(a.architecture_from).architecture if a.architecture_from else None
+            report = extract_member(a.extract, a.index, a.output, architecture)
+        else:
+            report = build(a.member, a.output, a.name, a.version, a.weight)
+    except (ValueError, ModelError) as exc:
+        p.error(str(exc))
     print(f"Wrote {report.onnx_path} ({report.size_bytes / 1e6:.2f} MB); torch vs ONNX max |diff| = "
           f"{report.max_abs_diff:.2e}")
     return 0

@@ -282,8 +282,9 @@ def summarize(draws):
 
 
 def subset(result, counts):
-    """A :func:`validate` result cut to the first ``counts[geometry]`` draws of each geometry, re-summarised
-    (e.g. the full run's figures on the :data:`SCREENING` subset)."""
+    """A :func:`validate` result cut to the first ``counts[geometry]`` draws of each geometry and the first
+    :data:`SCREENING_NO_SEA` scenes without sea, re-summarised (e.g. the full run's figures on the
+    :data:`SCREENING` subset)."""
     report = {g: {"summary": summarize(r["draws"][:counts[g]]), "draws": r["draws"][:counts[g]]}
               for g, r in result["geometries"].items() if g in counts}
     out = _pooled(report)

@@ -73,9 +73,9 @@ def _line(key, result):
     a, h = result["all"], result["held_out"] or {"n_failures": 0, "n_draws": 0}
     geometries = " ".join(f"{g} {r['summary']['pooled_mde_m']}/{r['summary']['n_failures']}"
                           for g, r in result["geometries"].items())
-    land = result.get("without_sea")
-    land = (f" | without sea: fronts on {land['summary']['n_false_front']}/{land['summary']['n_draws']} "
-            f"({land['summary']['false_front_km']} km)") if land else ""
+    no_sea = (result.get("without_sea") or {}).get("summary")
+    land = (f" | without sea: fronts on {no_sea['n_false_front']}/{no_sea['n_draws']} ({no_sea['false_front_km']} km)"
+            if no_sea else "")
     return (f"{key}: failures {a['n_failures']}/{a['n_draws']}, held out {h['n_failures']}/{h['n_draws']}, pooled "
             f"{a['pooled_mde_m']} m, median {a['median_m']} m, P90 {a['p90_m']} m, no front {a['n_no_front']}, off "
             f"front {a['n_off_front']} | {geometries}{land}")

@@ -296,6 +296,13 @@ def test_a_member_taken_out_of_an_ensemble_gives_its_probabilities_again(tmp_pat
     with pytest.raises(SystemExit) as stop:
         main(["--extract", str(v8), "--output", str(tmp_path / "x.onnx")])
     assert stop.value.code == 2 and not (tmp_path / "x.onnx").exists()
+    (tmp_path / "corrupt.onnx").write_bytes(b"not a model")
+    for bad in (["--extract", str(tmp_path / "missing.onnx")], ["--extract", str(v8), "--architecture-from",
+                                                                  str(tmp_path / "corrupt.onnx")],
+                ["--member", str(tmp_path / "corrupt.onnx"), "--member", str(members[0]), "--name", "x"]):
+        with pytest.raises(SystemExit) as stop:  # a usage error naming the file, not a traceback
+            main([*bad, "--output", str(tmp_path / "x.onnx")])
+        assert stop.value.code == 2 and not (tmp_path / "x.onnx").exists()
     assert main(["--extract", str(v8), "--index", "1", "--architecture-from",
                  str(shipped_model_path("calving_zones_synthetic_v5")), "--output", str(tmp_path / "v8b.onnx")]) == 0
     assert read_metadata(tmp_path / "v8b.onnx").name == "calving_zones_synthetic_v8b"
