@@ -116,6 +116,8 @@ def main(argv=None):
                                                                             "calving_zones_synthetic_v2"]]
     except ValueError:
         p.error("--model A@2+B@1: each weight after @ is a number")
+    if a.no_sea is not None and a.no_sea < 0:
+        p.error("--no-sea takes a number of scenes without sea, 0 or more")
     if a.stored and a.true_zones:
         p.error("--stored stores model probabilities; --true-zones has none")
     if not a.stored and any(len(m) > 1 or m[0][1] != 1 for m in specs):

@@ -519,6 +519,9 @@ def test_the_validation_script_scores_a_weighted_mean_from_stored_probabilities(
     with pytest.raises(SystemExit) as stop:
         script.main(["--model", mean, *common])
     assert stop.value.code == 2 and "--stored" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        script.main(["--true-zones", *common, "--no-sea", "-1"])
+    assert stop.value.code == 2 and "--no-sea" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         script.main(["--model", "calving_zones_synthetic_v2@two", "--stored", str(tmp_path), *common])
     capsys.readouterr()
