@@ -365,6 +365,28 @@ def land_scene(terrain, rng, size=256, tries=30, ranges=DEFAULT):
     raise ValueError(f"no crop of {size} px with 5-80 % glacier in {tries} tries")
 
 
+def land_set(seed, n, terrains, size=256, ranges=DEFAULT):
+    """``n`` scenes WITHOUT sea from one seed (:func:`land_scene`, on a random entry of ``terrains`` each):
+    (images (n, 1, size, size), zones (n, size, size)); a terrain with no qualifying crop is skipped for the next.
+    Training on them teaches a front model that a scene may have no sea."""
+    if not terrains:
+        raise ValueError("scenes without sea need real terrain (load_terrains found none)")
+    rng = np.random.default_rng(seed)
+    scenes = []
+    for _ in range(n):
+        first = int(rng.integers(0, len(terrains)))
+        for k in range(len(terrains)):
+            try:
+                scenes.append(land_scene(terrains[(first + k) % len(terrains)], rng, size, ranges=ranges))
+                break
+            except ValueError:
+                continue
+        else:
+            raise ValueError(f"no terrain gives a {size} px crop with 5-80 % glacier")
+    images, zones = zip(*scenes)
+    return np.stack(images), np.stack(zones)
+
+
 # ---------------------------------------------------------------------------- Columbia
 COLUMBIA_CROP = (330, 590, 130, 420)  # rows, cols of dem_Columbia.tif (100 m) around the terminus
 FJORD_MAX_ELEVATION_M = 100.0

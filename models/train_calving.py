@@ -23,7 +23,9 @@ saves the weights and loss log every 50 steps; ``--export-checkpoint`` exports a
 without training (a long run stopped early stays usable). ``--front-weight`` adds that weight to the
 cross-entropy of pixels within ``--front-radius`` px of both glacier and ocean (the front;
 :func:`serac.models.train.boundary_weights`) and ``--front-tiles`` centres that share of every batch's tiles on a
-front pixel (:func:`front_centred`); both are off by default.
+front pixel (:func:`front_centred`); both are off by default. ``--land-fraction`` of the training scenes have no sea
+(land-terminating glaciers on real terrain, :func:`serac.models.calving_scenes.land_set`; seeds disjoint from the
+validation's scenes without sea).
 """
 
 if __name__ == "__main__" and __package__ != "serac.models":
@@ -46,7 +48,7 @@ from ..core.segmentation.inference import classify, predict_array
 from ..core.segmentation.metrics import mean_distance_error, segmentation_scores
 from ..core.segmentation.runtime import build_torch_module, load_model, onnx_state_dict, read_metadata
 from .calving_scenes import CLASSES, DEFAULT, GLACIER, MODERATE, OCEAN, RANDOMIZED, ROCK, TERRAIN_SOURCES, columbia_scene, \
-    load_terrains, scene_set
+    land_set, load_terrains, scene_set
 from .datasets import TileSampler
 from .export_onnx import embed_metadata, export_onnx
 from .train import TrainConfig, _device, _seed_everything, add_fit_arguments, deterministic, finish_export, fit
@@ -108,27 +110,33 @@ def rescore(path, test_scenes, shared_data, threads):
 
 
 def scene_counts(a):
-    """(default, randomised, moderate) numbers of training scenes from ``a.train_scenes`` and the fractions."""
+    """(default, randomised, moderate, without sea) numbers of training scenes from ``a.train_scenes`` and the
+    fractions."""
     n_random = int(round(a.train_scenes * a.randomized_fraction))
     n_moderate = int(round(a.train_scenes * a.moderate_fraction))
-    return a.train_scenes - n_random - n_moderate, n_random, n_moderate
+    n_land = int(round(a.train_scenes * a.land_fraction))
+    return a.train_scenes - n_random - n_moderate - n_land, n_random, n_moderate, n_land
 
 
 def training_scenes(a, terrains):
     """The training scenes: (images, zones) of ``a.train_scenes`` scenes: the default backscatter ranges
     (seed 1000 + seed), then ``a.randomized_fraction`` with :data:`RANDOMIZED` and ``a.moderate_fraction`` with
-    :data:`MODERATE` (each from its own seed base)."""
-    counts = scene_counts(a)
+    :data:`MODERATE` (each from its own seed base), then ``a.land_fraction`` without sea (:func:`land_set`, seed
+    :data:`LAND_SEED_BASE` + seed)."""
+    *counts, n_land = scene_counts(a)
     bases = (1000, RANDOMIZED_SEED_BASE, MODERATE_SEED_BASE)
     sets = [scene_set(base + a.seed, n, a.size, terrains, a.terrain_fraction, ranges)
             for base, n, ranges in zip(bases, counts, (DEFAULT, RANDOMIZED, MODERATE)) if n > 0]
+    if n_land:
+        sets.append(land_set(LAND_SEED_BASE + a.seed, n_land, terrains, a.size))
     train_x = np.concatenate([x for x, _ in sets])
     train_z = np.concatenate([z for _, z in sets])
     return train_x, train_z
 
 
-#: seed bases of the randomised and moderately widened training scenes (never a test or validation seed)
-RANDOMIZED_SEED_BASE, MODERATE_SEED_BASE = 11000, 12000
+#: seed bases of the randomised and moderately widened training scenes and of those without sea (never a test or
+#: validation seed)
+RANDOMIZED_SEED_BASE, MODERATE_SEED_BASE, LAND_SEED_BASE = 11000, 12000, 13000
 
 
 def _checkpointer(path, normalization):
@@ -228,6 +236,9 @@ def main(argv=None):
                    help="share of training scenes with the widened (domain-randomised) backscatter ranges")
     p.add_argument("--moderate-fraction", type=float, default=0.0,
                    help="share of training scenes with the moderately widened ranges (MODERATE)")
+    p.add_argument("--land-fraction", type=float, default=0.0,
+                   help="share of training scenes WITHOUT sea (land-terminating glaciers on real terrain; needs "
+                        "--shared-data): they teach the model that a scene may have no front")
     p.add_argument("--checkpoint", default=None, help="save weights and loss log here every 50 steps (.pt)")
     p.add_argument("--export-checkpoint", action="store_true",
                    help="export and score the weights of --checkpoint without training")
@@ -255,6 +266,11 @@ def main(argv=None):
         p.error("--export-checkpoint needs --checkpoint naming the .pt file a training run saved")
     if a.resume and (a.init or not os.path.isfile(a.resume)):
         p.error("--resume needs the .pt file an earlier run's --checkpoint saved, and no --init")
+    if not 0 <= a.land_fraction + a.randomized_fraction + a.moderate_fraction <= 1:
+        p.error("--land-fraction, --randomized-fraction and --moderate-fraction are shares of --train-scenes: "
+                "each and their sum between 0 and 1")
+    if a.land_fraction and not os.path.isdir(a.shared_data):
+        p.error(f"--land-fraction needs the real terrains under --shared-data ({a.shared_data} is not a folder)")
     if a.coast_weight and not a.front_weight:
         p.error("--coast-weight weighs the coast beside the front: give --front-weight as well (e.g. --front-weight 4)")
     progress = as_progress(ConsoleFeedback(verbose=True))
@@ -291,9 +307,9 @@ def main(argv=None):
     sampler = TileSampler(xs, list(train_z), [np.ones(z.shape, bool) for z in train_z], a.tile_size,
                           np.random.default_rng(a.seed), jitter=a.jitter)
     sample = front_centred(sampler, list(train_z), a.front_tiles) if a.front_tiles else sampler.sample
-    n_default, n_random, n_moderate = scene_counts(a)
+    n_default, n_random, n_moderate, n_land = scene_counts(a)
     progress.info(f"{a.train_scenes} training scenes ({n_random} domain-randomised, {n_moderate} moderately "
-                  f"widened), {a.test_scenes} held-out scenes ({a.size} px, {a.pixel_size:g} m); training on {device}"
+                  f"widened, {n_land} without sea), {a.test_scenes} held-out scenes ({a.size} px, {a.pixel_size:g} m); training on {device}"
                   f"{' from ' + os.path.basename(a.init or a.resume) if a.init or a.resume else ''}.")
     if a.export_checkpoint:
         saved = _load_checkpoint(model, a.checkpoint, "--checkpoint", a, p)
@@ -323,7 +339,9 @@ def main(argv=None):
                              f"{a.size}x{a.size} px: {n_default} with the default backscatter "
                              f"ranges (seed {1000 + a.seed}), {n_random} domain-randomised (seed "
                              f"{RANDOMIZED_SEED_BASE + a.seed}), {n_moderate} moderately widened (MODERATE, seed "
-                             f"{MODERATE_SEED_BASE + a.seed}); {a.terrain_fraction if terrains else 0:.0%} on "
+                             f"{MODERATE_SEED_BASE + a.seed}), {n_land} without sea (land-terminating glaciers on real "
+                             f"terrain, seed {LAND_SEED_BASE + a.seed}); of those with a sea "
+                             f"{a.terrain_fraction if terrains else 0:.0%} on "
                              f"real terrain ({', '.join(TERRAIN_SOURCES) if terrains else 'none'}); Columbia never "
                              "used",
                      "labels": "simulated zones", "date": datetime.date.today().isoformat(),

@@ -531,3 +531,26 @@ def test_the_validation_script_scores_a_weighted_mean_from_stored_probabilities(
     assert key.startswith("calving_zones_synthetic_v2 2 + calving_zones_synthetic_v1 1, stored, bridge_m 300")
     assert entry["members"] == {"calving_zones_synthetic_v2": 2.0, "calving_zones_synthetic_v1": 1.0}
     assert entry["all"]["n_draws"] == 1 and entry["all"]["n_failures"] == 0
+
+
+def test_training_scenes_without_sea_have_no_ocean_and_skip_a_terrain_without_margin():
+    """calving_scenes.land_set (train_calving --land-fraction): every scene is glacier and rock only, 5-80 %
+    glacier, the same for the same seed; a terrain with no glacier (no margin to centre on) is passed over for the
+    next, and no terrain at all is a clear error."""
+    from serac.models.calving_scenes import OCEAN, land_set
+
+    yy, xx = np.mgrid[:200, :200]
+    dem = (yy * 5.0 + xx * 2.0).astype(np.float32)
+    glacier = (yy - 100) ** 2 + (xx - 90) ** 2 < 60 ** 2
+    terrains = [(dem, np.zeros_like(glacier)), (dem, glacier)]
+    images, zones = land_set(5, 4, terrains, size=64)
+    assert images.shape == (4, 1, 64, 64) and zones.shape == (4, 64, 64)
+    assert not (zones == OCEAN).any() and np.isfinite(images).all()
+    share = (zones == GLACIER).mean(axis=(1, 2))
+    assert ((share >= 0.05) & (share <= 0.8)).all()
+    again, _ = land_set(5, 4, terrains, size=64)
+    assert np.array_equal(images, again)
+    with pytest.raises(ValueError, match="real terrain"):
+        land_set(5, 1, [], size=64)
+    with pytest.raises(ValueError, match="no terrain gives"):
+        land_set(5, 1, [(dem, np.zeros_like(glacier))], size=64)

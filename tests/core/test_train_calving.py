@@ -53,3 +53,34 @@ def test_resume_refuses_weights_of_another_network_size(tmp_path, capsys):
         _train(tmp_path, "--output", str(tmp_path / "e.onnx"), "--checkpoint", str(tmp_path / "other.pt"),
                "--export-checkpoint")
     assert "--checkpoint " + str(tmp_path / "other.pt") + " is not a checkpoint" in capsys.readouterr().err
+
+
+def test_scenes_without_sea_join_the_training_set_and_need_real_terrain(tmp_path, capsys, monkeypatch):
+    """--land-fraction: that share of the training scenes has no sea (seeds from LAND_SEED_BASE), the metadata
+    says so; without real terrain, or with shares above 1, it is a usage error and nothing is written."""
+    import argparse
+
+    from serac.models import train_calving as tc
+
+    yy, xx = np.mgrid[:120, :120]
+    terrain = ((yy * 5.0).astype(np.float32), (yy - 60) ** 2 + (xx - 60) ** 2 < 35 ** 2)
+    a = argparse.Namespace(train_scenes=4, randomized_fraction=0.0, moderate_fraction=0.0, land_fraction=0.5,
+                           seed=3, size=64, terrain_fraction=0.0)
+    assert tc.scene_counts(a) == (2, 0, 0, 2)
+    x, z = tc.training_scenes(a, [terrain])
+    assert x.shape == (4, 1, 64, 64) and not (z[2:] == 1).any() and (z[:2] == 1).any()  # 1: ocean
+    monkeypatch.setattr(tc, "load_terrains", lambda *args, **kw: [terrain])
+    monkeypatch.setattr(tc, "held_out_metrics", lambda *args, **kw: {})  # Columbia is not in this folder
+    (tmp_path / "terrain").mkdir()
+    out = tmp_path / "land.onnx"
+    assert tc.main([*TINY, "--shared-data", str(tmp_path / "terrain"), "--terrain-fraction", "0", "--test-scenes",
+                    "1", "--land-fraction", "0.5", "--steps", "1", "--output", str(out)]) == 0
+    assert "1 without sea (land-terminating glaciers on real terrain, seed 13000)" in \
+        load_model(str(out), "onnxruntime").metadata.training["data"]
+    with pytest.raises(SystemExit):
+        _train(tmp_path, "--output", str(tmp_path / "b.onnx"), "--land-fraction", "0.5")
+    assert "--land-fraction needs the real terrains" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        _train(tmp_path, "--output", str(tmp_path / "c.onnx"), "--land-fraction", "0.6", "--randomized-fraction", "0.6")
+    assert "between 0 and 1" in capsys.readouterr().err
+    assert not (tmp_path / "b.onnx").exists() and not (tmp_path / "c.onnx").exists()
