@@ -209,7 +209,7 @@ STEPS = [
         name="calving_front",
         alg="segmentation_calving_front",
         title="Calving front by deep learning (SIMULATED SAR scene on Columbia Glacier's real geometry)",
-        description="The default calving_zones_synthetic_v8 model on a simulated 50 m SAR backscatter scene built "
+        description="The default calving_zones_synthetic_v11 model on a simulated 50 m SAR backscatter scene built "
                     "on Columbia Glacier's RGI outline and DEM (not a satellite image): glacier / ocean / rock "
                     "zones and the calving front as the glacier-ocean boundary, with the reference front (black).",
         inputs={"INPUT": "segmentation/columbia_sar_simulated_50m.tif"},

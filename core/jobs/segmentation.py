@@ -90,7 +90,7 @@ OUTLINES_MODEL = "glacier_rgb_v2"
 #: written only with the ``uncertainty`` setting on
 UNCERTAINTY_PORT = Port("raster", "Uncertainty (test-time augmentation spread)", style="segmentation_uncertainty",
                         optional=True, default_on=False)
-FRONT_MODEL = "calving_zones_synthetic_v8"
+FRONT_MODEL = "calving_zones_synthetic_v11"
 
 
 def infer(inputs, settings, default_model, probability_path, class_path, progress, uncertainty_path=None):

@@ -306,6 +306,9 @@ def test_a_member_taken_out_of_an_ensemble_gives_its_probabilities_again(tmp_pat
     assert main(["--extract", str(v8), "--index", "1", "--architecture-from",
                  str(shipped_model_path("calving_zones_synthetic_v5")), "--output", str(tmp_path / "v8b.onnx")]) == 0
     assert read_metadata(tmp_path / "v8b.onnx").name == "calving_zones_synthetic_v8b"
+    v11 = shipped_model_path("calving_zones_synthetic_v11")  # built since members record their architecture
+    assert read_metadata(extract_member(v11, 2, tmp_path / "v10a.onnx").onnx_path).name == \
+        "calving_zones_synthetic_v10a"
 
 
 def test_the_edge_clean_up_keeps_the_fronts_of_other_fjords():

@@ -72,11 +72,13 @@ def test_fine_tuning_refuses_a_different_band_count(tmp_path):
 
 
 def test_fine_tuning_refuses_a_model_without_architecture(tmp_path):
-    """The shipped calving ensembles (v3, v6, v8) have no architecture to rebuild: a clear error, not a backend hint."""
+    """The shipped calving ensembles (v3, v6, v8, v11) have no architecture to rebuild: a clear error, not a
+    backend hint."""
     from serac.models import shipped_model_path
     from serac.models.train import train
 
-    for name in ("calving_zones_synthetic_v3", "calving_zones_synthetic_v6", "calving_zones_synthetic_v8"):
+    for name in ("calving_zones_synthetic_v3", "calving_zones_synthetic_v6", "calving_zones_synthetic_v8",
+                 "calving_zones_synthetic_v11"):
         cfg = _config(tmp_path, init_model=shipped_model_path(name))
         with pytest.raises(InputError, match="cannot be fine-tuned.*names no network architecture"):
             train(cfg)

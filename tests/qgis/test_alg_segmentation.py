@@ -78,7 +78,7 @@ def test_calving_front_on_simulated_columbia_scene(run_alg, tmp_path):
     assert lyr.featureCount() == res["N_FRONTS"] > 0
     feats = list(lyr.getFeatures())
     assert {f["review_status"] for f in feats} == {"unreviewed"} and {f["model"] for f in feats} == {
-        "calving_zones_synthetic_v8"}
+        "calving_zones_synthetic_v11"}
     assert res["FRONT_LENGTH_KM"] == pytest.approx(sum(f["length_m"] for f in feats) / 1000, rel=1e-6)
     assert res["FRONT_LENGTH_KM"] > 0.75  # front pieces up to 750 m are dropped (CaFFe)
     ev = run_alg("segmentation_evaluate", {"PREDICTED": res["OUTPUT_FRONTS"], "REFERENCE": str(FRONT_REF),
