@@ -266,7 +266,8 @@ def main(argv=None):
         p.error("--export-checkpoint needs --checkpoint naming the .pt file a training run saved")
     if a.resume and (a.init or not os.path.isfile(a.resume)):
         p.error("--resume needs the .pt file an earlier run's --checkpoint saved, and no --init")
-    if not 0 <= a.land_fraction + a.randomized_fraction + a.moderate_fraction <= 1:
+    shares = (a.land_fraction, a.randomized_fraction, a.moderate_fraction)
+    if not (all(0 <= f <= 1 for f in shares) and sum(shares) <= 1):
         p.error("--land-fraction, --randomized-fraction and --moderate-fraction are shares of --train-scenes: "
                 "each and their sum between 0 and 1")
     if a.land_fraction and not os.path.isdir(a.shared_data):
@@ -309,7 +310,8 @@ def main(argv=None):
     sample = front_centred(sampler, list(train_z), a.front_tiles) if a.front_tiles else sampler.sample
     n_default, n_random, n_moderate, n_land = scene_counts(a)
     progress.info(f"{a.train_scenes} training scenes ({n_random} domain-randomised, {n_moderate} moderately "
-                  f"widened, {n_land} without sea), {a.test_scenes} held-out scenes ({a.size} px, {a.pixel_size:g} m); training on {device}"
+                  f"widened, {n_land} without sea), {a.test_scenes} held-out scenes ({a.size} px, "
+                  f"{a.pixel_size:g} m); training on {device}"
                   f"{' from ' + os.path.basename(a.init or a.resume) if a.init or a.resume else ''}.")
     if a.export_checkpoint:
         saved = _load_checkpoint(model, a.checkpoint, "--checkpoint", a, p)

@@ -83,4 +83,8 @@ def test_scenes_without_sea_join_the_training_set_and_need_real_terrain(tmp_path
     with pytest.raises(SystemExit):
         _train(tmp_path, "--output", str(tmp_path / "c.onnx"), "--land-fraction", "0.6", "--randomized-fraction", "0.6")
     assert "between 0 and 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # a negative share is refused even when the sum is below 1
+        _train(tmp_path, "--output", str(tmp_path / "c.onnx"), "--land-fraction", "-0.2",
+               "--randomized-fraction", "0.5")
+    assert "between 0 and 1" in capsys.readouterr().err
     assert not (tmp_path / "b.onnx").exists() and not (tmp_path / "c.onnx").exists()
