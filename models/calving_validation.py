@@ -26,7 +26,8 @@ reference, and a status:
 * ``ok``.
 
 Draw seeds are :data:`DRAW_SEED_BASE` + 1000 x geometry index + draw number: never a training,
-test or calibration seed of the shipped models (1000-1001, 2000, 3000, 4000, 7) or of the v2 attempts
+test or calibration seed of the shipped models (1000-1014, 2000, 3000, 4000, 7; the training scenes without sea
+from :data:`serac.models.train_calving.LAND_SEED_BASE`, 13000 and up) or of the v2 attempts
 (:data:`serac.models.train_calving.RANDOMIZED_SEED_BASE` and ``MODERATE_SEED_BASE`` ranges, 11000-12001).
 
 Every draw above has a sea. *Scenes without sea* (``no_sea``: land-terminating glaciers on the real terrains,
